@@ -1,0 +1,268 @@
+"""The ASGI application: `create_app(settings)` builds it; `app` is the one uvicorn serves."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import Response
+
+from cds_service.errors import BadRequest, ServiceError, error_response, outcome_response
+from cds_service.hooks.body import read_json
+from cds_service.hooks.models import (
+    CardsResponse,
+    DiscoveryResponse,
+    FeedbackRequest,
+    HookRequest,
+    OperationOutcome,
+)
+from cds_service.pipeline import FetcherFactory, Outcome, Pipeline
+from cds_service.rules.base import RulePack
+from cds_service.rules.registry import default_packs
+from cds_service.security.dependency import auth_error_response, authenticate, cors_options
+from cds_service.security.jwt import AuthError, JwtVerifier, ThreadedReplayCache
+from cds_service.security.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from cds_service.settings import Settings, get_settings
+from cds_service.store import FeedbackError, FeedbackItem, IssuedCard, IssuedSuggestion, Store
+
+log = logging.getLogger("cds_service")
+
+ERRORS = {
+    400: {"model": OperationOutcome, "description": "Malformed request (OperationOutcome says what)"},
+    401: {"model": OperationOutcome, "description": "Missing or rejected JWT"},
+    404: {"model": OperationOutcome, "description": "Unknown service"},
+    413: {"model": OperationOutcome, "description": "Body too large"},
+    415: {"model": OperationOutcome, "description": "Not JSON"},
+}
+
+
+def _json(body: object, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def issued_cards(cards: list[dict]) -> list[IssuedCard]:
+    return [
+        IssuedCard(
+            uuid=c["uuid"],
+            rule_id=c["source"]["topic"]["code"],
+            indicator=c["indicator"],
+            summary=c["summary"],
+            suggestions=tuple(IssuedSuggestion(s["uuid"], s["label"]) for s in c.get("suggestions", [])),
+            override_reasons=tuple((r["system"], r["code"], r["display"]) for r in c.get("overrideReasons", [])),
+        )
+        for c in cards
+    ]
+
+
+def parse_feedback(data: object) -> list[FeedbackItem]:
+    try:
+        request = FeedbackRequest.model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise BadRequest(f"Invalid feedback: {where}: {first['msg']}", expression=[where]) from None
+    items = []
+    for i, entry in enumerate(request.feedback):
+        try:
+            stamp = datetime.fromisoformat(entry.outcomeTimestamp.replace("Z", "+00:00"))
+        except ValueError:
+            stamp = None
+        if stamp is None or stamp.tzinfo is None or "T" not in entry.outcomeTimestamp.upper():
+            raise BadRequest(f"feedback[{i}].outcomeTimestamp must be an RFC 3339 date-time with a time zone, "
+                             f"e.g. 2026-11-25T16:33:03Z.", expression=[f"feedback[{i}].outcomeTimestamp"])
+        accepted = tuple(s.id for s in entry.acceptedSuggestions or [])
+        if entry.outcome == "accepted" and not accepted:
+            raise BadRequest(f"feedback[{i}]: outcome 'accepted' requires acceptedSuggestions.",
+                             expression=[f"feedback[{i}].acceptedSuggestions"])
+        reason = entry.overrideReason.reason if entry.overrideReason else None
+        items.append(FeedbackItem(
+            card=entry.card,
+            outcome=entry.outcome,
+            accepted_suggestions=accepted,
+            reason_system=reason.system if reason else None,
+            reason_code=reason.code if reason else None,
+            user_comment=entry.overrideReason.userComment if entry.overrideReason else None,
+            outcome_timestamp=stamp,
+        ))
+    return items
+
+
+def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | None = None,
+               store: Store | None = None, fetcher_factory: FetcherFactory | None = None,
+               verifier: JwtVerifier | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    store = store or Store(settings.database_url, settings.patient_hash_key)
+    if fetcher_factory is None:
+        from cds_service.fhir.client import FhirFetcherFactory
+
+        fetcher_factory = FhirFetcherFactory(settings)
+    pipeline = Pipeline(settings, packs if packs is not None else default_packs(), fetcher_factory)
+    if settings.auth_mode == "jwt" and verifier is None:
+        verifier = JwtVerifier(settings, ThreadedReplayCache(store))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(store.migrate)
+        if settings.auth_mode == "off":
+            log.warning("!!! CDS_AUTH_MODE=off: JWT verification is DISABLED; every caller is trusted. "
+                        "Use only for local development and tests. !!!")
+        try:
+            yield
+        finally:
+            close = getattr(fetcher_factory, "aclose", None)
+            if close is not None:
+                await close()
+            store.close()
+
+    app = FastAPI(
+        title="cds-naltrexone",
+        version="0.1.0",
+        summary="CDS Hooks 2.0 service: naltrexone order safety checks",
+        description="Discovery, service calls (order-select, order-sign) and feedback per CDS Hooks 2.0. "
+        "Every error is a FHIR OperationOutcome.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.pipeline = pipeline
+    app.state.store = store
+    app.state.settings = settings
+
+    async def check_auth(request: Request, kind: str, service_id: str | None = None) -> None:
+        await authenticate(request, settings, verifier, kind, service_id)
+
+    @app.exception_handler(ServiceError)
+    async def _service_error(request: Request, exc: ServiceError) -> Response:
+        return error_response(exc)
+
+    @app.exception_handler(AuthError)
+    async def _auth_error(request: Request, exc: AuthError) -> Response:
+        return auth_error_response(exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        messages = {404: "No such endpoint. The API is GET /cds-services, POST /cds-services/{id}, "
+                    "POST /cds-services/{id}/feedback.", 405: "Method not allowed on this endpoint."}
+        return outcome_response(exc.status_code, messages.get(exc.status_code, str(exc.detail)),
+                                code="not-found" if exc.status_code == 404 else "not-supported")
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+        return outcome_response(400, f"Invalid request: {exc.errors()[0].get('msg', 'invalid')}")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return outcome_response(500, "Internal error: the request was logged. No cards could be computed; "
+                                "do not treat this as 'no warnings'.", code="exception")
+
+    @app.get("/cds-services", response_model=DiscoveryResponse, responses={401: ERRORS[401]},
+             summary="CDS Hooks discovery")
+    async def discovery(request: Request) -> Response:
+        await check_auth(request, "discovery")
+        return _json(pipeline.discovery())
+
+    @app.post("/cds-services/{service_id}", response_model=CardsResponse,
+              responses={**ERRORS, 412: {"model": OperationOutcome, "description": "Required data unobtainable"}},
+              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+                  "schema": {"$ref": "#/components/schemas/HookRequest"}}}}},
+              summary="Call a CDS service (order-select / order-sign)")
+    async def call_service(service_id: str, request: Request) -> Response:
+        pipeline.service(service_id)  # 404 before anything else
+        await check_auth(request, "service", service_id)
+        data = await read_json(request, settings.max_json_depth)
+        outcome: Outcome = await pipeline.run(service_id, data)
+        cards = outcome.response["cards"]
+        if cards and outcome.call is not None:
+            # durable before the EHR sees the cards: a card it received is always in the ledger
+            await run_in_threadpool(
+                store.record_issued, service_id=service_id, hook=outcome.service.hook,
+                hook_instance=outcome.call.hook_instance, patient_id=outcome.call.patient_id,
+                cards=issued_cards(cards),
+            )
+            log.info("hook %s instance=%s cards=%s", service_id, outcome.call.hook_instance[:64],
+                     ",".join(f"{c['source']['topic']['code']}:{c['indicator']}" for c in cards))
+        return _json(outcome.response)
+
+    @app.post("/cds-services/{service_id}/feedback", responses=ERRORS,
+              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+                  "schema": {"$ref": "#/components/schemas/FeedbackRequest"}}}}},
+              summary="Feedback on cards (accepted / overridden)")
+    async def feedback(service_id: str, request: Request) -> Response:
+        pipeline.service(service_id)
+        await check_auth(request, "feedback", service_id)
+        data = await read_json(request, settings.max_json_depth)
+        items = parse_feedback(data)
+        try:
+            stored = await run_in_threadpool(store.record_feedback, service_id, items)
+        except FeedbackError as err:
+            raise BadRequest(err.message, expression=["feedback"]) from None
+        return _json({"stored": stored, "received": len(items)})
+
+    @app.get("/analytics/rules", summary="Override analytics per rule (admin token)",
+             responses={401: ERRORS[401]})
+    async def analytics(request: Request, since: datetime | None = None, until: datetime | None = None) -> Response:
+        expected = settings.admin_token
+        given = request.headers.get("authorization", "")
+        if not expected:
+            return outcome_response(401, "Analytics are disabled: set CDS_ADMIN_TOKEN.", code="security",
+                                    headers={"WWW-Authenticate": "Bearer"})
+        if not hmac.compare_digest(given.encode(), f"Bearer {expected}".encode()):
+            return outcome_response(401, "Analytics need 'Authorization: Bearer <CDS_ADMIN_TOKEN>'.",
+                                    code="security", headers={"WWW-Authenticate": "Bearer"})
+        from cds_service.store import report_json
+
+        stats = await run_in_threadpool(store.analytics, since, until)
+        return _json({"rules": report_json(stats)})
+
+    @app.get("/healthz", summary="Liveness", include_in_schema=False)
+    async def healthz() -> Response:
+        return _json({"status": "ok"})
+
+    # make the request models part of the OpenAPI components (bodies are read by hand for precise errors)
+    app.openapi_extra_models = (HookRequest, FeedbackRequest)  # type: ignore[attr-defined]
+    _add_models_to_openapi(app)
+
+    # outermost last: security headers on everything, CORS on errors too, size limit before any parsing
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(CORSMiddleware, **cors_options(settings))
+    app.add_middleware(SecurityHeadersMiddleware)
+    return app
+
+
+def _add_models_to_openapi(app: FastAPI) -> None:
+    from fastapi.openapi.utils import get_openapi
+    from pydantic.json_schema import models_json_schema
+
+    def openapi() -> dict:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, summary=app.summary,
+                             description=app.description, routes=app.routes)
+        _, defs = models_json_schema([(HookRequest, "validation"), (FeedbackRequest, "validation")],
+                                     ref_template="#/components/schemas/{model}")
+        schema.setdefault("components", {}).setdefault("schemas", {}).update(defs.get("$defs", {}))
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def __getattr__(name: str) -> FastAPI:
+    """`cds_service.app:app` for uvicorn, built from the environment on first access."""
+    if name == "app":
+        global app
+        app = create_app()
+        return app
+    raise AttributeError(name)

@@ -1,0 +1,155 @@
+"""Gathering: prefetch first, the EHR's FHIR server for what is missing, one result for the record builder.
+
+Whatever path the data took, the record builder sees the same thing: the patient's resources (de-duplicated,
+other patients' dropped), the Medications they reference, and the categories that could not be obtained.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from cds_service.errors import PreconditionFailed
+from cds_service.fhir.read import reference_id, resource_key
+from cds_service.hooks.prefetch import PrefetchTemplate, fill_tokens, read_prefetch
+from cds_service.hooks.request import HookCall
+
+log = logging.getLogger(__name__)
+
+# where each resource type names its patient
+_PATIENT_ELEMENT = {
+    "Condition": "subject",
+    "MedicationRequest": "subject",
+    "MedicationStatement": "subject",
+    "MedicationDispense": "subject",
+    "MedicationAdministration": "subject",
+    "Observation": "subject",
+    "AllergyIntolerance": "patient",
+}
+
+
+class FetchError(Exception):
+    """A category could not be fetched; `reason` is shown to the clinician (no secrets)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    resources: dict[str, list[dict]]  # key -> resources
+    failed: dict[str, str]  # key -> reason
+
+
+class Fetcher(Protocol):
+    """Gets what prefetch did not bring from the EHR's FHIR server (implemented in `fhir.client`)."""
+
+    async def fetch(self, queries: dict[str, str], continue_from: dict[str, str]) -> FetchResult:
+        """Run the queries (key -> relative URL) and follow `next` pages from `continue_from`, concurrently."""
+        ...
+
+    async def read_many(self, refs: Sequence[str]) -> dict[str, dict]:
+        """Read resources by relative reference (e.g. Medications a MedicationRequest points to)."""
+        ...
+
+
+@dataclass(slots=True)
+class Gathered:
+    patient_id: str
+    resources: list[dict] = field(default_factory=list)
+    unavailable: dict[str, str] = field(default_factory=dict)  # category -> reason
+    by_key: dict[str, str] = field(default_factory=dict)  # how each key was obtained: prefetch|fhir|failed
+
+    def of_type(self, resource_type: str) -> list[dict]:
+        return [r for r in self.resources if r.get("resourceType") == resource_type]
+
+
+def _belongs_to(resource: dict, patient_id: str) -> bool:
+    rtype = resource.get("resourceType")
+    if rtype == "Patient":
+        return resource.get("id") == patient_id
+    element = _PATIENT_ELEMENT.get(rtype)  # type: ignore[arg-type]
+    if element is None or element not in resource:
+        return True  # Medication and friends have no patient; a missing subject is not another patient
+    owner = reference_id(resource.get(element), "Patient")
+    return owner is None or owner == patient_id
+
+
+def merge(patient_id: str, groups: Sequence[list[dict]]) -> list[dict]:
+    """De-duplicate by Type/id and drop other patients' resources (logged by id only)."""
+    seen: set[str] = set()
+    out: list[dict] = []
+    for group in groups:
+        for r in group:
+            key = resource_key(r)
+            if key is not None:
+                if key in seen:
+                    continue
+                seen.add(key)
+            if not _belongs_to(r, patient_id):
+                log.warning("ignored %s: it belongs to another patient than the hook's patient", key or "resource")
+                continue
+            out.append(r)
+    return out
+
+
+async def gather(call: HookCall, templates: Sequence[PrefetchTemplate], fetcher: Fetcher | None) -> Gathered:
+    """Collect the patient data the templates describe, or raise 412 when none of it can be had."""
+    pre = read_prefetch(call.prefetch, templates)
+    by_name = {t.key: t for t in templates}
+    got: dict[str, list[dict]] = dict(pre.resources)
+    failed: dict[str, str] = dict(pre.failed)
+    by_key = dict.fromkeys(got, "prefetch")
+
+    needs_fetch = pre.missing or pre.next_links
+    if needs_fetch and fetcher is None:
+        if pre.missing:
+            names = ", ".join(pre.missing)
+            raise PreconditionFailed(
+                f"Prefetch did not include {names}, and the request has no fhirServer with fhirAuthorization "
+                "to fetch them from. Send these prefetch keys (see GET /cds-services) or FHIR access.",
+                expression=[f"prefetch.{k}" for k in pre.missing],
+            )
+        for key in pre.next_links:
+            failed[key] = "only the first page was sent and there is no FHIR access to read the rest"
+    elif needs_fetch and fetcher is not None:
+        queries = {k: fill_tokens(by_name[k].query, call.context) for k in pre.missing}
+        result = await fetcher.fetch(queries, dict(pre.next_links))
+        for key, resources in result.resources.items():
+            got[key] = got.get(key, []) + resources
+            by_key.setdefault(key, "fhir")
+        failed.update(result.failed)
+
+    for key in failed:
+        got.pop(key, None)
+        by_key[key] = "failed"
+    if not got:
+        reasons = "; ".join(f"{k}: {v}" for k, v in failed.items())
+        raise PreconditionFailed(f"None of the patient data could be obtained ({reasons}).",
+                                 expression=[f"prefetch.{k}" for k in failed])
+
+    resources = merge(call.patient_id, list(got.values()))
+    if fetcher is not None:
+        resources = await _resolve_medications(resources, fetcher, call.patient_id)
+    unavailable = {by_name[k].category: reason for k, reason in failed.items()}
+    return Gathered(patient_id=call.patient_id, resources=resources, unavailable=unavailable, by_key=by_key)
+
+
+async def _resolve_medications(resources: list[dict], fetcher: Fetcher, patient_id: str) -> list[dict]:
+    """Read `Medication/x` references that point outside the request (one batch, concurrently)."""
+    have = {resource_key(r) for r in resources}
+    wanted: list[str] = []
+    for r in resources:
+        ref = r.get("medicationReference")
+        if isinstance(ref, dict) and isinstance(ref.get("reference"), str):
+            target = ref["reference"]
+            mid = reference_id(ref, "Medication")
+            if mid and not target.startswith("#") and f"Medication/{mid}" not in have:
+                wanted.append(f"Medication/{mid}")
+    if not wanted:
+        return resources
+    found = await fetcher.read_many(sorted(set(wanted)))
+    return merge(patient_id, [resources, list(found.values())])

@@ -1,0 +1,145 @@
+"""Tolerant readers for FHIR R4 JSON as it arrives (dicts), shared by every step that reads resources.
+
+EHRs send slightly wrong FHIR (an object where an array belongs, a missing Bundle.type). Reading the few
+elements the rules need from dicts, with type checks, keeps one malformed element from hiding the rest and
+costs a fraction of validating whole resources with fhir.resources.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime
+from functools import lru_cache
+from typing import Any
+
+Codings = list[tuple[str | None, str | None, str | None]]
+
+
+def as_list(value: Any) -> list:
+    """An R4 array element, tolerating a lone object where an array belongs (the Sandbox's `category`)."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return value
+    return [value]
+
+
+def text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def codings(concept: Any) -> Codings:
+    """(system, code, display) of a CodeableConcept (or a lone Coding)."""
+    out: Codings = []
+    if not isinstance(concept, dict):
+        return out
+    items = as_list(concept.get("coding")) if "coding" in concept else [concept]
+    for c in items:
+        if isinstance(c, dict):
+            code = c.get("code")
+            if isinstance(code, (int, float)) and not isinstance(code, bool):
+                code = str(code)
+            out.append((text(c.get("system")), text(code), text(c.get("display"))))
+    return out
+
+
+def concept_display(concept: Any) -> str | None:
+    if not isinstance(concept, dict):
+        return None
+    t = text(concept.get("text"))
+    if t:
+        return t
+    for _system, code, display in codings(concept):
+        if display:
+            return display
+        if code:
+            return code
+    return None
+
+
+def status_code(concept: Any) -> str | None:
+    """The code of a status CodeableConcept (Condition.clinicalStatus, ...)."""
+    for _system, code, _display in codings(concept):
+        if code:
+            return code.lower()
+    return None
+
+
+def reference(value: Any) -> str | None:
+    if isinstance(value, dict):
+        return text(value.get("reference"))
+    return None
+
+
+def reference_id(value: Any, resource_type: str) -> str | None:
+    """`Patient/123` (or an absolute URL ending in it) -> `123`."""
+    ref = reference(value)
+    if not ref:
+        return None
+    parts = ref.rstrip("/").split("/")
+    if len(parts) >= 2 and parts[-2] == resource_type:
+        return parts[-1]
+    if len(parts) >= 4 and parts[-2] == "_history" and parts[-4] == resource_type:
+        return parts[-3]
+    return None
+
+
+@lru_cache(maxsize=8192)
+def _parse_date(value: str) -> date | None:
+    # FHIR date / dateTime / instant: YYYY, YYYY-MM, YYYY-MM-DD, YYYY-MM-DDThh:mm:ss(.s)(Z|+hh:mm)
+    try:
+        if len(value) == 4:
+            return date(int(value), 1, 1)
+        if len(value) == 7:
+            return date(int(value[:4]), int(value[5:7]), 1)
+        if len(value) == 10:
+            return date.fromisoformat(value)
+        if len(value) > 10 and value[10] == "T":
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).date()
+    except ValueError:
+        return None
+    return None
+
+
+def parse_date(value: Any) -> date | None:
+    """The calendar date of a FHIR date/dateTime/instant (its local date as written), or None."""
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    return _parse_date(value)
+
+
+def period_bounds(value: Any) -> tuple[date | None, date | None]:
+    if not isinstance(value, dict):
+        return None, None
+    return parse_date(value.get("start")), parse_date(value.get("end"))
+
+
+def number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def bundle_resources(bundle: Any) -> Iterator[dict]:
+    """Resources in a Bundle's entries (any Bundle.type, `type` missing too)."""
+    if not isinstance(bundle, dict):
+        return
+    for entry in as_list(bundle.get("entry")):
+        if isinstance(entry, dict):
+            resource = entry.get("resource")
+            if isinstance(resource, dict):
+                yield resource
+
+
+def resource_key(resource: dict) -> str | None:
+    rtype, rid = resource.get("resourceType"), resource.get("id")
+    if isinstance(rtype, str) and isinstance(rid, str) and rid:
+        return f"{rtype}/{rid}"
+    return None

@@ -1,0 +1,44 @@
+"""Reading a JSON request body safely: content type, size (see BodyLimitMiddleware), syntax, nesting depth."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+
+from cds_service.errors import BadRequest, ServiceError
+
+JSON_TYPES = ("application/json", "application/fhir+json")
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values() if isinstance(v, (dict, list)))
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item if isinstance(v, (dict, list)))
+    return False
+
+
+async def read_json(request: Request, max_depth: int) -> Any:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in JSON_TYPES and not content_type.endswith("+json"):
+        raise ServiceError(
+            f"Content-Type must be application/json (got '{content_type[:80] or 'none'}').",
+            status=415, code="not-supported",
+        )
+    raw = await request.body()
+    if not raw.strip():
+        raise BadRequest("The request body is empty; send a JSON object.")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as err:
+        raise BadRequest(f"The request body is not valid JSON: {str(err)[:200]}") from None
+    if _too_deep(data, max_depth):
+        raise BadRequest(f"The JSON is nested deeper than {max_depth} levels.", code="too-costly")
+    return data

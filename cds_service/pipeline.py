@@ -1,0 +1,99 @@
+"""One hook call, start to finish: request → gather → record → rules → cards.
+
+Each step lives in its own package; this module only connects them, in one direction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from cds_service.cards.render import cards as render_cards
+from cds_service.errors import NotFound
+from cds_service.fhir.gather import Fetcher, gather
+from cds_service.fhir.read import bundle_resources
+from cds_service.hooks.request import HookCall, parse_hook_call
+from cds_service.record.build import build_record, draft_uses, medication_index
+from cds_service.rules.base import Evaluation, RulePack, ServiceSpec, evaluate
+from cds_service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+FetcherFactory = Callable[[HookCall], "Fetcher | None"]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a hook call produced: the response body and what the ledger must remember."""
+
+    response: dict[str, Any]
+    call: HookCall | None
+    service: ServiceSpec
+    evaluation: Evaluation | None
+
+
+class Pipeline:
+    def __init__(self, settings: Settings, packs: Sequence[RulePack],
+                 fetcher_factory: FetcherFactory | None = None) -> None:
+        self.settings = settings
+        self.packs = list(packs)
+        self.fetcher_factory = fetcher_factory or (lambda call: None)
+        self.services: dict[str, tuple[ServiceSpec, RulePack]] = {}
+        for pack in self.packs:
+            for spec in pack.services:
+                self.services[spec.id] = (spec, pack)
+
+    def today(self) -> date:
+        return self.settings.today or date.today()
+
+    def discovery(self) -> dict[str, Any]:
+        services = []
+        for spec, pack in self.services.values():
+            entry: dict[str, Any] = {"hook": spec.hook, "title": spec.title, "description": spec.description,
+                                     "id": spec.id, "prefetch": {t.key: t.query for t in pack.prefetch}}
+            if spec.usage_requirements:
+                entry["usageRequirements"] = spec.usage_requirements
+            services.append(entry)
+        return {"services": services}
+
+    def service(self, service_id: str) -> tuple[ServiceSpec, RulePack]:
+        found = self.services.get(service_id)
+        if found is None:
+            known = ", ".join(sorted(self.services))
+            raise NotFound(f"No CDS service '{service_id[:100]}'. Services: {known} (GET /cds-services).")
+        return found
+
+    async def run(self, service_id: str, data: Any) -> Outcome:
+        spec, pack = self.service(service_id)
+        call = parse_hook_call(data, expected_hook=spec.hook, service_id=spec.id)
+        today = self.today()
+        terminology = pack.terminology  # type: ignore[attr-defined]
+
+        # decide from the draft orders alone: an unrelated order never touches the prefetch
+        draft_meds = [r for r in call.draft_orders if r.get("resourceType") == "Medication"]
+        draft_index = medication_index(draft_meds)
+        selected = [r for r in call.draft_orders if call.is_selected(r)]
+        checks = pack.checks(draft_uses(selected, draft_index, terminology, today, call.patient_id))
+        if not checks:
+            return Outcome({"cards": []}, call, spec, None)
+
+        keys = {k for check in checks for k in check.prefetch_keys}
+        templates = [t for t in pack.prefetch if t.key in keys]
+        fetcher = self.fetcher_factory(call)
+        gathered = await gather(call, templates, fetcher)
+
+        index = medication_index(list(bundle_resources({"entry": [{"resource": r} for r in draft_meds]}))
+                                 + gathered.resources)
+        drafts = draft_uses(call.draft_orders, index, terminology, today, call.patient_id)
+        record = build_record(call.patient_id, gathered.resources, drafts, today, terminology,
+                              gathered.unavailable, index)
+        # the checked orders, re-read with every Medication now at hand
+        by_ref = {d.ref: d for d in drafts}
+        checks = [type(c)(by_ref.get(c.order.ref, c.order), c.rules, c.prefetch_keys) for c in checks]
+        evaluation = evaluate(pack, record, checks, call.patient_id, call.encounter_id)
+        if record.skipped:
+            log.info("hook %s: %d resources skipped", spec.id, len(record.skipped))
+        return Outcome({"cards": render_cards(evaluation.findings)}, call, spec, evaluation)

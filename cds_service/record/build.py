@@ -1,0 +1,88 @@
+"""Builds the PatientRecord from gathered resources: one code path for prefetched and fetched data."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import date
+
+from cds_service.fhir.read import parse_date, resource_key
+from cds_service.record.clinical import Unreadable, allergy_entry, condition_entry, lab_result
+from cds_service.record.medications import MedicationIndex, medication_use
+from cds_service.record.model import MedicationUse, PatientRecord
+from cds_service.terminology import Terminology
+
+log = logging.getLogger(__name__)
+
+MEDICATION_TYPES = {"MedicationRequest", "MedicationStatement", "MedicationDispense", "MedicationAdministration"}
+
+
+def medication_index(resources: Iterable[dict]) -> MedicationIndex:
+    return MedicationIndex({
+        f"Medication/{r['id']}": r
+        for r in resources
+        if r.get("resourceType") == "Medication" and isinstance(r.get("id"), str)
+    })
+
+
+def draft_uses(draft_orders: list[dict], index: MedicationIndex, terminology: Terminology,
+               today: date, patient_id: str) -> list[MedicationUse]:
+    """The session's draft medication orders (cheap: the only resources read before deciding to evaluate)."""
+    uses = []
+    for r in draft_orders:
+        if r.get("resourceType") != "MedicationRequest":
+            continue
+        subject = r.get("subject")
+        if isinstance(subject, dict) and isinstance(subject.get("reference"), str) \
+                and not subject["reference"].endswith(f"Patient/{patient_id}"):
+            log.warning("ignored draft %s: it is for another patient", resource_key(r))
+            continue
+        try:
+            use = medication_use(r, index, terminology, today, draft=True)
+        except (TypeError, ValueError, AttributeError, KeyError):
+            log.warning("draft %s could not be read", resource_key(r))
+            continue
+        if use is not None:
+            uses.append(use)
+    return uses
+
+
+def build_record(patient_id: str, resources: list[dict], drafts: list[MedicationUse], today: date,
+                 terminology: Terminology, unavailable: dict[str, str] | None = None,
+                 index: MedicationIndex | None = None) -> PatientRecord:
+    record = PatientRecord(patient_id=patient_id, today=today, drafts=drafts, unavailable=dict(unavailable or {}))
+    draft_refs = {d.ref for d in drafts}
+    index = index or medication_index(resources)
+    for r in resources:
+        rtype = r.get("resourceType")
+        try:
+            if rtype == "Patient":
+                record.birth_date = parse_date(r.get("birthDate"))
+            elif rtype in MEDICATION_TYPES:
+                if resource_key(r) in draft_refs or r.get("status") == "draft":
+                    continue  # drafts of this session come from draftOrders; others' drafts do not count
+                use = medication_use(r, index, terminology, today)
+                if use is not None:
+                    if use.matched_by == "none" and use.display.startswith("unresolved"):
+                        record.skipped.append(f"{use.ref}: its medication ({use.display[11:]}) could not be read")
+                    record.medications.append(use)
+            elif rtype == "Condition":
+                entry = condition_entry(r, terminology)
+                if entry is not None:
+                    record.conditions.append(entry)
+            elif rtype == "Observation":
+                lab = lab_result(r, terminology)
+                if lab is not None:
+                    record.labs.append(lab)
+            elif rtype == "AllergyIntolerance":
+                allergy = allergy_entry(r, terminology)
+                if allergy is not None:
+                    record.allergies.append(allergy)
+        except Unreadable as err:
+            record.skipped.append(str(err))
+            log.warning("skipped malformed resource: %s", err)
+        except (TypeError, ValueError, AttributeError, KeyError) as err:
+            key = resource_key(r) or str(rtype)
+            record.skipped.append(f"{key}: could not be read")
+            log.warning("skipped malformed resource %s (%s)", key, type(err).__name__)
+    return record

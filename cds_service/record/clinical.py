@@ -1,0 +1,173 @@
+"""Conditions, lab results and allergies, read the way the rule catalogue's "Record filtering" says."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from cds_service.fhir.read import (
+    as_list,
+    codings,
+    concept_display,
+    number,
+    parse_date,
+    period_bounds,
+    resource_key,
+    status_code,
+    text,
+)
+from cds_service.record.model import AllergyEntry, ConditionEntry, LabResult
+from cds_service.terminology import Terminology
+
+IGNORED_VERIFICATION = {"entered-in-error", "refuted"}
+COUNTED_OBSERVATION = {"final", "amended", "corrected"}
+ENZYME_UNITS = {"u/l": 1.0, "iu/l": 1.0, "[iu]/l": 1.0, "u/l.": 1.0, "units/l": 1.0,
+                "ukat/l": 60.0, "µkat/l": 60.0, "μkat/l": 60.0, "nkat/l": 0.06}
+POSITIVE_CODES = {"pos", "a", "det", "aa", "h", "10828004", "260373001", "52101004"}
+NEGATIVE_CODES = {"neg", "n", "nd", "260385009", "260415000", "2667000"}
+
+
+class Unreadable(ValueError):
+    """A resource the rules need is malformed: it is skipped and said so, never silently dropped."""
+
+
+def condition_entry(resource: dict, terminology: Terminology) -> ConditionEntry | None:
+    verification = status_code(resource.get("verificationStatus"))
+    if verification in IGNORED_VERIFICATION:
+        return None
+    found = [terminology.condition_classes(s, c) for s, c, _d in codings(resource.get("code"))]
+    classes = frozenset().union(*found) if found else frozenset()
+    if not classes:
+        return None
+    clinical = status_code(resource.get("clinicalStatus"))
+    if clinical is None:
+        # R4 requires clinicalStatus unless entered-in-error; without it, an abated condition is history
+        clinical = "resolved" if ("abatementDateTime" in resource or "abatementPeriod" in resource) else "active"
+    onset_start, _ = period_bounds(resource.get("onsetPeriod"))
+    return ConditionEntry(
+        ref=resource_key(resource) or "Condition/(no id)",
+        display=concept_display(resource.get("code")) or "unnamed condition",
+        codes=tuple((s or "", c) for s, c, _d in codings(resource.get("code")) if c),
+        classes=classes,
+        clinical_status=clinical,
+        verification_status=verification,
+        onset=parse_date(resource.get("onsetDateTime")) or onset_start,
+        recorded=parse_date(resource.get("recordedDate")),
+    )
+
+
+def _effective(resource: dict) -> date | None:
+    moment = parse_date(resource.get("effectiveDateTime")) or parse_date(resource.get("effectiveInstant"))
+    if moment:
+        return moment
+    start, end = period_bounds(resource.get("effectivePeriod"))
+    return end or start or parse_date(resource.get("issued"))
+
+
+def _qualitative(resource: dict) -> bool | None:
+    for concept in as_list(resource.get("interpretation")):
+        for _s, code, display in codings(concept):
+            word = (code or display or "").lower()
+            if word in POSITIVE_CODES or word.startswith(("positive", "detected")):
+                return True
+            if word in NEGATIVE_CODES or word.startswith(("negative", "not detected", "none detected")):
+                return False
+        t = text(concept.get("text")) if isinstance(concept, dict) else None
+        if t:
+            return _word_result(t)
+    if "valueCodeableConcept" in resource:
+        for _s, code, display in codings(resource["valueCodeableConcept"]):
+            word = (code or "").lower()
+            if word in POSITIVE_CODES:
+                return True
+            if word in NEGATIVE_CODES:
+                return False
+            verdict = _word_result(display or "")
+            if verdict is not None:
+                return verdict
+        return _word_result(concept_display(resource["valueCodeableConcept"]) or "")
+    if isinstance(resource.get("valueString"), str):
+        return _word_result(resource["valueString"])
+    return None
+
+
+def _word_result(value: str) -> bool | None:
+    v = value.strip().lower()
+    if v.startswith(("neg", "not detected", "none detected", "non-reactive", "nonreactive", "absent")):
+        return False
+    if v.startswith(("pos", "detected", "reactive", "present")):
+        return True
+    return None
+
+
+def lab_result(resource: dict, terminology: Terminology) -> LabResult | None:
+    found = [terminology.observation_classes(s, c) for s, c, _d in codings(resource.get("code"))]
+    classes = frozenset().union(*found) if found else frozenset()
+    if not classes:
+        return None
+    status = resource.get("status")
+    if status not in COUNTED_OBSERVATION:
+        return None
+    ref = resource_key(resource) or "Observation/(no id)"
+    code = next((c for s, c, _d in codings(resource.get("code")) if c and terminology.observation_classes(s, c)), "")
+    display = concept_display(resource.get("code")) or code
+    when = _effective(resource)
+    if when is None:
+        raise Unreadable(f"{ref}: no readable effective date")
+    value = unit = original = uln = uln_source = reference_text = None
+    if "valueQuantity" in resource:
+        q = resource["valueQuantity"]
+        if not isinstance(q, dict) or number(q.get("value")) is None:
+            raise Unreadable(f"{ref}: valueQuantity is not a number with a unit")
+        raw_value = number(q.get("value"))
+        raw_unit = text(q.get("code")) or text(q.get("unit")) or ""
+        original = f"{q.get('value')} {raw_unit}".strip()
+        factor = ENZYME_UNITS.get(raw_unit.lower()) if classes & {"alt", "ast"} else None
+        if classes & {"alt", "ast"}:
+            if factor is None:
+                raise Unreadable(f"{ref}: unit '{raw_unit}' is not an enzyme activity unit (U/L, IU/L, µkat/L)")
+            value, unit = raw_value * factor, "U/L"  # type: ignore[operator]
+        else:
+            value, unit = raw_value, raw_unit or None
+        for rng in as_list(resource.get("referenceRange")):
+            if not isinstance(rng, dict):
+                continue
+            high = rng.get("high") if isinstance(rng.get("high"), dict) else None
+            low = rng.get("low") if isinstance(rng.get("low"), dict) else None
+            if high and number(high.get("value")) is not None:
+                h_unit = text(high.get("unit")) or text(high.get("code")) or raw_unit
+                h_factor = ENZYME_UNITS.get(h_unit.lower()) if factor is not None else 1.0
+                if h_factor is not None:
+                    uln, uln_source = number(high.get("value")) * h_factor, "referenceRange"  # type: ignore[operator]
+                    low_v = number(low.get("value")) if low else None
+                    reference_text = (f"{low.get('value')}-{high.get('value')} {h_unit}" if low_v is not None
+                                      else f"≤ {high.get('value')} {h_unit}")
+                    break
+            elif text(rng.get("text")):
+                reference_text = rng["text"][:80]
+    elif "valueString" in resource:
+        if not isinstance(resource["valueString"], str):
+            raise Unreadable(f"{ref}: valueString is not text")
+        original = resource["valueString"][:80]
+    elif "valueCodeableConcept" in resource:
+        original = concept_display(resource["valueCodeableConcept"])
+    positive = _qualitative(resource)
+    if original is None and positive is not None:
+        original = "positive" if positive else "negative"
+    return LabResult(ref=ref, display=display, code=code, classes=classes, status=status, when=when, value=value,
+                     unit=unit, original=original, uln=uln, uln_source=uln_source, reference_text=reference_text,
+                     positive=positive)
+
+
+def allergy_entry(resource: dict, terminology: Terminology) -> AllergyEntry | None:
+    from cds_service.record.medications import MedicationIndex, identify
+
+    product, _matched, display = identify(resource, MedicationIndex({}), terminology)
+    if product is None:
+        return None
+    return AllergyEntry(
+        ref=resource_key(resource) or "AllergyIntolerance/(no id)",
+        display=display,
+        ingredients=product.ingredients,
+        clinical_status=status_code(resource.get("clinicalStatus")),
+        verification_status=status_code(resource.get("verificationStatus")),
+    )

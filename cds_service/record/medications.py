@@ -1,0 +1,254 @@
+"""Medications: which ingredients a resource means, when the patient was exposed, and the daily dose."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import date, timedelta
+
+from cds_service.fhir.read import (
+    as_list,
+    codings,
+    concept_display,
+    number,
+    parse_date,
+    period_bounds,
+    reference,
+    resource_key,
+    text,
+)
+from cds_service.record.model import MedicationUse
+from cds_service.terminology import Ingredient, Product, Terminology
+
+CURRENT = {
+    "MedicationRequest": {"active", "on-hold"},
+    "MedicationStatement": {"active", "intended"},
+}
+HISTORY = {
+    "MedicationRequest": {"stopped", "completed"},
+    "MedicationStatement": {"completed", "stopped", "on-hold"},
+    "MedicationDispense": {"completed", "in-progress", "preparation", "on-hold"},
+    "MedicationAdministration": {"completed", "in-progress"},
+}
+UNIT_WORDS = {"{pill}", "{tbl}", "{tablet}", "{tab}", "{capsule}", "{cap}", "tablet", "tablets", "tab", "tabs",
+              "capsule", "capsules", "cap", "caps", "pill", "pills", "{film}", "film", "{patch}", "patch", "1",
+              "{spray}", "spray", "{actuat}", "actuation", "{puff}", "puff", "{dose}", "dose", "{each}", "each",
+              "{injection}", "injection", "{vial}", "vial", "{syringe}", "syringe"}
+MG_FACTOR = {"mg": 1.0, "milligram": 1.0, "milligrams": 1.0, "g": 1000.0, "ug": 0.001, "mcg": 0.001,
+             "[mg]": 1.0, "ug/dose": 0.001}
+PER_DAY = {"s": 86400.0, "min": 1440.0, "h": 24.0, "d": 1.0, "wk": 1 / 7, "mo": 1 / 30, "a": 1 / 365}
+_STRENGTH_IN_TEXT = re.compile(r"(\d+(?:\.\d+)?)\s*mg\b", re.IGNORECASE)
+
+
+class MedicationIndex:
+    """Medications a resource may point to: contained, bundled with the request, or read from the server."""
+
+    def __init__(self, medications: Mapping[str, dict]) -> None:
+        self._by_ref = dict(medications)
+
+    def resolve(self, resource: dict) -> tuple[dict | None, str | None]:
+        ref = reference(resource.get("medicationReference"))
+        if ref is None:
+            return None, None
+        if ref.startswith("#"):
+            for c in as_list(resource.get("contained")):
+                if isinstance(c, dict) and c.get("resourceType") == "Medication" and c.get("id") == ref[1:]:
+                    return c, ref
+            return None, ref
+        parts = ref.rstrip("/").split("/")
+        key = "/".join(parts[-2:]) if len(parts) >= 2 else ref
+        return self._by_ref.get(key), ref
+
+
+def identify(resource: dict, index: MedicationIndex, terminology: Terminology) -> tuple[Product | None, str, str]:
+    """(product, matched_by, display) for any medication-bearing resource (also AllergyIntolerance.code)."""
+    concept = resource.get("medicationCodeableConcept")
+    if concept is None and resource.get("resourceType") == "AllergyIntolerance":
+        concept = resource.get("code")
+    if isinstance(concept, dict):
+        display = concept_display(concept) or "unnamed medication"
+        product = terminology.medication(codings(concept))
+        if product is not None:
+            return product, "code", display
+        product = terminology.medication_from_text(_all_text(concept))
+        return product, ("text" if product else "none"), display
+    medication, ref = index.resolve(resource)
+    if medication is not None:
+        return _from_medication(medication, terminology)
+    if ref is not None:
+        # the Medication is not in the request: the reference's own display is the last clue
+        shown = text(resource["medicationReference"].get("display"))
+        product = terminology.medication_from_text(shown) if shown else None
+        if product is not None:
+            return product, "text", shown  # type: ignore[return-value]
+        return None, "none", f"unresolved {ref}"
+    return None, "none", "unnamed medication"
+
+
+def _all_text(concept: dict) -> str:
+    parts = [concept.get("text")] + [d for _s, _c, d in codings(concept)]
+    return " ".join(p for p in parts if isinstance(p, str))
+
+
+def _from_medication(medication: dict, terminology: Terminology) -> tuple[Product | None, str, str]:
+    code = medication.get("code")
+    display = concept_display(code) or "unnamed medication"
+    product = terminology.medication(codings(code))
+    if product is not None:
+        return product, "reference", display
+    ingredients: list[Ingredient] = []
+    for item in as_list(medication.get("ingredient")):
+        if not isinstance(item, dict):
+            continue
+        item_concept = item.get("itemCodeableConcept")
+        found = terminology.medication(codings(item_concept)) if isinstance(item_concept, dict) else None
+        if found is None and isinstance(item_concept, dict):
+            found = terminology.medication_from_text(_all_text(item_concept))
+        if found is None:
+            continue
+        strength = _ratio_mg(item.get("strength"))
+        for ing in found.ingredients:
+            ingredients.append(Ingredient(ing.name, ing.rxcui, ing.classes, strength or ing.strength_mg))
+    if ingredients:
+        return terminology.product_from_ingredients(ingredients, display), "reference", display
+    product = terminology.medication_from_text(_all_text(code) if isinstance(code, dict) else None)
+    return product, ("text" if product else "none"), display
+
+
+def _ratio_mg(ratio: object) -> float | None:
+    """Medication.ingredient.strength (Ratio) as mg per unit, when the numerator is a mass."""
+    if not isinstance(ratio, dict) or not isinstance(ratio.get("numerator"), dict):
+        return None
+    num = ratio["numerator"]
+    value = number(num.get("value"))
+    unit = (text(num.get("code")) or text(num.get("unit")) or "").lower()
+    den = ratio.get("denominator") if isinstance(ratio.get("denominator"), dict) else {}
+    den_value = number(den.get("value")) or 1.0
+    if value is None or unit not in MG_FACTOR:
+        return None
+    return value * MG_FACTOR[unit] / den_value
+
+
+def daily_dose(resource: dict) -> tuple[float | None, str | None]:
+    """Dose per day from the first dosage instruction: (amount, "mg" | "unit")."""
+    key = "dosageInstruction" if "dosageInstruction" in resource else "dosage"
+    dosages = [d for d in as_list(resource.get(key)) if isinstance(d, dict)]
+    if not dosages:
+        return None, None
+    dosage = dosages[0]
+    amount, unit = None, None
+    for dr in as_list(dosage.get("doseAndRate")):
+        if isinstance(dr, dict) and isinstance(dr.get("doseQuantity"), dict):
+            q = dr["doseQuantity"]
+            amount = number(q.get("value"))
+            raw_unit = (text(q.get("code")) or text(q.get("unit")) or "1").strip().lower()
+            if raw_unit in MG_FACTOR and amount is not None:
+                amount, unit = amount * MG_FACTOR[raw_unit], "mg"
+            elif raw_unit in UNIT_WORDS:
+                unit = "unit"
+            else:
+                amount = None
+            break
+    if amount is None:
+        return None, None
+    per_day = 1.0
+    timing = dosage.get("timing")
+    repeat = timing.get("repeat") if isinstance(timing, dict) else None
+    if isinstance(repeat, dict):
+        frequency = number(repeat.get("frequencyMax")) or number(repeat.get("frequency")) or 1.0
+        period = number(repeat.get("period")) or 1.0
+        unit_code = repeat.get("periodUnit") if isinstance(repeat.get("periodUnit"), str) else "d"
+        if unit_code in PER_DAY and period > 0:
+            per_day = frequency / period * PER_DAY[unit_code]
+    return amount * per_day, unit
+
+
+def _supply_days(resource: dict) -> float | None:
+    dispense = resource.get("dispenseRequest")
+    if not isinstance(dispense, dict):
+        return None
+    duration = dispense.get("expectedSupplyDuration")
+    if isinstance(duration, dict):
+        value = number(duration.get("value"))
+        unit = (text(duration.get("code")) or text(duration.get("unit")) or "d").lower()
+        factor = {"d": 1, "day": 1, "days": 1, "wk": 7, "week": 7, "weeks": 7, "mo": 30, "month": 30, "months": 30}
+        if value is not None and unit in factor:
+            return value * factor[unit]
+    return None
+
+
+def exposure(resource: dict) -> tuple[date | None, date | None]:
+    """(start, last day of exposure) from whatever dates the resource carries."""
+    rtype = resource.get("resourceType")
+    if rtype == "MedicationRequest":
+        dispense = resource.get("dispenseRequest") if isinstance(resource.get("dispenseRequest"), dict) else {}
+        v_start, v_end = period_bounds(dispense.get("validityPeriod"))
+        start = parse_date(resource.get("authoredOn")) or v_start
+        supply = _supply_days(resource)
+        if supply is not None and start is not None:
+            return start, start + timedelta(days=max(supply - 1, 0))
+        return start, v_end
+    if rtype == "MedicationStatement":
+        start, end = period_bounds(resource.get("effectivePeriod"))
+        moment = parse_date(resource.get("effectiveDateTime"))
+        if moment is not None:
+            return moment, moment
+        return start, end or (parse_date(resource.get("dateAsserted")) if start is None else None)
+    if rtype == "MedicationDispense":
+        handed = parse_date(resource.get("whenHandedOver")) or parse_date(resource.get("whenPrepared"))
+        supply = resource.get("daysSupply")
+        days = number(supply.get("value")) if isinstance(supply, dict) else None
+        if handed is not None:
+            return handed, handed + timedelta(days=max((days or 1) - 1, 0))
+        return None, None
+    if rtype == "MedicationAdministration":
+        start, end = period_bounds(resource.get("effectivePeriod"))
+        moment = parse_date(resource.get("effectiveDateTime"))
+        return (moment, moment) if moment else (start, end or start)
+    return None, None
+
+
+def medication_use(resource: dict, index: MedicationIndex, terminology: Terminology, today: date,
+                   *, draft: bool = False) -> MedicationUse | None:
+    """A MedicationUse, or None when the record does not count (entered-in-error, cancelled, not taken...)."""
+    rtype = resource.get("resourceType")
+    status = resource.get("status") if isinstance(resource.get("status"), str) else "unknown"
+    start, end = exposure(resource)
+    if draft:
+        current = False
+    elif rtype in CURRENT and status in CURRENT[rtype]:
+        current = True
+        if rtype == "MedicationStatement" and end is not None and end < today:
+            current = False  # an "active" statement whose period is over
+    elif rtype == "MedicationDispense" and status in HISTORY[rtype]:
+        current = end is not None and end >= today
+    elif rtype in HISTORY and status in HISTORY[rtype]:
+        current = False
+    else:
+        return None
+    product, matched_by, display = identify(resource, index, terminology)
+    amount, unit = daily_dose(resource)
+    if unit == "unit" and product is not None and product.rxcui is None and matched_by == "text":
+        # a text-only product ("naltrexone 4.5 mg capsule"): take the strength from the text
+        m = _STRENGTH_IN_TEXT.search(display)
+        if m and len(product.ingredients) == 1:
+            amount, unit = amount * float(m.group(1)) if amount is not None else None, "mg"
+    return MedicationUse(
+        ref=resource_key(resource) or f"{rtype}/(no id)",
+        resource_type=str(rtype),
+        status=status,
+        display=display,
+        ingredients=product.ingredients if product else (),
+        matched_by=matched_by,
+        is_current=current,
+        is_draft=draft,
+        start=start,
+        end=None if current else end,
+        daily_amount=amount,
+        daily_unit=unit,
+        route=(product.dose_form if product else None),
+        rxnorm_codes=tuple(c for s, c, _d in codings(resource.get("medicationCodeableConcept")) if c and s
+                           and "rxnorm" in s),
+        product_classes=product.classes if product else frozenset(),
+        raw=resource,
+    )

@@ -1,0 +1,190 @@
+"""One normalised, typed view of the patient, the only thing rules read.
+
+Built once per call from whatever FHIR arrived (prefetch or FHIR server); every rule asks it questions in
+clinical words (`record.current_opioids()`) instead of walking FHIR JSON itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from cds_service.terminology import Ingredient
+
+
+@dataclass(frozen=True, slots=True)
+class MedicationUse:
+    """A medication the patient takes, took, or is being ordered now (a draft)."""
+
+    ref: str  # "MedicationRequest/abc": what the card cites
+    resource_type: str  # MedicationRequest | MedicationStatement | MedicationDispense | MedicationAdministration
+    status: str
+    display: str  # what the EHR called it (text / coding display)
+    ingredients: tuple[Ingredient, ...]
+    matched_by: str  # "code" | "reference" | "text" | "none": how ingredients were recognised
+    is_current: bool  # active / on-hold request, active / intended statement, dispense still covering today
+    is_draft: bool  # one of this session's draft orders
+    start: date | None = None
+    end: date | None = None  # last day of exposure when known (stopped/completed/expired supply)
+    daily_amount: float | None = None  # dose per day, in `daily_unit`
+    daily_unit: str | None = None  # "mg" (dose given in mg) or "unit" (tablets, capsules, {pill}, mL...)
+    route: str | None = None  # "oral" | "injection" | "nasal" | ... (from dose form / route)
+    rxnorm_codes: tuple[str, ...] = ()
+    product_classes: frozenset[str] = frozenset()  # e.g. {"cough-medicine"}, {"extended-release-injection"}
+    raw: dict | None = field(default=None, compare=False, repr=False)  # the resource, for update suggestions
+
+    def has(self, ingredient_class: str) -> bool:
+        return any(ingredient_class in i.classes for i in self.ingredients)
+
+    def ingredient_names(self, ingredient_class: str | None = None) -> list[str]:
+        return [i.name for i in self.ingredients if ingredient_class is None or ingredient_class in i.classes]
+
+    def daily_mg(self, ingredient_name: str) -> float | None:
+        """Daily mg of one ingredient: the dose in mg, or units per day x the product's strength."""
+        if self.daily_amount is None:
+            return None
+        if self.daily_unit == "mg":
+            return self.daily_amount
+        for i in self.ingredients:
+            if i.name == ingredient_name and i.strength_mg is not None:
+                return self.daily_amount * i.strength_mg
+        return None
+
+    def exposure_end(self, today: date) -> date | None:
+        """Last day the patient was exposed: today for current use, else the known end."""
+        return today if self.is_current else self.end
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionEntry:
+    ref: str
+    display: str
+    codes: tuple[tuple[str, str], ...]  # (system, code)
+    classes: frozenset[str]  # terminology classes, e.g. {"opioid-use-disorder"}
+    clinical_status: str | None  # active | recurrence | relapse | inactive | remission | resolved | None
+    verification_status: str | None
+    onset: date | None = None
+    recorded: date | None = None
+
+    @property
+    def is_active(self) -> bool:
+        return self.clinical_status in {"active", "recurrence", "relapse"}
+
+    @property
+    def is_history(self) -> bool:
+        """Active or past: what 'history of' rules may use."""
+        return self.clinical_status in {"active", "recurrence", "relapse", "inactive", "remission", "resolved"}
+
+
+@dataclass(frozen=True, slots=True)
+class LabResult:
+    ref: str
+    display: str
+    code: str  # LOINC code
+    classes: frozenset[str]  # e.g. {"alt"}, {"urine-opioid-screen"}, {"urine-naltrexone"}
+    status: str
+    when: date | None
+    value: float | None = None  # numeric value converted to `unit`
+    unit: str | None = None  # canonical unit after conversion ("U/L" for enzymes)
+    original: str | None = None  # the value as reported ("1.2 µkat/L", "Positive")
+    uln: float | None = None  # upper limit of normal in `unit`
+    uln_source: str | None = None  # "referenceRange" | "default"
+    reference_text: str | None = None  # "7-40 U/L" as shown to the clinician
+    positive: bool | None = None  # qualitative result: True/False/None (unknown)
+
+    @property
+    def uln_multiple(self) -> float | None:
+        if self.value is None or not self.uln:
+            return None
+        return self.value / self.uln
+
+
+@dataclass(frozen=True, slots=True)
+class AllergyEntry:
+    ref: str
+    display: str
+    ingredients: tuple[Ingredient, ...]
+    clinical_status: str | None
+    verification_status: str | None
+
+    @property
+    def is_active(self) -> bool:
+        return self.clinical_status in {None, "active"} and self.verification_status not in {
+            "refuted",
+            "entered-in-error",
+        }
+
+
+@dataclass(slots=True)
+class PatientRecord:
+    """The patient as the rules see it, on `today`."""
+
+    patient_id: str
+    today: date
+    birth_date: date | None = None
+    medications: list[MedicationUse] = field(default_factory=list)  # on record (not this session's drafts)
+    drafts: list[MedicationUse] = field(default_factory=list)  # every draft order of the session
+    conditions: list[ConditionEntry] = field(default_factory=list)
+    labs: list[LabResult] = field(default_factory=list)
+    allergies: list[AllergyEntry] = field(default_factory=list)
+    # data categories the service could not obtain -> why (prefetch key name -> reason)
+    unavailable: dict[str, str] = field(default_factory=dict)
+    # resources that were skipped as malformed ("Observation/x: <reason>"), for the log and data-incomplete
+    skipped: list[str] = field(default_factory=list)
+
+    # --- who -------------------------------------------------------------------------------------
+    @property
+    def age_years(self) -> int | None:
+        if self.birth_date is None:
+            return None
+        b, t = self.birth_date, self.today
+        return t.year - b.year - ((t.month, t.day) < (b.month, b.day))
+
+    # --- medications -----------------------------------------------------------------------------
+    def current_medications_with(self, ingredient_class: str) -> list[MedicationUse]:
+        return [m for m in self.medications if m.is_current and m.has(ingredient_class)]
+
+    def draft_medications_with(self, ingredient_class: str, exclude: str | None = None) -> list[MedicationUse]:
+        return [m for m in self.drafts if m.has(ingredient_class) and m.ref != exclude]
+
+    def medications_with(self, ingredient_class: str) -> list[MedicationUse]:
+        return [m for m in self.medications if m.has(ingredient_class)]
+
+    def current_opioids(self) -> list[MedicationUse]:
+        return self.current_medications_with("opioid")
+
+    def exposures_ended_within(self, ingredient_class: str, days: int) -> list[MedicationUse]:
+        """Past (not current) uses whose exposure ended within `days` before today."""
+        since = self.today - timedelta(days=days)
+        return [
+            m
+            for m in self.medications
+            if not m.is_current and m.has(ingredient_class) and m.end is not None and m.end >= since
+        ]
+
+    # --- conditions ------------------------------------------------------------------------------
+    def active_conditions(self, condition_class: str) -> list[ConditionEntry]:
+        return [c for c in self.conditions if c.is_active and condition_class in c.classes]
+
+    def conditions_in_history(self, condition_class: str) -> list[ConditionEntry]:
+        return [c for c in self.conditions if c.is_history and condition_class in c.classes]
+
+    # --- labs ------------------------------------------------------------------------------------
+    def labs_within(self, lab_class: str, days: int) -> list[LabResult]:
+        """Results of that class within `days` before today, newest first."""
+        since = self.today - timedelta(days=days)
+        found = [lab for lab in self.labs if lab_class in lab.classes and lab.when is not None and lab.when >= since]
+        return sorted(found, key=lambda lab: lab.when or date.min, reverse=True)
+
+    def latest_lab(self, lab_class: str, days: int) -> LabResult | None:
+        found = self.labs_within(lab_class, days)
+        return found[0] if found else None
+
+    # --- allergies -------------------------------------------------------------------------------
+    def active_allergies_to(self, ingredient_class: str) -> list[AllergyEntry]:
+        return [a for a in self.allergies if a.is_active and any(ingredient_class in i.classes for i in a.ingredients)]
+
+
+def refs(items: Iterable[MedicationUse | ConditionEntry | LabResult | AllergyEntry]) -> list[str]:
+    return [i.ref for i in items]

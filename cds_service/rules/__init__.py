@@ -1,0 +1,1 @@
+"""Rule packs: pure functions of the patient record and the order, returning findings."""

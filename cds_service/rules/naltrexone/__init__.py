@@ -1,0 +1,1 @@
+"""Naltrexone order checks (and opioid orders for patients on naltrexone)."""

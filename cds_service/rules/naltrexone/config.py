@@ -1,0 +1,36 @@
+"""The naltrexone pack's thresholds: site policy, one place, overridable by `CDS_NALTREXONE_*` variables.
+
+Like the look-back periods of the CDC opioid guideline's CQL config library: the rules name them, never
+hard-code them.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class NaltrexoneConfig(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CDS_NALTREXONE_", extra="ignore")
+
+    opioid_free_days: int = Field(7, description="Opioid-free days required before naltrexone (fewer: critical).")
+    opioid_free_full_days: int = Field(
+        10, description="Up to this many opioid-free days the start is borderline (warning): 7-10 days per label.")
+    maintenance_free_days: int = Field(
+        14, description="Days after the last buprenorphine or methadone during which withdrawal can still be "
+        "precipitated (warning).")
+    urine_positive_lookback_days: int = Field(14, description="A positive urine opioid screen this recent is critical.")
+    urine_negative_lookback_days: int = Field(
+        7, description="A negative urine opioid screen this recent confirms abstinence.")
+    opioid_history_lookback_days: int = Field(
+        90, description="Opioid exposure this recent counts as opioid history (urine screen needed).")
+    liver_test_lookback_days: int = Field(90, description="ALT/AST results this recent are used; older ones are not.")
+    liver_warning_uln_multiple: float = Field(3.0, description="ALT or AST at or above this multiple of ULN: warning.")
+    liver_critical_uln_multiple: float = Field(
+        5.0, description="ALT or AST at or above this multiple of ULN: critical.")
+    alt_default_uln: float = Field(40.0, description="ALT upper limit of normal (U/L) when the result has none.")
+    ast_default_uln: float = Field(40.0, description="AST upper limit of normal (U/L) when the result has none.")
+    minimum_age: int = Field(20, description="Patients younger than this get the young-patient warning.")
+    low_dose_max_mg: float = Field(5.0, description="A daily dose at or under this is low-dose naltrexone (info).")
+    xr_naltrexone_days: int = Field(
+        30, description="An extended-release naltrexone injection blocks opioids for this many days.")

@@ -1,0 +1,129 @@
+"""Liver rules: naltrexone is hepatotoxic at high doses and contraindicated in severe liver disease."""
+
+from __future__ import annotations
+
+from cds_service.record.model import LabResult
+from cds_service.rules.base import ActionSpec, Finding, Rule, RuleContext, SuggestionSpec, rule
+from cds_service.rules.naltrexone import wording as w
+
+LIVER_SOURCE = (
+    f"{w.SOURCE_DOC}: \"administration of naltrexone is contraindicated in severe liver disease, such as "
+    "cirrhosis\" and \"even in patients without preexisting liver damage, liver transaminases may increase\"; "
+    "naltrexone tablet labeling (acute hepatitis or liver failure; hepatotoxicity)."
+)
+
+
+@rule(
+    id="liver-disease", title="Naltrexone in severe liver disease", indicators=("critical",),
+    trigger="An active (not entered-in-error/refuted/resolved) acute hepatitis, hepatic failure or cirrhosis.",
+    suggestions="Remove the naltrexone draft; hepatology review.",
+    source="Source document (contraindicated in severe liver disease such as cirrhosis); tablet labeling "
+    "(acute hepatitis or liver failure).",
+)
+def liver_disease(ctx: RuleContext) -> Finding | None:
+    """Active acute hepatitis, hepatic failure or cirrhosis."""
+    record, order = ctx.record, ctx.order
+    found = record.active_conditions("severe-liver-disease")
+    if not found:
+        return None
+    name, short = w.drug_name(order), w.short_name(order)
+    first = found[0]
+    detail = w.detail(
+        f"The patient has active **{first.display}** and **{name}** is ordered.",
+        "At high doses naltrexone is toxic to the liver, and it is contraindicated in severe liver disease such "
+        "as cirrhosis, acute hepatitis or liver failure. Only entered-in-error, refuted and resolved diagnoses "
+        "are left out here.",
+        [w.condition_line(c) for c in found],
+        LIVER_SOURCE,
+    )
+    return Finding(
+        rule_id="liver-disease", title="Naltrexone in severe liver disease", indicator="critical",
+        summary=f"Do not start {short}: active {first.display[:60].lower()} (severe liver disease)",
+        detail=detail, order_ref=order.ref, evidence=tuple(c.ref for c in found),
+        suggestions=(w.remove_draft(ctx), SuggestionSpec("Request hepatology review before any naltrexone")),
+        override_reasons=(w.HEPATOLOGY, w.RECORD_WRONG, w.BENEFIT), links=(w.LABEL_LINK,),
+        source_label=w.SOURCE_LABEL, source_url=w.LABEL_URL,
+    )
+
+
+def _uln(ctx: RuleContext, lab: LabResult) -> tuple[float, str]:
+    if lab.uln:
+        return lab.uln, "referenceRange"
+    default = ctx.config.alt_default_uln if "alt" in lab.classes else ctx.config.ast_default_uln
+    return default, "default"
+
+
+def repeat_liver_tests(ctx: RuleContext) -> SuggestionSpec:
+    return SuggestionSpec(
+        "Order hepatic function panel (ALT, AST, bilirubin)",
+        (ActionSpec("create", "Create a draft order for a hepatic function panel",
+                    resource=liver_panel_request(ctx)),),
+    )
+
+
+def liver_panel_request(ctx: RuleContext) -> dict:
+    from cds_service.rules.naltrexone.orders import hepatic_panel_request
+
+    return hepatic_panel_request(ctx.patient_id, ctx.encounter_id)
+
+
+@rule(
+    id="liver-enzymes", title="Raised liver transaminases", indicators=("critical", "warning", "info"),
+    trigger="Latest final ALT or AST within the look-back: ≥ critical multiple of ULN → critical, ≥ warning "
+    "multiple → warning, above ULN → info. ULN from referenceRange.high, else the site default; µkat/L ×60.",
+    suggestions="Remove the draft (critical); order a hepatic function panel (create ServiceRequest).",
+    source="Source document (transaminases may increase); CFP AUD guideline (>3× ULN); COMBINE (>5× ULN).",
+    thresholds=("liver_test_lookback_days", "liver_warning_uln_multiple", "liver_critical_uln_multiple",
+                "alt_default_uln", "ast_default_uln"),
+)
+def liver_enzymes(ctx: RuleContext) -> Finding | None:
+    """Latest ALT/AST in the look-back: ≥5x ULN critical, ≥3x warning, above ULN info."""
+    record, order, cfg = ctx.record, ctx.order, ctx.config
+    latest = [lab for lab in (record.latest_lab("alt", cfg.liver_test_lookback_days),
+                              record.latest_lab("ast", cfg.liver_test_lookback_days)) if lab and lab.value is not None]
+    if not latest:
+        return None
+    rated = []
+    for lab in latest:
+        uln, source = _uln(ctx, lab)
+        rated.append((lab.value / uln, lab, uln, source))  # type: ignore[operator]
+    rated.sort(key=lambda r: r[0], reverse=True)
+    worst, lab, _uln_value, _source = rated[0]
+    if worst <= 1.0:
+        return None
+    name, short = w.drug_name(order), w.short_name(order)
+    analyte = "ALT" if "alt" in lab.classes else "AST"
+    value = f"{lab.value:g} U/L = {worst:.1f}× ULN"
+    lines = [w.lab_line(r[1], r[2], r[3]) for r in rated]
+    if worst >= cfg.liver_critical_uln_multiple:
+        indicator = "critical"
+        summary = f"Do not start {short}: {analyte} {value} (≥{cfg.liver_critical_uln_multiple:g}× ULN)"
+        advice = ("Transaminases this high suggest active liver injury: naltrexone should not be started. "
+                  "Evaluate the liver injury and repeat the tests.")
+        suggestions = (w.remove_draft(ctx), repeat_liver_tests(ctx))
+    elif worst >= cfg.liver_warning_uln_multiple:
+        indicator, summary = "warning", f"{analyte} {value} before {short}: repeat liver tests before the first dose"
+        advice = (f"Transaminases at or above {cfg.liver_warning_uln_multiple:g}× ULN: guidelines treat this as a "
+                  "contraindication until explained. Repeat the liver tests before starting.")
+        suggestions = (repeat_liver_tests(ctx),)
+    else:
+        indicator, summary = "info", f"{analyte} mildly raised ({value}): monitor liver tests on {short}"
+        advice = ("Mildly raised transaminases do not prevent starting naltrexone; monitor liver tests (baseline, "
+                  "about 4 weeks, then every 3 months) and stop if they rise above 3× baseline.")
+        suggestions = (repeat_liver_tests(ctx),)
+    detail = w.detail(
+        f"The most recent {analyte} before **{name}** is {value}.",
+        advice + " Values in µkat/L are converted to U/L (×60).",
+        lines,
+        LIVER_SOURCE + " Thresholds (site policy, configurable): warning at "
+        f"{cfg.liver_warning_uln_multiple:g}× ULN, critical at {cfg.liver_critical_uln_multiple:g}× ULN.",
+    )
+    return Finding(
+        rule_id="liver-enzymes", title="Raised liver transaminases", indicator=indicator,  # type: ignore[arg-type]
+        summary=summary, detail=detail, order_ref=order.ref, evidence=tuple(r[1].ref for r in rated),
+        suggestions=suggestions, override_reasons=(w.HEPATOLOGY, w.RECORD_WRONG, w.BENEFIT),
+        links=(w.LABEL_LINK,), source_label=w.SOURCE_LABEL, source_url=w.LABEL_URL,
+    )
+
+
+RULES: tuple[Rule, ...] = (liver_disease, liver_enzymes)

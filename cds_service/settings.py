@@ -1,0 +1,83 @@
+"""Service settings, read once from `CDS_*` environment variables.
+
+Everything an operator may change lives here (clinical thresholds live with their rule pack, in
+`cds_service.rules.<pack>.config`), so the README's settings table can be generated from one place.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+class Settings(BaseSettings):
+    """Runtime configuration of the service (environment variables prefixed `CDS_`)."""
+
+    model_config = SettingsConfigDict(env_prefix="CDS_", env_file=None, extra="ignore")
+
+    # --- serving -------------------------------------------------------------------------------
+    public_base_url: str = Field(
+        "http://127.0.0.1:8080",
+        description="Base URL clients use to reach the service (behind a proxy: the public one). "
+        "JWT `aud` is checked against it.",
+    )
+    log_level: str = Field("INFO", description="Python log level.")
+    today: date | None = Field(
+        None,
+        description="Evaluate as if today were this date (replaying a recorded request, tests). "
+        "Unset in production: the real date is used.",
+    )
+    max_body_bytes: int = Field(5_000_000, description="Largest accepted request body; larger gets 413.")
+    max_json_depth: int = Field(64, description="Deepest accepted JSON nesting; deeper gets 400.")
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Browser origins allowed by CORS (JSON list). Empty: `*` when auth is off, none otherwise.",
+    )
+
+    # --- security (JWT from CDS clients) -------------------------------------------------------
+    auth_mode: Literal["jwt", "off"] = Field("jwt", description="`jwt` verifies CDS Hooks JWTs; `off` trusts everyone.")
+    trusted_issuers: Path = Field(
+        PACKAGE_DIR / "security" / "trusted_issuers.json",
+        description="JSON or YAML file listing trusted issuers and their keys (default: the CDS Hooks Sandbox).",
+    )
+    jwt_algorithms: list[str] = Field(
+        default_factory=lambda: ["ES384", "RS384"],
+        description="Accepted JWT algorithms (ES256/RS256 may be added; `none` and HS* are always refused).",
+    )
+    jwt_clock_skew_seconds: int = Field(60, description="Clock skew tolerated on `exp`/`iat`.")
+    jwt_max_age_seconds: int = Field(3600, description="Oldest accepted token (`iat`), and the replay window.")
+    jku_timeout_seconds: float = Field(3.0, description="Timeout fetching an allowlisted `jku` key set.")
+    jku_cache_seconds: int = Field(3600, description="How long a fetched `jku` key set is cached.")
+
+    # --- FHIR server fallback ------------------------------------------------------------------
+    fhir_request_timeout_seconds: float = Field(0.3, description="Timeout of one FHIR query.")
+    fhir_deadline_seconds: float = Field(0.4, description="Overall deadline for all FHIR queries of one hook call.")
+    fhir_max_pages: int = Field(5, description="Most `next` pages followed per query.")
+    fhir_allow_http: Literal["loopback", "always", "never"] = Field(
+        "loopback", description="Accept an `http` fhirServer: only on loopback (default), always, or never."
+    )
+
+    # --- storage -------------------------------------------------------------------------------
+    database_url: str = Field(
+        "sqlite:///./cds-naltrexone.sqlite3",
+        description="SQLAlchemy URL of the card ledger, feedback and JWT replay cache "
+        "(`postgresql+psycopg://user@host/db` for several instances).",
+    )
+    patient_hash_key: str = Field(
+        "change-me-in-production",
+        description="Secret key of the keyed hash (HMAC-SHA256) stored instead of patient ids.",
+    )
+    retention_days: int = Field(400, description="Ledger rows older than this are removed by `purge`.")
+    admin_token: str | None = Field(None, description="Bearer token for `/analytics/*`; unset: analytics refused.")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,136 @@
+"""Override analytics results and their renderings (`python -m cds_service report [--json]`).
+
+Pure functions: no database access here (see `Store.analytics` for the SQL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ReasonCount:
+    """How often one override reason was given for a rule's cards."""
+
+    code: str
+    display: str | None  # looked up from the reasons the card was issued with (None: not one we offered)
+    count: int
+    system: str | None = None
+
+
+@dataclass(frozen=True)
+class SuggestionStats:
+    """Acceptance of one suggestion label of a rule: issued on `issued` cards, accepted `accepted` times."""
+
+    label: str
+    issued: int
+    accepted: int
+
+    @property
+    def acceptance_rate(self) -> float | None:
+        return self.accepted / self.issued if self.issued else None
+
+
+@dataclass(frozen=True)
+class RuleStats:
+    """Override analytics of one rule over the cards it issued in the requested period.
+
+    `accepted` / `overridden` count cards (not feedback events) with at least one feedback of that outcome;
+    `override_rate` = overridden / (accepted + overridden), None when no card of the rule got feedback.
+    `override_reasons`: most frequent first, as (code, display, count) via `top_reasons`.
+    """
+
+    rule_id: str
+    issued: int
+    accepted: int
+    overridden: int
+    override_reasons: tuple[ReasonCount, ...] = ()
+    suggestions: tuple[SuggestionStats, ...] = ()
+
+    @property
+    def override_rate(self) -> float | None:
+        answered = self.accepted + self.overridden
+        return self.overridden / answered if answered else None
+
+    @property
+    def top_reasons(self) -> list[tuple[str, str | None, int]]:
+        return [(r.code, r.display, r.count) for r in self.override_reasons]
+
+    @property
+    def suggestion_acceptance(self) -> list[tuple[str, int, int]]:
+        return [(s.label, s.issued, s.accepted) for s in self.suggestions]
+
+
+def _pct(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate * 100:.1f}%"
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def format_report(stats: Sequence[RuleStats], *, max_reasons: int = 5) -> str:
+    """A readable fixed-width table: one line per rule, then its top override reasons and suggestions."""
+    if not stats:
+        return "No cards issued in this period.\n"
+    rule_w = max(24, *(len(s.rule_id) for s in stats))
+    rule_w = min(rule_w, 60)
+    header = f"{'Rule':<{rule_w}}  {'Issued':>8}  {'Accepted':>8}  {'Overridden':>10}  {'Override rate':>13}"
+    lines = [header, "-" * len(header)]
+    totals = [0, 0, 0]
+    for s in stats:
+        totals[0] += s.issued
+        totals[1] += s.accepted
+        totals[2] += s.overridden
+        lines.append(
+            f"{_clip(s.rule_id, rule_w):<{rule_w}}  {s.issued:>8}  {s.accepted:>8}  {s.overridden:>10}  "
+            f"{_pct(s.override_rate):>13}"
+        )
+        if s.override_reasons:
+            lines.append("    override reasons:")
+            for r in s.override_reasons[:max_reasons]:
+                name = r.code if r.display is None else f"{r.code} ({r.display})"
+                lines.append(f"      {r.count:>6}  {_clip(name, 80)}")
+            if len(s.override_reasons) > max_reasons:
+                lines.append(f"      ... {len(s.override_reasons) - max_reasons} more")
+        if s.suggestions:
+            lines.append("    suggestions (accepted / issued):")
+            for sg in s.suggestions:
+                rate = _pct(sg.acceptance_rate)
+                lines.append(f"      {sg.accepted:>6} / {sg.issued:<6} {rate:>6}  {_clip(sg.label, 70)}")
+    lines.append("-" * len(header))
+    answered = totals[1] + totals[2]
+    lines.append(
+        f"{'Total':<{rule_w}}  {totals[0]:>8}  {totals[1]:>8}  {totals[2]:>10}  "
+        f"{_pct(totals[2] / answered if answered else None):>13}"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def report_json(stats: Sequence[RuleStats]) -> list[dict[str, Any]]:
+    """JSON-ready form of the analytics (for `report --json` and the admin API)."""
+    return [
+        {
+            "rule_id": s.rule_id,
+            "issued": s.issued,
+            "accepted": s.accepted,
+            "overridden": s.overridden,
+            "override_rate": s.override_rate,
+            "override_reasons": [
+                {"system": r.system, "code": r.code, "display": r.display, "count": r.count}
+                for r in s.override_reasons
+            ],
+            "suggestions": [
+                {
+                    "label": sg.label,
+                    "issued": sg.issued,
+                    "accepted": sg.accepted,
+                    "acceptance_rate": sg.acceptance_rate,
+                }
+                for sg in s.suggestions
+            ],
+        }
+        for s in stats
+    ]

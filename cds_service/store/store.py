@@ -1,0 +1,543 @@
+"""The persistent card ledger, feedback store, JWT replay cache and override analytics.
+
+One `Store` per process (it owns a connection pool). Every public method is synchronous and thread-safe:
+call it from a threadpool in async code. Writes are short transactions committed before the method
+returns; on SQLite they take the write lock up front (`BEGIN IMMEDIATE`) so concurrent writers queue on
+`busy_timeout` instead of failing on a lock upgrade.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import zlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import (
+    URL,
+    Connection,
+    Engine,
+    case,
+    create_engine,
+    delete,
+    distinct,
+    event,
+    exists,
+    func,
+    insert,
+    make_url,
+    or_,
+    select,
+    text,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.pool import StaticPool
+
+from cds_service.store.models import (
+    AcceptedSuggestionRow,
+    CardRow,
+    FeedbackRow,
+    JwtReplayRow,
+    OverrideReasonRow,
+    SuggestionRow,
+    as_utc,
+)
+from cds_service.store.report import ReasonCount, RuleStats, SuggestionStats
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+OUTCOMES = frozenset({"accepted", "overridden"})
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Key of the PostgreSQL advisory lock that serialises `migrate()` across processes.
+MIGRATION_LOCK_KEY = zlib.crc32(b"cds_service.store.migrate")
+_IN_CHUNK = 500  # largest IN (...) list sent at once (SQLite caps bound parameters)
+
+
+@dataclass(frozen=True)
+class IssuedSuggestion:
+    uuid: str
+    label: str
+
+
+@dataclass(frozen=True)
+class IssuedCard:
+    """What the ledger keeps of one card sent to the EHR (no patient data)."""
+
+    uuid: str
+    rule_id: str  # the card's source.topic.code
+    indicator: str
+    summary: str
+    suggestions: tuple[IssuedSuggestion, ...] = ()
+    override_reasons: tuple[tuple[str, str, str], ...] = ()  # (system, code, display)
+
+
+@dataclass(frozen=True)
+class FeedbackItem:
+    """One item of a CDS Hooks feedback POST, already parsed (outcome_timestamp: aware datetime)."""
+
+    card: str
+    outcome: str  # "accepted" | "overridden"
+    accepted_suggestions: tuple[str, ...]
+    reason_system: str | None
+    reason_code: str | None
+    user_comment: str | None  # clinician free text: stored, never logged
+    outcome_timestamp: datetime
+
+
+class FeedbackError(Exception):
+    """FeedbackRow refused (nothing stored): unknown card, foreign suggestion, other service, bad outcome."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def normalise_url(database_url: str | URL) -> URL:
+    """SQLAlchemy URL with PostgreSQL always driven by psycopg 3."""
+    url = make_url(database_url)
+    if url.drivername in ("postgres", "postgresql", "postgresql+psycopg2"):
+        url = url.set(drivername="postgresql+psycopg")
+    return url
+
+
+def dedupe_key(item: FeedbackItem) -> str:
+    """Identity of a feedback event: same card, outcome, instant, suggestions and reason = same event."""
+    payload = [
+        item.card,
+        item.outcome,
+        as_utc(item.outcome_timestamp).isoformat(timespec="microseconds"),
+        sorted(set(item.accepted_suggestions)),
+        item.reason_system,
+        item.reason_code,
+    ]
+    return hashlib.sha256(json.dumps(payload, separators=(",", ":")).encode()).hexdigest()
+
+
+def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
+    for i in range(0, len(values), _IN_CHUNK):
+        yield values[i : i + _IN_CHUNK]
+
+
+class Store:
+    """Card ledger + feedback + JWT replay cache on SQLite (one host) or PostgreSQL (several instances)."""
+
+    def __init__(
+        self,
+        database_url: str | URL,
+        patient_hash_key: str,
+        *,
+        pool_size: int = 5,
+        max_overflow: int = 10,
+        echo: bool = False,
+    ) -> None:
+        if not patient_hash_key:
+            raise ValueError("patient_hash_key must not be empty")
+        if patient_hash_key == "change-me-in-production":
+            log.warning("store: CDS_PATIENT_HASH_KEY is the default value; set a secret key in production")
+        self._hash_key = patient_hash_key.encode()
+        self.url = normalise_url(database_url)
+        self.dialect = self.url.get_backend_name()
+        if self.dialect == "sqlite":
+            self.engine = self._sqlite_engine(self.url, echo=echo)
+        elif self.dialect == "postgresql":
+            self.engine = create_engine(
+                self.url,
+                echo=echo,
+                pool_size=pool_size,
+                max_overflow=max_overflow,
+                pool_timeout=10,
+                pool_pre_ping=True,
+                pool_recycle=1800,
+                connect_args={"connect_timeout": 10, "application_name": "cds-naltrexone"},
+            )
+        else:
+            raise ValueError(f"unsupported database (use sqlite or postgresql): {self.dialect}")
+
+    # --- engine --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _sqlite_engine(url: URL, *, echo: bool) -> Engine:
+        in_memory = url.database in (None, "", ":memory:")
+        kwargs: dict[str, Any] = {
+            "echo": echo,
+            "connect_args": {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        }
+        if in_memory:
+            kwargs["poolclass"] = StaticPool
+        engine = create_engine(url, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            # Let SQLAlchemy (the "begin" hook below) issue BEGIN, so DDL is transactional too.
+            dbapi_connection.isolation_level = None
+            cur = dbapi_connection.cursor()
+            try:
+                cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+                if not in_memory:
+                    cur.execute("PRAGMA journal_mode = WAL")
+                cur.execute("PRAGMA synchronous = FULL")  # a commit survives power loss, not just SIGKILL
+                cur.execute("PRAGMA foreign_keys = ON")
+            finally:
+                cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            immediate = conn.get_execution_options().get("sqlite_immediate", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A connection in a write transaction, committed on exit (rolled back on error)."""
+        with self.engine.connect() as conn:
+            if self.dialect == "sqlite":
+                conn.execution_options(sqlite_immediate=True)
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """A connection in a read transaction seeing one consistent snapshot."""
+        with self.engine.connect() as conn:
+            if self.dialect == "postgresql":
+                conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+            with conn.begin():
+                yield conn
+
+    def _insert(self, model: Any) -> Any:
+        return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(model)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- migrations ----------------------------------------------------------------------------
+
+    def alembic_config(self) -> Config:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
+        cfg.set_main_option(
+            "sqlalchemy.url", self.url.render_as_string(hide_password=False).replace("%", "%%")
+        )
+        return cfg
+
+    @contextmanager
+    def _migration_connection(self) -> Iterator[Connection]:
+        """A transaction holding the migration lock (advisory lock / SQLite write lock) until commit."""
+        with self._write() as conn:
+            if self.dialect == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            yield conn
+
+    def migrate(self, revision: str = "head") -> None:
+        """Upgrade the schema (default: to head). Safe to call from several processes at once."""
+        cfg = self.alembic_config()
+        with self._migration_connection() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+
+    def downgrade(self, revision: str = "base") -> None:
+        """Downgrade the schema (tests, operators). `base` drops every table of the store."""
+        cfg = self.alembic_config()
+        with self._migration_connection() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, revision)
+
+    def current_revision(self) -> str | None:
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    # --- ledger --------------------------------------------------------------------------------
+
+    def patient_hash(self, patient_id: str) -> str:
+        """HMAC-SHA256(patient_hash_key, patient_id) as hex: the only form of a patient id stored."""
+        return hmac.new(self._hash_key, patient_id.encode(), hashlib.sha256).hexdigest()
+
+    def record_issued(
+        self,
+        *,
+        service_id: str,
+        hook: str,
+        hook_instance: str,
+        patient_id: str,
+        cards: Sequence[IssuedCard],
+        issued_at: datetime | None = None,
+    ) -> None:
+        """Remember the cards of one hook call, in one transaction committed before returning."""
+        if not cards:
+            return
+        at = as_utc(issued_at) if issued_at is not None else utcnow()
+        patient_hash = self.patient_hash(patient_id)
+        card_rows: list[dict[str, Any]] = []
+        suggestion_rows: list[dict[str, Any]] = []
+        reason_rows: list[dict[str, Any]] = []
+        for card in cards:
+            card_rows.append(
+                {
+                    "card_uuid": card.uuid,
+                    "service_id": service_id,
+                    "hook": hook,
+                    "hook_instance": hook_instance,
+                    "patient_hash": patient_hash,
+                    "rule_id": card.rule_id,
+                    "indicator": card.indicator,
+                    "summary": card.summary,
+                    "issued_at": at,
+                }
+            )
+            suggestion_rows.extend(
+                {"card_uuid": card.uuid, "suggestion_uuid": s.uuid, "position": i, "label": s.label}
+                for i, s in enumerate(card.suggestions)
+            )
+            reason_rows.extend(
+                {"card_uuid": card.uuid, "system": system, "code": code, "display": display}
+                for system, code, display in card.override_reasons
+            )
+        with self._write() as conn:
+            conn.execute(insert(CardRow), card_rows)
+            if suggestion_rows:
+                conn.execute(insert(SuggestionRow), suggestion_rows)
+            if reason_rows:
+                conn.execute(insert(OverrideReasonRow), reason_rows)
+        log.debug("store: recorded %d card(s) of %s/%s", len(card_rows), service_id, hook)
+
+    # --- feedback ------------------------------------------------------------------------------
+
+    def record_feedback(self, service_id: str, items: Sequence[FeedbackItem]) -> int:
+        """Validate every item, then store the new ones; returns how many were newly stored.
+
+        Raises FeedbackError (and stores nothing) if any item names an unknown card, a card issued by
+        another service, a suggestion not of that card, or an unknown outcome. Posting the same feedback
+        again stores nothing new (unique dedupe key + INSERT .. ON CONFLICT DO NOTHING).
+        """
+        if not items:
+            return 0
+        for n, item in enumerate(items):
+            if item.outcome not in OUTCOMES:
+                raise FeedbackError(f"feedback[{n}]: outcome must be 'accepted' or 'overridden'")
+        card_ids = sorted({item.card for item in items})
+        keyed = sorted(((dedupe_key(item), item) for item in items), key=lambda pair: pair[0])
+        received_at = utcnow()
+        with self._write() as conn:
+            services: dict[str, str] = {}
+            suggestions: set[tuple[str, str]] = set()
+            for chunk in _chunks(card_ids):
+                services.update(
+                    conn.execute(
+                        select(CardRow.card_uuid, CardRow.service_id).where(CardRow.card_uuid.in_(chunk))
+                    ).all()
+                )
+                suggestions.update(
+                    conn.execute(
+                        select(SuggestionRow.card_uuid, SuggestionRow.suggestion_uuid).where(
+                            SuggestionRow.card_uuid.in_(chunk)
+                        )
+                    ).all()
+                )
+            for n, item in enumerate(items):
+                issuer = services.get(item.card)
+                if issuer is None:
+                    raise FeedbackError(f"feedback[{n}]: unknown card {item.card!r}")
+                if issuer != service_id:
+                    raise FeedbackError(f"feedback[{n}]: card {item.card!r} was not issued by this service")
+                for suggestion in item.accepted_suggestions:
+                    if (item.card, suggestion) not in suggestions:
+                        raise FeedbackError(
+                            f"feedback[{n}]: suggestion {suggestion!r} is not one of card {item.card!r}"
+                        )
+            stored = 0
+            # Inserted in dedupe-key order: concurrent posts of overlapping batches cannot deadlock.
+            for key, item in keyed:
+                feedback_id = conn.execute(
+                    self._insert(FeedbackRow)
+                    .values(
+                        card_uuid=item.card,
+                        outcome=item.outcome,
+                        reason_system=item.reason_system,
+                        reason_code=item.reason_code,
+                        user_comment=item.user_comment,
+                        outcome_timestamp=item.outcome_timestamp,
+                        received_at=received_at,
+                        dedupe_key=key,
+                    )
+                    .on_conflict_do_nothing(index_elements=[FeedbackRow.dedupe_key])
+                    .returning(FeedbackRow.id)
+                ).scalar_one_or_none()
+                if feedback_id is None:
+                    continue  # already stored (earlier post, or twice in this one)
+                stored += 1
+                accepted = sorted(set(item.accepted_suggestions))
+                if accepted:
+                    conn.execute(
+                        insert(AcceptedSuggestionRow),
+                        [
+                            {"feedback_id": feedback_id, "card_uuid": item.card, "suggestion_uuid": s}
+                            for s in accepted
+                        ],
+                    )
+        log.debug("store: %d feedback item(s) received, %d new", len(items), stored)
+        return stored
+
+    # --- JWT replay cache ----------------------------------------------------------------------
+
+    def remember_jti(self, iss: str, jti: str, expires_at: datetime) -> bool:
+        """True the first time (iss, jti) is seen (or after its previous entry expired), else False.
+
+        One atomic statement (INSERT .. ON CONFLICT DO UPDATE .. WHERE expired), so it is correct across
+        threads, processes and hosts sharing the database.
+        """
+        now = utcnow()
+        stmt = self._insert(JwtReplayRow).values(iss=iss, jti=jti, expires_at=as_utc(expires_at))
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[JwtReplayRow.iss, JwtReplayRow.jti],
+            set_={"expires_at": stmt.excluded.expires_at},
+            where=JwtReplayRow.expires_at <= now,
+        ).returning(JwtReplayRow.id)
+        with self._write() as conn:
+            return conn.execute(stmt).first() is not None
+
+    # --- retention -----------------------------------------------------------------------------
+
+    def purge(self, older_than: datetime) -> int:
+        """Delete cards issued before `older_than` with their suggestions, reasons and feedback, and the
+        expired JWT replay entries. Returns the number of rows removed (all tables)."""
+        cutoff = as_utc(older_than)
+        old_cards = select(CardRow.card_uuid).where(CardRow.issued_at < cutoff)
+        statements = [
+            delete(AcceptedSuggestionRow).where(AcceptedSuggestionRow.card_uuid.in_(old_cards)),
+            delete(FeedbackRow).where(FeedbackRow.card_uuid.in_(old_cards)),
+            delete(OverrideReasonRow).where(OverrideReasonRow.card_uuid.in_(old_cards)),
+            delete(SuggestionRow).where(SuggestionRow.card_uuid.in_(old_cards)),
+            delete(CardRow).where(CardRow.issued_at < cutoff),
+            delete(JwtReplayRow).where(JwtReplayRow.expires_at <= utcnow()),
+        ]
+        removed = 0
+        with self._write() as conn:
+            for stmt in statements:
+                removed += conn.execute(stmt).rowcount or 0
+        log.info("store: purge before %s removed %d row(s)", cutoff.isoformat(), removed)
+        return removed
+
+    # --- analytics -----------------------------------------------------------------------------
+
+    def analytics(self, since: datetime | None = None, until: datetime | None = None) -> list[RuleStats]:
+        """Per rule id, over the cards issued in [since, until): issued, accepted, overridden, override
+        rate, override reasons (most frequent first, display from the issued card), suggestion acceptance.
+
+        Accepted / overridden / reason counts count cards (a card posted twice with different timestamps
+        counts once). All aggregation happens in SQL; one consistent snapshot.
+        """
+
+        def window(stmt: Any) -> Any:
+            if since is not None:
+                stmt = stmt.where(CardRow.issued_at >= as_utc(since))
+            if until is not None:
+                stmt = stmt.where(CardRow.issued_at < as_utc(until))
+            return stmt
+
+        on_card = FeedbackRow.card_uuid == CardRow.card_uuid
+        issued_q = window(select(CardRow.rule_id, func.count()).group_by(CardRow.rule_id))
+        outcome_q = window(
+            select(CardRow.rule_id, FeedbackRow.outcome, func.count(distinct(FeedbackRow.card_uuid)))
+            .join_from(FeedbackRow, CardRow, on_card)
+            .group_by(CardRow.rule_id, FeedbackRow.outcome)
+        )
+        display = (
+            select(func.max(OverrideReasonRow.display))
+            .where(
+                OverrideReasonRow.card_uuid == FeedbackRow.card_uuid,
+                OverrideReasonRow.code == FeedbackRow.reason_code,
+                or_(
+                    FeedbackRow.reason_system.is_(None), OverrideReasonRow.system == FeedbackRow.reason_system
+                ),
+            )
+            .scalar_subquery()
+        )
+        given = window(
+            select(
+                CardRow.rule_id,
+                FeedbackRow.card_uuid,
+                FeedbackRow.reason_system,
+                FeedbackRow.reason_code,
+                display.label("display"),
+            )
+            .join_from(FeedbackRow, CardRow, on_card)
+            .where(FeedbackRow.outcome == "overridden", FeedbackRow.reason_code.is_not(None))
+        ).subquery()
+        n_cards = func.count(distinct(given.c.card_uuid))
+        reasons_q = (
+            select(
+                given.c.rule_id,
+                given.c.reason_system,
+                given.c.reason_code,
+                func.max(given.c.display),
+                n_cards,
+            )
+            .group_by(given.c.rule_id, given.c.reason_system, given.c.reason_code)
+            .order_by(given.c.rule_id, n_cards.desc(), given.c.reason_code, given.c.reason_system)
+        )
+        was_accepted = (
+            exists()
+            .where(
+                AcceptedSuggestionRow.card_uuid == SuggestionRow.card_uuid,
+                AcceptedSuggestionRow.suggestion_uuid == SuggestionRow.suggestion_uuid,
+            )
+            .correlate(SuggestionRow)
+        )
+        suggestions_q = window(
+            select(
+                CardRow.rule_id,
+                SuggestionRow.label,
+                func.count(),
+                func.coalesce(func.sum(case((was_accepted, 1), else_=0)), 0),
+            )
+            .join_from(SuggestionRow, CardRow, SuggestionRow.card_uuid == CardRow.card_uuid)
+            .group_by(CardRow.rule_id, SuggestionRow.label)
+            .order_by(CardRow.rule_id, func.min(SuggestionRow.position), SuggestionRow.label)
+        )
+
+        with self._read() as conn:
+            issued = dict(conn.execute(issued_q).all())
+            outcomes = {(rule, outcome): n for rule, outcome, n in conn.execute(outcome_q)}
+            reasons: dict[str, list[ReasonCount]] = {}
+            for rule, system, code, disp, n in conn.execute(reasons_q):
+                reasons.setdefault(rule, []).append(
+                    ReasonCount(code=code, display=disp, count=n, system=system)
+                )
+            suggestions: dict[str, list[SuggestionStats]] = {}
+            for rule, label, n_issued, n_accepted in conn.execute(suggestions_q):
+                suggestions.setdefault(rule, []).append(
+                    SuggestionStats(label=label, issued=int(n_issued), accepted=int(n_accepted))
+                )
+        return [
+            RuleStats(
+                rule_id=rule,
+                issued=int(issued[rule]),
+                accepted=int(outcomes.get((rule, "accepted"), 0)),
+                overridden=int(outcomes.get((rule, "overridden"), 0)),
+                override_reasons=tuple(reasons.get(rule, ())),
+                suggestions=tuple(suggestions.get(rule, ())),
+            )
+            for rule in sorted(issued)
+        ]

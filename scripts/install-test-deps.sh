@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Install what the test suite needs to start its own real servers (idempotent, quiet on success):
+#   - PostgreSQL server binaries (initdb, pg_ctl) from Debian's `postgresql` package;
+#   - the sekmet-fhir R4 server, pinned, in its own virtual environment .venv-fhir.
+# Called by `make test` before pytest. Safe to run again: it does nothing when all is in place.
+set -euo pipefail
+
+SEKMET_VERSION="0.1.1"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+FHIR_VENV="${CDS_FHIR_VENV:-$ROOT/.venv-fhir}"
+LOG="$(mktemp -t install-test-deps.XXXXXX.log)"
+trap 'rm -f "$LOG"' EXIT
+
+fail() {
+  echo "install-test-deps: $*" >&2
+  if [[ -s "$LOG" ]]; then
+    echo "---- last output ----" >&2
+    tail -n 40 "$LOG" >&2
+  fi
+  exit 1
+}
+
+have_pg_binaries() {
+  local d
+  for d in /usr/lib/postgresql/*/bin; do
+    [[ -x "$d/initdb" && -x "$d/pg_ctl" ]] && return 0
+  done
+  command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1
+}
+
+# 1. PostgreSQL server binaries (only if no external database was given).
+if [[ -z "${CDS_TEST_DATABASE_URL:-}" ]] && ! have_pg_binaries; then
+  if [[ "$(id -u)" -eq 0 ]]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update >>"$LOG" 2>&1 || fail "apt-get update failed"
+    apt-get install -y --no-install-recommends postgresql >>"$LOG" 2>&1 \
+      || fail "apt-get install postgresql failed"
+    have_pg_binaries || fail "postgresql installed but initdb/pg_ctl not found in /usr/lib/postgresql/*/bin"
+  else
+    fail "PostgreSQL server binaries (initdb, pg_ctl) are missing and this is not root.
+  Fix: sudo apt-get install -y --no-install-recommends postgresql
+  or point the tests at an existing database: export CDS_TEST_DATABASE_URL=postgresql+psycopg://user@host:port/db"
+  fi
+fi
+
+# 2. The FHIR server, pinned, in its own venv (it pins its own fastapi/pydantic/fhir.resources).
+installed_version() {
+  "$FHIR_VENV/bin/python" - <<'PY' 2>/dev/null
+from importlib.metadata import version
+print(version("sekmet-fhir"))
+PY
+}
+if [[ ! -x "$FHIR_VENV/bin/sekmet" || "$(installed_version || true)" != "$SEKMET_VERSION" ]]; then
+  if [[ ! -x "$FHIR_VENV/bin/pip" ]]; then
+    rm -rf "$FHIR_VENV"
+    if ! python3 -m venv "$FHIR_VENV" >>"$LOG" 2>&1; then
+      # Debian's own python3 needs python3-venv for ensurepip
+      if [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        rm -rf "$FHIR_VENV"
+        { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3-venv; } \
+          >>"$LOG" 2>&1 || fail "apt-get install python3-venv failed"
+        python3 -m venv "$FHIR_VENV" >>"$LOG" 2>&1 || fail "python3 -m venv $FHIR_VENV failed"
+      else
+        fail "python3 -m venv $FHIR_VENV failed. Fix: sudo apt-get install -y python3-venv"
+      fi
+    fi
+  fi
+  "$FHIR_VENV/bin/pip" install --quiet --disable-pip-version-check "sekmet-fhir==$SEKMET_VERSION" >>"$LOG" 2>&1 \
+    || fail "pip install sekmet-fhir==$SEKMET_VERSION into $FHIR_VENV failed"
+  [[ -x "$FHIR_VENV/bin/sekmet" ]] || fail "$FHIR_VENV/bin/sekmet missing after install"
+fi

@@ -1,0 +1,94 @@
+"""Alembic migrations: from empty, round-trip, equal to the models, concurrent start-up."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+
+from cds_service.store import Store
+from cds_service.store.models import Base
+from tests.store.conftest import HASH_KEY
+from tests.store.helpers import issue, make_card, row_counts
+
+TABLES = set(Base.metadata.tables)
+
+
+def _tables(store: Store) -> set[str]:
+    return set(inspect(store.engine).get_table_names()) - {"alembic_version"}
+
+
+def test_upgrade_from_empty_creates_every_table(make_store: Callable[[], Store]) -> None:
+    store = make_store()
+    assert _tables(store) == set()
+    assert store.current_revision() is None
+    store.migrate()
+    assert store.current_revision() == "0001"
+    assert _tables(store) == TABLES
+    store.migrate()  # idempotent
+    assert store.current_revision() == "0001"
+
+
+def test_migrations_match_models(store: Store) -> None:
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+    assert diff == []
+
+
+def test_downgrade_base_then_upgrade_head(store: Store) -> None:
+    issue(store, [make_card()])
+    store.downgrade("base")
+    assert store.current_revision() is None
+    assert _tables(store) == set()
+    store.migrate()
+    assert store.current_revision() == "0001"
+    assert row_counts(store) == dict.fromkeys(TABLES, 0)
+    issue(store, [make_card()])
+    assert row_counts(store)["issued_card"] == 1
+
+
+def test_concurrent_migrate_from_threads(make_store: Callable[[], Store]) -> None:
+    stores = [make_store() for _ in range(4)]
+    barrier = threading.Barrier(len(stores))
+    errors: list[BaseException] = []
+
+    def run(s: Store) -> None:
+        barrier.wait()
+        try:
+            s.migrate()
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert all(s.current_revision() == "0001" for s in stores)
+    assert _tables(stores[0]) == TABLES
+
+
+def test_concurrent_migrate_from_processes(db_url: str) -> None:
+    code = (
+        "import sys; from cds_service.store import Store; "
+        "s = Store(sys.argv[1], sys.argv[2]); s.migrate(); print(s.current_revision()); s.close()"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, db_url, HASH_KEY],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    results = [p.communicate(timeout=120) for p in procs]
+    for p, (out, err) in zip(procs, results, strict=True):
+        assert p.returncode == 0, err
+        assert out.strip() == "0001"

@@ -1,0 +1,71 @@
+"""format_report / report_json: pure renderings of RuleStats."""
+
+from __future__ import annotations
+
+import json
+
+from cds_service.store import ReasonCount, RuleStats, SuggestionStats, format_report, report_json
+
+STATS = [
+    RuleStats(
+        rule_id="naltrexone-opioid",
+        issued=10,
+        accepted=1,
+        overridden=3,
+        override_reasons=(
+            ReasonCount("benefit", "Benefit outweighs risk", 2, "https://example.org/r"),
+            ReasonCount("mystery", None, 1, "https://example.org/r"),
+        ),
+        suggestions=(SuggestionStats("Cancel the naltrexone order", 10, 1), SuggestionStats("Other", 0, 0)),
+    ),
+    RuleStats(rule_id="opioid-on-naltrexone", issued=2, accepted=0, overridden=0),
+]
+
+
+def test_rule_stats_derived_values() -> None:
+    s = STATS[0]
+    assert s.override_rate == 0.75
+    assert s.top_reasons == [("benefit", "Benefit outweighs risk", 2), ("mystery", None, 1)]
+    assert s.suggestion_acceptance == [("Cancel the naltrexone order", 10, 1), ("Other", 0, 0)]
+    assert STATS[1].override_rate is None
+
+
+def test_format_report_table() -> None:
+    text = format_report(STATS)
+    lines = text.splitlines()
+    assert lines[0].split() == ["Rule", "Issued", "Accepted", "Overridden", "Override", "rate"]
+    row = next(line for line in lines if line.startswith("naltrexone-opioid"))
+    assert row.split() == ["naltrexone-opioid", "10", "1", "3", "75.0%"]
+    assert len(row) == len(lines[0])  # fixed width
+    assert "benefit (Benefit outweighs risk)" in text
+    assert "mystery" in text
+    assert "Cancel the naltrexone order" in text
+    other = next(line for line in lines if line.startswith("opioid-on-naltrexone"))
+    assert other.split()[-1] == "-"
+    assert lines[-1].split() == ["Total", "12", "1", "3", "75.0%"]
+
+
+def test_format_report_empty() -> None:
+    assert "No cards" in format_report([])
+
+
+def test_report_json() -> None:
+    data = report_json(STATS)
+    json.dumps(data)  # serialisable
+    assert data[0]["rule_id"] == "naltrexone-opioid"
+    assert data[0]["override_rate"] == 0.75
+    assert data[0]["override_reasons"][0] == {
+        "system": "https://example.org/r",
+        "code": "benefit",
+        "display": "Benefit outweighs risk",
+        "count": 2,
+    }
+    assert data[0]["suggestions"][0] == {
+        "label": "Cancel the naltrexone order",
+        "issued": 10,
+        "accepted": 1,
+        "acceptance_rate": 0.1,
+    }
+    assert data[0]["suggestions"][1]["acceptance_rate"] is None
+    assert data[1]["override_rate"] is None
+    assert data[1]["override_reasons"] == []
