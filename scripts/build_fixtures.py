@@ -504,7 +504,7 @@ def active_opioid_mr(pid: str, mid: str, key: str = "oxycodone-5", *, authored_d
 
 
 def naloxone_mr(pid: str, mid: str) -> dict:
-    return med_request(pid, mid, rx("naloxone-nasal"), status="active", authored=at(60, "14:00"),
+    return med_request(pid, mid, rx("naloxone-nasal"), status="active", authored=at(20, "14:00"),
                        dose=dosage("Spray 1 spray (4 mg) into one nostril for suspected opioid overdose; may "
                                    "repeat every 2-3 minutes", 1, "{actuat}", prn=True, route="nasal"),
                        supply_days=30, quantity=(2, "{actuat}"), refills=2)

@@ -29,6 +29,8 @@ def check_expectations(body: dict, expected: dict, where: str) -> None:
         text = "\n".join(c["detail"] + "\n" + c["summary"] for c in cards)
         for ref in exp.get("evidence", []):
             assert f"`{ref}`" in text, f"{where}: {exp['rule']} does not cite {ref}"
+        for ref in exp.get("evidence_absent", []):
+            assert f"`{ref}`" not in text, f"{where}: {exp['rule']} must not cite {ref}"
         for phrase in exp.get("detail_contains", []):
             assert phrase.lower() in text.lower(), f"{where}: {exp['rule']} lacks '{phrase}'"
     for rule_id in expected.get("absent_rules", []):

@@ -1,7 +1,112 @@
-"""(rules being added)"""
+"""Data rule: say so when a check could not run, instead of staying silent as if all were well.
+
+It runs last, so it also sees checks that crashed on this order (the engine adds them to `record.skipped`).
+"""
 
 from __future__ import annotations
 
-from cds_service.rules.base import Rule
+from cds_service.rules.base import Finding, OverrideReasonSpec, Rule, RuleContext, rule
+from cds_service.rules.naltrexone import wording as w
 
-RULES: tuple[Rule, ...] = ()
+# The data categories as the pack's prefetch templates name them (`pack.prefetch_templates`).
+PATIENT = "patient demographics (age)"
+CONDITIONS = "conditions (diagnoses)"
+MEDICATION_ORDERS = "medication orders"
+MEDICATION_STATEMENTS = "medication statements (including over-the-counter use)"
+MEDICATION_DISPENSES = "medication dispenses"
+LIVER_TESTS = "liver tests (ALT, AST)"
+URINE_SCREENS = "urine drug screens"
+ALLERGIES = "allergies"
+
+_MEDICATION_CHECKS = ("opioid-concurrent", "opioid-washout", "urine-screen-needed", "duplicate-antagonist",
+                      "overdose-risk")
+# category -> the checks of a naltrexone order that read it
+NALTREXONE_CHECKS: dict[str, tuple[str, ...]] = {
+    PATIENT: ("young-patient",),
+    CONDITIONS: ("opioid-concurrent", "liver-disease", "indication-off-label", "indication-missing",
+                 "overdose-risk", "urine-screen-needed"),
+    MEDICATION_ORDERS: _MEDICATION_CHECKS,
+    MEDICATION_STATEMENTS: _MEDICATION_CHECKS,
+    MEDICATION_DISPENSES: ("opioid-washout", "urine-screen-needed"),
+    LIVER_TESTS: ("liver-enzymes", "liver-tests-missing"),
+    URINE_SCREENS: ("urine-screen-positive", "urine-screen-needed"),
+    ALLERGIES: ("allergy",),
+}
+# category -> the checks of an opioid order that read it (only medication categories are gathered for those)
+OPIOID_ORDER_CHECKS: dict[str, tuple[str, ...]] = {
+    MEDICATION_ORDERS: ("naltrexone-blocks-opioid",),
+    MEDICATION_STATEMENTS: ("naltrexone-blocks-opioid",),
+    MEDICATION_DISPENSES: ("naltrexone-blocks-opioid",),
+}
+
+TITLE = "Naltrexone check incomplete"
+DATA_REVIEWED = OverrideReasonSpec("data-reviewed", "Reviewed the missing data in the chart; no concern found")
+
+
+@rule(
+    id="data-incomplete", title=TITLE, indicators=("warning",),
+    trigger="A data category the checks need could not be obtained (prefetch error or FHIR server failure) while "
+    "others could, or a resource was unreadable, or a check failed; for naltrexone and opioid orders.",
+    suggestions="None; the detail lists each missing category with its reason, the checks that could not run, and "
+    "every skipped resource.",
+    source="Service design: a check that could not run must not look like a check that passed.",
+)
+def data_incomplete(ctx: RuleContext) -> Finding | None:
+    """Data the checks need is missing or unreadable: list what, why, and which checks could not run."""
+    record, order = ctx.record, ctx.order
+    if not record.unavailable and not record.skipped:
+        return None
+    naltrexone_order = order.has("opioid-antagonist-therapy")
+    checks_by_category = NALTREXONE_CHECKS if naltrexone_order else OPIOID_ORDER_CHECKS
+    short = w.short_name(order)
+
+    lines: list[str] = []
+    affected: list[str] = []
+    for category, reason in record.unavailable.items():
+        checks = checks_by_category.get(category, ())
+        affected += [c for c in checks if c not in affected]
+        could_not = ", ".join(f"`{c}`" for c in checks) if checks else "none of this order's checks"
+        lines.append(f"- **{category}** could not be obtained: {reason}. Checks that could not run: {could_not}")
+    crashed = [s for s in record.skipped if s.startswith("check ")]
+    unreadable = [s for s in record.skipped if not s.startswith("check ")]
+    lines += [f"- Skipped as unreadable: {s}" for s in unreadable]
+    lines += [f"- Not completed: {s}" for s in crashed]
+
+    problems = [f"{_join(list(record.unavailable))} could not be read"] if record.unavailable else []
+    if unreadable:
+        problems.append(f"{len(unreadable)} unreadable record{'s' if len(unreadable) > 1 else ''} skipped")
+    if crashed:
+        problems.append(f"{len(crashed)} check{'s' if len(crashed) > 1 else ''} failed")
+    summary = f"Naltrexone check incomplete for {short}: {'; '.join(problems)}"
+    if len(summary) >= 140:
+        summary = f"Naltrexone check incomplete for {short}: some patient data could not be read"
+
+    if affected:
+        lead = ("Some naltrexone checks could **not** run for this order, so the absence of a card about them "
+                f"does not mean they passed: {', '.join(f'`{c}`' for c in affected)}.")
+    else:
+        lead = ("Part of the patient's record could not be read for this order, so the naltrexone checks ran on "
+                "incomplete data.")
+    detail = w.detail(
+        lead,
+        "The other checks ran on the data that could be obtained. Review the missing data in the chart (or retry "
+        "once the EHR's FHIR server answers) before relying on the silence of the affected checks.",
+        lines,
+        "service design (cds-naltrexone): a check that could not run is reported, never silently treated as "
+        "passed.",
+    )
+    return Finding(
+        rule_id="data-incomplete", title=TITLE, indicator="warning", summary=summary, detail=detail,
+        order_ref=order.ref, override_reasons=(DATA_REVIEWED, w.ALREADY_DONE, w.BENEFIT),
+        source_label=w.SOURCE_LABEL,
+    )
+
+
+def _join(items: list[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+RULES: tuple[Rule, ...] = (data_incomplete,)
+OPIOID_ORDER_RULES: tuple[Rule, ...] = (data_incomplete,)

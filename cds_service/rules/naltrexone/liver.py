@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 from cds_service.record.model import LabResult
 from cds_service.rules.base import ActionSpec, Finding, Rule, RuleContext, SuggestionSpec, rule
 from cds_service.rules.naltrexone import wording as w
+from cds_service.rules.naltrexone.data import LIVER_TESTS
 
 LIVER_SOURCE = (
     f"{w.SOURCE_DOC}: \"administration of naltrexone is contraindicated in severe liver disease, such as "
@@ -126,4 +129,49 @@ def liver_enzymes(ctx: RuleContext) -> Finding | None:
     )
 
 
-RULES: tuple[Rule, ...] = (liver_disease, liver_enzymes)
+@rule(
+    id="liver-tests-missing", title="No recent liver tests", indicators=("info",),
+    trigger="No ALT and no AST result within the look-back (silent when liver tests could not be obtained: "
+    "data-incomplete reports that).",
+    suggestions="Order a hepatic function panel (create ServiceRequest, LOINC 24325-3).",
+    source="CFP AUD guideline (liver tests at baseline, 4 weeks, then every 3 months); LabWisely (do not delay "
+    "a standard-dose start for the results when liver disease is not suspected).",
+    thresholds=("liver_test_lookback_days",),
+)
+def liver_tests_missing(ctx: RuleContext) -> Finding | None:
+    """No ALT and no AST in the look-back: baseline liver tests are recommended."""
+    record, order, cfg = ctx.record, ctx.order, ctx.config
+    days = cfg.liver_test_lookback_days
+    if LIVER_TESTS in record.unavailable:
+        return None
+    if record.labs_within("alt", days) or record.labs_within("ast", days):
+        return None
+    name, short = w.drug_name(order), w.short_name(order)
+    since = record.today - timedelta(days=days)
+    older = sorted((lab for lab in record.labs if lab.classes & {"alt", "ast"} and lab.when is not None),
+                   key=lambda lab: lab.when or date.min, reverse=True)[:2]
+    lines = [f"- No ALT (LOINC 1742-6) or AST (LOINC 1920-8) result since {since.isoformat()} "
+             f"(the last {days} days)"]
+    lines += [w.lab_line(lab) + " (older than the look-back, not used)" for lab in older]
+    detail = w.detail(
+        f"No ALT or AST result from the last {days} days is on record for the patient ordered **{name}**.",
+        "Naltrexone can raise liver transaminases even without preexisting liver damage, and it is "
+        "contraindicated in severe liver disease, so a **baseline** hepatic function panel is recommended "
+        "(then about 4 weeks, then every 3 months). When liver disease is not suspected, the results **need not "
+        "delay** a standard-dose start.",
+        lines,
+        f"{w.SOURCE_DOC}: \"even in patients without preexisting liver damage, liver transaminases may "
+        "increase\"; CFP AUD medication table (liver tests at baseline, 4 weeks, then every 3 months); "
+        f"LabWisely (do not delay standard-dose naltrexone for liver test results). Look-back (site policy, "
+        f"configurable): {days} days.",
+    )
+    return Finding(
+        rule_id="liver-tests-missing", title="No recent liver tests", indicator="info",
+        summary=f"No ALT/AST in the last {days} days: order baseline liver tests for {short}",
+        detail=detail, order_ref=order.ref, evidence=tuple(lab.ref for lab in older),
+        suggestions=(repeat_liver_tests(ctx),), links=(w.LABEL_LINK,),
+        source_label=w.SOURCE_LABEL, source_url=w.LABEL_URL,
+    )
+
+
+RULES: tuple[Rule, ...] = (liver_disease, liver_enzymes, liver_tests_missing)
