@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import logging
+import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -46,6 +48,10 @@ ERRORS = {
 }
 
 
+# RFC 3339 §5.6 date-time ('T' and 'Z' in either case, §5.6 NOTE); ISO 8601 forms outside it are refused
+RFC3339_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", re.ASCII)
+
+
 def _json(body: object, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
@@ -73,11 +79,11 @@ def parse_feedback(data: object) -> list[FeedbackItem]:
         raise BadRequest(f"Invalid feedback: {where}: {first['msg']}", expression=[where]) from None
     items = []
     for i, entry in enumerate(request.feedback):
-        try:
-            stamp = datetime.fromisoformat(entry.outcomeTimestamp.replace("Z", "+00:00"))
-        except ValueError:
-            stamp = None
-        if stamp is None or stamp.tzinfo is None or "T" not in entry.outcomeTimestamp.upper():
+        stamp = None
+        if RFC3339_DATE_TIME.fullmatch(entry.outcomeTimestamp):
+            with contextlib.suppress(ValueError):  # e.g. month 13, or a leap second (:60)
+                stamp = datetime.fromisoformat(entry.outcomeTimestamp.upper().replace("Z", "+00:00"))
+        if stamp is None:
             raise BadRequest(f"feedback[{i}].outcomeTimestamp must be an RFC 3339 date-time with a time zone, "
                              f"e.g. 2026-11-25T16:33:03Z.", expression=[f"feedback[{i}].outcomeTimestamp"])
         accepted = tuple(s.id for s in entry.acceptedSuggestions or [])
@@ -102,6 +108,7 @@ def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | 
                verifier: JwtVerifier | None = None) -> FastAPI:
     settings = settings or get_settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry FHIR URLs with patient ids
     store = store or Store(settings.database_url, settings.patient_hash_key)
     if fetcher_factory is None:
         from cds_service.fhir.client import FhirFetcherFactory

@@ -125,10 +125,14 @@ def evaluate(
         print_cards(outcome.response)
 
 
-def _when(value: str | None) -> datetime | None:
+def _when(value: str | None, option: str) -> datetime | None:
     if value is None:
         return None
-    moment = datetime.fromisoformat(value)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not an ISO date or date-time (e.g. 2026-11-25 or "
+                                 f"2026-11-25T08:00:00Z)", param_hint=option) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -142,16 +146,17 @@ def report(
     from cds_service.settings import Settings
     from cds_service.store import Store, format_report, report_json
 
+    since_at, until_at = _when(since, "--since"), _when(until, "--until")  # usage errors before any I/O
     settings = Settings()
     with Store(settings.database_url, settings.patient_hash_key) as store:
         store.migrate()
-        stats = store.analytics(_when(since), _when(until))
+        stats = store.analytics(since_at, until_at)
     typer.echo(json.dumps(report_json(stats), indent=2) if as_json else format_report(stats))
 
 
 @cli.command()
-def purge(days: Annotated[int | None, typer.Option(help="Keep this many days (default CDS_RETENTION_DAYS).")] = None,
-          ) -> None:
+def purge(days: Annotated[int | None, typer.Option(min=0, help="Keep this many days (default CDS_RETENTION_DAYS).")]
+          = None) -> None:
     """Delete ledger rows older than the retention period (and expired JWT replay entries)."""
     from cds_service.settings import Settings
     from cds_service.store import Store

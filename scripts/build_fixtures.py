@@ -975,9 +975,8 @@ def _urine_positive(scenario_id: str, p: str, screen: dict, given: str) -> Scena
         [draft_order(pid, f"{p}-nal-draft", rx("naltrexone-50"), dosage("Take 1 tablet by mouth once daily", 1,
                                                                          "{tbl}"),
                      encounter_id=f"enc-{p}", reason="oud")],
-        expect([card("urine-screen-positive", "critical", [ref(screen)]),
-                card("urine-screen-needed", "warning", [f"Condition/{p}-oud"])],
-               absent=("overdose-risk", "opioid-concurrent")),
+        expect([card("urine-screen-positive", "critical", [ref(screen)])],
+               absent=("overdose-risk", "opioid-concurrent", "urine-screen-needed")),
         encounter_id=f"enc-{p}")
 
 
@@ -987,8 +986,8 @@ def s_urine_positive() -> Scenario:
     s.description = (
         "30-year-old man with opioid dependence (F11.20), rescue naloxone, normal liver tests. Urine "
         "fentanyl+norfentanyl screen (58379-9) 3 days ago is positive (interpretation POS): "
-        "urine-screen-positive critical. OUD history and no NEGATIVE screen in the last 7 days: "
-        "urine-screen-needed warning as well (a positive screen does not satisfy it).")
+        "urine-screen-positive critical, which already asks for a repeat screen later; so no separate "
+        "urine-screen-needed warning (every card must earn its place).")
     return s
 
 
@@ -998,7 +997,7 @@ def s_urine_positive_string() -> Scenario:
                         "Evan")
     s.description = (
         "Like urine-positive, but an opiates screen (19295-5) 2 days ago carries only valueString 'Positive' "
-        "and no interpretation: still urine-screen-positive critical (plus urine-screen-needed).")
+        "and no interpretation: still urine-screen-positive critical.")
     return s
 
 
@@ -1388,13 +1387,15 @@ def s_malformed_neighbour() -> Scenario:
         "a DELIBERATELY MALFORMED ALT Observation 'malformed-alt-bad' (valueQuantity \"high\", unknown element "
         "'flavour', effectiveDateTime as a number) -- it is not in bundle.json (no FHIR server would store it) "
         "and is excluded from R4B validation. A valid normal AST 15 days ago keeps liver-tests-missing silent. "
-        "The malformed neighbour must not crash the call or suppress other checks: liver-disease critical.",
+        "The malformed neighbour must not crash the call or suppress other checks: liver-disease critical; and "
+        "the unreadable ALT is said, not silently dropped (it could hide a high value): data-incomplete warning.",
         patient(pid, "George", "Ibsen", "male", "1964-09-27"),
         [*aud_patient_record(pid, p, lfts=False), condition(pid, f"{p}-cirrhosis", "cirrhosis", onset=at(500)),
          ast, bad],
         [nal50_draft(pid, p, enc="enc-malformed")],
-        expect([card("liver-disease", "critical", ["Condition/malformed-cirrhosis"], ("cirrhosis",))],
-               absent=("liver-enzymes", "liver-tests-missing", "data-incomplete")),
+        expect([card("liver-disease", "critical", ["Condition/malformed-cirrhosis"], ("cirrhosis",)),
+                card("data-incomplete", "warning", ["Observation/malformed-alt-bad"])],
+               absent=("liver-enzymes", "liver-tests-missing")),
         encounter_id="enc-malformed",
         not_strict={f"Observation/{p}-alt-bad"},
         not_in_bundle={f"Observation/{p}-alt-bad"},
@@ -1413,17 +1414,16 @@ def s_contrave_with_oxycodone() -> Scenario:
         "contrave-with-oxycodone",
         "Woman with obesity (BMI 34.2) and chronic back pain on active oxycodone; draft Contrave (1551468, "
         "naltrexone 8 mg / bupropion 90 mg ER, week-1 titration 1 tablet daily = 8 mg naltrexone/day, so no "
-        "low-dose). Contrave contains naltrexone: opioid-concurrent critical (+ urine-screen-needed). Read "
-        "literally, the catalogue also fires indication-missing (info): obesity is neither OUD/AUD nor a listed "
-        "off-label condition (a known gap -- obesity is Contrave's labelled indication).",
+        "low-dose). Contrave contains naltrexone: opioid-concurrent critical (+ urine-screen-needed). The "
+        "indication rules judge plain naltrexone only: Contrave is labelled for weight management, so no "
+        "indication-missing card.",
         patient(pid, "Rita", "Vance", "female", "1975-05-12"),
         [condition(pid, f"{p}-obesity", "obesity", onset=at(900)),
          condition(pid, f"{p}-lbp", "low-back-pain", onset=at(900)), oxy, *normal_lfts(pid, p), bmi],
         [draft],
         expect([card("opioid-concurrent", "critical", ["MedicationRequest/contrave-oxy"]),
-                card("urine-screen-needed", "warning", ["MedicationRequest/contrave-oxy"]),
-                card("indication-missing", "info")],
-               absent=("duplicate-antagonist", "low-dose")),
+                card("urine-screen-needed", "warning", ["MedicationRequest/contrave-oxy"])],
+               absent=("duplicate-antagonist", "low-dose", "indication-missing")),
         encounter_id="enc-contrave",
     )
 

@@ -278,7 +278,7 @@ class FhirFetcher:
         except TimeoutError:
             reason = self._deadline_reason()
         except httpx.TimeoutException:
-            reason = f"the FHIR server timed out after {_seconds(self._settings.fhir_request_timeout_seconds)}"
+            reason = self._request_timeout_reason()
         except httpx.ConnectError:
             reason = "could not connect to the FHIR server"
         except httpx.HTTPError as err:
@@ -292,6 +292,9 @@ class FhirFetcher:
             log.debug("FHIR %s failed after %.1f ms (%d pages): %s", key, seconds * 1000, pages, reason)
             return [], reason
         return resources, None
+
+    def _request_timeout_reason(self) -> str:
+        return f"the FHIR server timed out after {_seconds(self._settings.fhir_request_timeout_seconds)}"
 
     def _deadline_reason(self) -> str:
         return f"the FHIR server timed out after {_seconds(self._settings.fhir_deadline_seconds)}"
@@ -314,10 +317,14 @@ class FhirFetcher:
                                  "not followed (the access token is only sent to the fhirServer)"
                                  if pages or continuation else "the query does not address the fhirServer")
             page_start = time.perf_counter()
-            response = await self._factory.http().get(
-                target, headers={"Authorization": f"Bearer {self._token}"},
-                timeout=self._settings.fhir_request_timeout_seconds,
-            )
+            per_request = self._settings.fhir_request_timeout_seconds
+            try:
+                # httpx times each phase (connect, each read); this bounds the whole exchange
+                async with asyncio.timeout(per_request):
+                    response = await self._factory.http().get(
+                        target, headers={"Authorization": f"Bearer {self._token}"}, timeout=per_request)
+            except TimeoutError:
+                raise FetchError(self._request_timeout_reason()) from None
             pages += 1
             body = _parse(response, expect)
             found = [body] if is_read else _page_resources(body)

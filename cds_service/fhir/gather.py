@@ -82,14 +82,18 @@ def merge(patient_id: str, groups: Sequence[list[dict]]) -> list[dict]:
     """De-duplicate by Type/id and drop other patients' resources (logged by id only)."""
     seen: set[str] = set()
     out: list[dict] = []
+    own = f"Patient/{patient_id}"  # the usual spelling: accepted without parsing the reference (profiled)
     for group in groups:
         for r in group:
+            if not isinstance(r.get("resourceType"), str):
+                continue  # not a FHIR resource (e.g. `resourceType: ["Condition"]`): nothing can read it
             key = resource_key(r)
             if key is not None:
                 if key in seen:
                     continue
                 seen.add(key)
-            if not _belongs_to(r, patient_id):
+            owner = r.get(_PATIENT_ELEMENT.get(r["resourceType"], ""))
+            if not (isinstance(owner, dict) and owner.get("reference") == own) and not _belongs_to(r, patient_id):
                 log.warning("ignored %s: it belongs to another patient than the hook's patient", key or "resource")
                 continue
             out.append(r)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +43,20 @@ def _required_str(obj: dict, name: str, where: str) -> str:
     return value
 
 
+def _unique(resources: Iterable[dict]) -> list[dict]:
+    """Resources with a repeated Type/id kept once (the first): a duplicated draft order is one order."""
+    seen: set[str] = set()
+    out: list[dict] = []
+    for r in resources:
+        key = resource_key(r)
+        if key is not None:
+            if key in seen:
+                continue
+            seen.add(key)
+        out.append(r)
+    return out
+
+
 def parse_hook_call(data: Any, *, expected_hook: str, service_id: str) -> HookCall:
     if not isinstance(data, dict):
         raise BadRequest("The request body must be a JSON object (a CDS Hooks service call).")
@@ -69,7 +84,7 @@ def parse_hook_call(data: Any, *, expected_hook: str, service_id: str) -> HookCa
                          expression=["context.draftOrders"])
     if "entry" in draft and not isinstance(draft["entry"], (list, dict)):
         raise BadRequest("`context.draftOrders.entry` must be an array.", expression=["context.draftOrders.entry"])
-    draft_orders = list(bundle_resources(draft))
+    draft_orders = _unique(bundle_resources(draft))
 
     selections: tuple[str, ...] | None = None
     if hook == "order-select":

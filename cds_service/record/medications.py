@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import date, timedelta
+from functools import lru_cache
 
 from cds_service.fhir.read import (
     as_list,
@@ -70,7 +71,7 @@ def identify(resource: dict, index: MedicationIndex, terminology: Terminology) -
         product = terminology.medication(codings(concept))
         if product is not None:
             return product, "code", display
-        product = terminology.medication_from_text(_all_text(concept))
+        product = _from_text(terminology, _all_text(concept))
         return product, ("text" if product else "none"), display
     medication, ref = index.resolve(resource)
     if medication is not None:
@@ -78,11 +79,21 @@ def identify(resource: dict, index: MedicationIndex, terminology: Terminology) -
     if ref is not None:
         # the Medication is not in the request: the reference's own display is the last clue
         shown = text(resource["medicationReference"].get("display"))
-        product = terminology.medication_from_text(shown) if shown else None
+        product = _from_text(terminology, shown) if shown else None
         if product is not None:
             return product, "text", shown  # type: ignore[return-value]
         return None, "none", f"unresolved {ref}"
     return None, "none", "unnamed medication"
+
+
+@lru_cache(maxsize=8192)
+def _from_text(terminology: Terminology, value: str | None) -> Product | None:
+    """`terminology.medication_from_text`, memoised per (terminology, text).
+
+    Profiled: an uncoded or unknown product (every non-opioid a patient takes) runs the big ingredient-name
+    regex; the same few strings recur in every request, and Products are immutable, so the answer is shared.
+    """
+    return terminology.medication_from_text(value) if value else None
 
 
 def _all_text(concept: dict) -> str:
@@ -103,7 +114,7 @@ def _from_medication(medication: dict, terminology: Terminology) -> tuple[Produc
         item_concept = item.get("itemCodeableConcept")
         found = terminology.medication(codings(item_concept)) if isinstance(item_concept, dict) else None
         if found is None and isinstance(item_concept, dict):
-            found = terminology.medication_from_text(_all_text(item_concept))
+            found = _from_text(terminology, _all_text(item_concept))
         if found is None:
             continue
         strength = _ratio_mg(item.get("strength"))
@@ -111,7 +122,7 @@ def _from_medication(medication: dict, terminology: Terminology) -> tuple[Produc
             ingredients.append(Ingredient(ing.name, ing.rxcui, ing.classes, strength or ing.strength_mg))
     if ingredients:
         return terminology.product_from_ingredients(ingredients, display), "reference", display
-    product = terminology.medication_from_text(_all_text(code) if isinstance(code, dict) else None)
+    product = _from_text(terminology, _all_text(code) if isinstance(code, dict) else None)
     return product, ("text" if product else "none"), display
 
 

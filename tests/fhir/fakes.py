@@ -13,7 +13,7 @@ from cds_service.hooks.prefetch import fill_tokens
 from cds_service.rules.registry import default_packs
 
 BASE = "https://ehr.example.org/fhir"
-TOKEN = "s3cr3t-token-value-XYZ"  # noqa: S105 - a test token, asserted never to leak
+TOKEN = "s3cr3t-token-value-XYZ"  # a test token, asserted never to leak
 
 Handler = Callable[[httpx.Request], Awaitable[httpx.Response] | httpx.Response]
 

@@ -1,7 +1,124 @@
-"""(rules being added)"""
+"""Duplicate opioid-antagonist therapy, and allergy to an ingredient of the ordered product."""
 
 from __future__ import annotations
 
-from cds_service.rules.base import Rule
+from cds_service.record.model import AllergyEntry, MedicationUse
+from cds_service.rules.base import Finding, Rule, RuleContext, rule
+from cds_service.rules.naltrexone import wording as w
+from cds_service.rules.naltrexone.reverse import draft_line
+from cds_service.terminology import Ingredient
 
-RULES: tuple[Rule, ...] = ()
+ANTAGONIST_CLASSES = ("opioid-antagonist-therapy", "samidorphan")
+
+
+def _antagonist(m: MedicationUse) -> bool:
+    # samidorphan is only an antagonist therapy when not combined with an opioid (then it is an abuse deterrent)
+    return m.has("opioid-antagonist-therapy") or (m.has("samidorphan") and not m.has("abuse-deterrent"))
+
+
+def _short(m: MedicationUse) -> str:
+    if len(m.display) <= 32:
+        return m.display
+    return "/".join(m.ingredient_names())[:40] or m.display[:32]
+
+
+def _antagonist_names(m: MedicationUse) -> list[str]:
+    return [i.name for i in m.ingredients if any(c in i.classes for c in ANTAGONIST_CLASSES)
+            and "abuse-deterrent" not in i.classes]
+
+
+@rule(
+    id="duplicate-antagonist", title="Duplicate opioid-antagonist therapy", indicators=("warning",),
+    trigger="Another current product containing naltrexone or samidorphan as antagonist therapy (naltrexone, "
+    "Vivitrol, Contrave, Lybalvi; not Embeda), or another such draft in the same ordering session.",
+    suggestions="Remove the duplicate naltrexone draft.",
+    source="Naltrexone, Contrave and Lybalvi labeling (opioid antagonists).",
+)
+def duplicate_antagonist(ctx: RuleContext) -> Finding | None:
+    """Another current (or drafted) naltrexone- or samidorphan-containing product."""
+    record, order = ctx.record, ctx.order
+    current = [m for m in record.medications if m.is_current and _antagonist(m) and m.ref != order.ref]
+    drafted = [m for m in record.drafts if _antagonist(m) and m.ref != order.ref]
+    others = current + drafted
+    if not others:
+        return None
+    first = others[0]
+    agent = (_antagonist_names(first) or ["an opioid antagonist"])[0]
+    name, short = w.drug_name(order), w.short_name(order)
+    where = "ordered in this same session" if first.is_draft else "already current"
+    detail = w.detail(
+        f"**{name}** is ordered while **{first.display}** ({agent}) is {where}.",
+        "Naltrexone and samidorphan are both opioid antagonists. Taking two antagonist products adds no benefit; "
+        "it doubles the exposure (naltrexone is hepatotoxic at high doses), deepens and prolongs the opioid "
+        "blockade (opioid analgesia will not work), and is usually an ordering error (a renewal or a switch "
+        "without stopping the old product). Keep one antagonist product. Olanzapine/samidorphan (Lybalvi) also "
+        "treats a psychiatric illness: do not stop it without the prescriber.",
+        [draft_line(m) if m.is_draft else w.medication_line(m, record.today) for m in others],
+        "naltrexone labeling; naltrexone/bupropion (Contrave) and olanzapine/samidorphan (Lybalvi) labeling "
+        "(opioid antagonist component: precipitated withdrawal, blocked opioid analgesia).",
+    )
+    return Finding(
+        rule_id="duplicate-antagonist", title="Duplicate opioid-antagonist therapy", indicator="warning",
+        summary=f"Duplicate opioid antagonist: {short} ordered while {_short(first)} is "
+        f"{'also ordered now' if first.is_draft else 'current'}",
+        detail=detail, order_ref=order.ref, evidence=tuple(m.ref for m in others),
+        suggestions=(w.remove_draft(ctx, label=f"Remove the duplicate {w.drug_name(order)} order"),),
+        override_reasons=(w.BENEFIT, w.RECORD_WRONG, w.SPECIALIST), links=(w.LABEL_LINK,),
+        source_label=w.SOURCE_LABEL, source_url=w.LABEL_URL,
+    )
+
+
+def _same(a: Ingredient, b: Ingredient) -> bool:
+    if a.rxcui and b.rxcui and a.rxcui == b.rxcui:
+        return True
+    return bool(a.name) and a.name.lower() == (b.name or "").lower()
+
+
+def _shared(allergy: AllergyEntry, order: MedicationUse) -> list[str]:
+    return [i.name for i in order.ingredients if any(_same(i, a) for a in allergy.ingredients)]
+
+
+@rule(
+    id="allergy", title="Allergy to the ordered product", indicators=("critical",),
+    trigger="An active AllergyIntolerance (not refuted / entered-in-error / resolved) to an ingredient of the "
+    "ordered product (naltrexone, samidorphan, bupropion, olanzapine...).",
+    suggestions="Remove the draft.",
+    source="Naltrexone and Vivitrol labeling (contraindication: hypersensitivity).",
+)
+def allergy(ctx: RuleContext) -> Finding | None:
+    """An active allergy to an ingredient of the ordered product."""
+    record, order = ctx.record, ctx.order
+    found = [(a, _shared(a, order)) for a in record.allergies if a.is_active]
+    found = [(a, shared) for a, shared in found if shared]
+    if not found:
+        return None
+    first, shared = found[0]
+    name, short = w.drug_name(order), w.short_name(order)
+    lines = []
+    for a, names in found:
+        status = a.clinical_status or "status not recorded"
+        if a.verification_status:
+            status += f", {a.verification_status}"
+        lines.append(f"- **{a.display}** (`{a.ref}`): AllergyIntolerance {status}; shared ingredient: "
+                     f"{', '.join(names)}")
+    detail = w.detail(
+        f"The patient has an active allergy to **{first.display}**, and **{name}** contains {', '.join(shared)}.",
+        "Hypersensitivity to the product or any of its components is a contraindication; reactions to naltrexone "
+        "range from rash and urticaria to angioedema and anaphylaxis. Choose another treatment, or confirm that "
+        "the allergy record is wrong before ordering.",
+        lines,
+        "naltrexone labeling (contraindications: hypersensitivity); Vivitrol labeling W&P 5.8 (hypersensitivity "
+        "reactions including anaphylaxis).",
+    )
+    links = (w.LABEL_LINK, w.VIVITROL_LINK) if "extended-release-injection" in order.product_classes else (
+        w.LABEL_LINK,)
+    return Finding(
+        rule_id="allergy", title="Allergy to the ordered product", indicator="critical",
+        summary=f"Allergy to {shared[0]} on record: do not order {short}",
+        detail=detail, order_ref=order.ref, evidence=tuple(a.ref for a, _ in found),
+        suggestions=(w.remove_draft(ctx),), override_reasons=(w.RECORD_WRONG, w.BENEFIT, w.SPECIALIST),
+        links=links, source_label=w.SOURCE_LABEL, source_url=w.LABEL_URL,
+    )
+
+
+RULES: tuple[Rule, ...] = (duplicate_antagonist, allergy)

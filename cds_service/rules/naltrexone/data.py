@@ -5,6 +5,8 @@ It runs last, so it also sees checks that crashed on this order (the engine adds
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from cds_service.rules.base import Finding, OverrideReasonSpec, Rule, RuleContext, rule
 from cds_service.rules.naltrexone import wording as w
 
@@ -39,6 +41,19 @@ OPIOID_ORDER_CHECKS: dict[str, tuple[str, ...]] = {
     MEDICATION_DISPENSES: ("naltrexone-blocks-opioid",),
 }
 
+# resource type -> the categories it belongs to (for a resource skipped as unreadable)
+TYPE_CATEGORIES: dict[str, tuple[str, ...]] = {
+    "Patient": (PATIENT,),
+    "Condition": (CONDITIONS,),
+    "MedicationRequest": (MEDICATION_ORDERS,),
+    "MedicationStatement": (MEDICATION_STATEMENTS,),
+    "MedicationDispense": (MEDICATION_DISPENSES,),
+    "MedicationAdministration": (MEDICATION_STATEMENTS,),
+    "Medication": (MEDICATION_ORDERS, MEDICATION_STATEMENTS),
+    "Observation": (LIVER_TESTS, URINE_SCREENS),
+    "AllergyIntolerance": (ALLERGIES,),
+}
+
 TITLE = "Naltrexone check incomplete"
 DATA_REVIEWED = OverrideReasonSpec("data-reviewed", "Reviewed the missing data in the chart; no concern found")
 
@@ -46,7 +61,7 @@ DATA_REVIEWED = OverrideReasonSpec("data-reviewed", "Reviewed the missing data i
 @rule(
     id="data-incomplete", title=TITLE, indicators=("warning",),
     trigger="A data category the checks need could not be obtained (prefetch error or FHIR server failure) while "
-    "others could, or a resource was unreadable, or a check failed; for naltrexone and opioid orders.",
+    "others could, or a resource was unreadable, or a check failed; only when a check of this order is affected.",
     suggestions="None; the detail lists each missing category with its reason, the checks that could not run, and "
     "every skipped resource.",
     source="Service design: a check that could not run must not look like a check that passed.",
@@ -65,32 +80,40 @@ def data_incomplete(ctx: RuleContext) -> Finding | None:
     for category, reason in record.unavailable.items():
         checks = checks_by_category.get(category, ())
         affected += [c for c in checks if c not in affected]
-        could_not = ", ".join(f"`{c}`" for c in checks) if checks else "none of this order's checks"
-        lines.append(f"- **{category}** could not be obtained: {reason}. Checks that could not run: {could_not}")
+        lines.append(f"- **{category}** could not be obtained: {reason}. Checks that could not run: {_ids(checks)}")
     crashed = [s for s in record.skipped if s.startswith("check ")]
     unreadable = [s for s in record.skipped if not s.startswith("check ")]
-    lines += [f"- Skipped as unreadable: {s}" for s in unreadable]
-    lines += [f"- Not completed: {s}" for s in crashed]
+    for item in unreadable:
+        categories = TYPE_CATEGORIES.get(item.split("/", 1)[0], ())
+        checks = tuple(dict.fromkeys(c for cat in categories for c in checks_by_category.get(cat, ())))
+        affected += [c for c in checks if c not in affected]
+        ref, _, why = item.partition(": ")
+        shown = f"`{ref}`: {why}" if why and "/" in ref and " " not in ref else item
+        lines.append(f"- Skipped as unreadable: {shown}. Checks that may be affected: {_ids(checks)}")
+    for item in crashed:
+        check = item.split("'")[1] if item.count("'") >= 2 else None
+        if check and check not in affected:
+            affected.append(check)
+        lines.append(f"- Not completed: {item}")
 
     problems = [f"{_join(list(record.unavailable))} could not be read"] if record.unavailable else []
     if unreadable:
         problems.append(f"{len(unreadable)} unreadable record{'s' if len(unreadable) > 1 else ''} skipped")
     if crashed:
         problems.append(f"{len(crashed)} check{'s' if len(crashed) > 1 else ''} failed")
-    summary = f"Naltrexone check incomplete for {short}: {'; '.join(problems)}"
+    subject = f"{short[:1].upper()}{short[1:]} check" if naltrexone_order else f"Naltrexone check of {short}"
+    summary = f"{subject} incomplete: {'; '.join(problems)}"
     if len(summary) >= 140:
-        summary = f"Naltrexone check incomplete for {short}: some patient data could not be read"
+        summary = f"{subject} incomplete: part of the patient data could not be read"
 
-    if affected:
-        lead = ("Some naltrexone checks could **not** run for this order, so the absence of a card about them "
-                f"does not mean they passed: {', '.join(f'`{c}`' for c in affected)}.")
-    else:
-        lead = ("Part of the patient's record could not be read for this order, so the naltrexone checks ran on "
-                "incomplete data.")
+    if not affected:
+        return None  # nothing this order's checks read is missing: no card to earn
+    lead = (f"Some naltrexone checks could **not** run completely for this order: {_ids(affected)}. No card from "
+            "them does **not** mean they passed.")
     detail = w.detail(
         lead,
-        "The other checks ran on the data that could be obtained. Review the missing data in the chart (or retry "
-        "once the EHR's FHIR server answers) before relying on the silence of the affected checks.",
+        "The other checks ran on the data that could be obtained. Review the missing or unreadable data in the "
+        "chart (or retry once the EHR's FHIR server answers) before relying on the silence of the affected checks.",
         lines,
         "service design (cds-naltrexone): a check that could not run is reported, never silently treated as "
         "passed.",
@@ -100,6 +123,10 @@ def data_incomplete(ctx: RuleContext) -> Finding | None:
         order_ref=order.ref, override_reasons=(DATA_REVIEWED, w.ALREADY_DONE, w.BENEFIT),
         source_label=w.SOURCE_LABEL,
     )
+
+
+def _ids(checks: Sequence[str]) -> str:
+    return ", ".join(f"`{c}`" for c in checks) if checks else "none of this order's checks"
 
 
 def _join(items: list[str]) -> str:

@@ -154,7 +154,7 @@ def liver_tests_missing(ctx: RuleContext) -> Finding | None:
              f"(the last {days} days)"]
     lines += [w.lab_line(lab) + " (older than the look-back, not used)" for lab in older]
     detail = w.detail(
-        f"No ALT or AST result from the last {days} days is on record for the patient ordered **{name}**.",
+        f"**{name}** is ordered and no ALT or AST result from the last {days} days is on record.",
         "Naltrexone can raise liver transaminases even without preexisting liver damage, and it is "
         "contraindicated in severe liver disease, so a **baseline** hepatic function panel is recommended "
         "(then about 4 weeks, then every 3 months). When liver disease is not suspected, the results **need not "

@@ -37,7 +37,8 @@ def latest_per_code(labs: list[LabResult]) -> list[LabResult]:
 
 def opioid_screens(ctx: RuleContext, days: int) -> list[LabResult]:
     """Urine opioid screens within `days` (naltrexone urine tests never count), latest result per code."""
-    found = [lab for lab in ctx.record.labs_within("urine-opioid-screen", days) if "urine-naltrexone" not in lab.classes]
+    found = [lab for lab in ctx.record.labs_within("urine-opioid-screen", days)
+             if "urine-naltrexone" not in lab.classes]
     return latest_per_code(found)
 
 
@@ -83,7 +84,8 @@ def urine_screen_positive(ctx: RuleContext) -> Finding | None:
     )
     return Finding(
         rule_id="urine-screen-positive", title="Positive urine opioid screen", indicator="critical",
-        summary=f"Do not start {short}: urine opioid screen positive ({first.display[:40]}, {w.when(first.when)})",
+        summary=f"Do not start {short}: urine opioid screen positive ({first.display.split(' [')[0][:40]}, "
+        f"{w.when(first.when)})",
         detail=detail, order_ref=order.ref, evidence=tuple(lab.ref for lab in positives),
         suggestions=(w.remove_draft(ctx), order_urine_screen(ctx, "Repeat the urine opioid screen later")),
         override_reasons=(w.RECORD_WRONG, w.SPECIALIST, w.ALREADY_DONE), links=(w.LABEL_LINK,),

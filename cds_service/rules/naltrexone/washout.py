@@ -8,7 +8,6 @@ from datetime import date, timedelta
 from cds_service.record.model import MedicationUse
 from cds_service.rules.base import ActionSpec, Finding, Rule, RuleContext, SuggestionSpec, rule
 from cds_service.rules.naltrexone import wording as w
-from cds_service.rules.naltrexone.orders import urine_screen_request
 
 WASHOUT_SOURCE = (
     f"{w.SOURCE_DOC}: \"If opioid-dependent people are not opiate-free for at least one week before starting "
@@ -24,6 +23,8 @@ NALOXONE_CHALLENGE = (
     "20 minutes (or 0.8 mg SC and watch 20 minutes). Withdrawal signs mean the challenge failed: do not start "
     "naltrexone; repeat the challenge in 24 hours."
 )
+
+CHALLENGE = SuggestionSpec("Perform a naloxone challenge before the first dose")
 
 
 def is_systemic_opioid(m: MedicationUse) -> bool:
@@ -92,17 +93,17 @@ def opioid_washout(ctx: RuleContext) -> Finding | None:
             f"first dose; the last {agent} exposure was {_when_text(days)}." + maint_text
             + " Postpone the start, and confirm abstinence with a urine opioid screen before the first dose."
         )
-        suggestions: list[SuggestionSpec] = []
+        critical_suggestions: list[SuggestionSpec] = []
         postpone = _postpone(ctx, last, maintenance)
         if postpone is not None:
-            suggestions.append(postpone)
-        suggestions.append(w.remove_draft(ctx, recommended=postpone is None))
+            critical_suggestions.append(postpone)
+        critical_suggestions.append(w.remove_draft(ctx, recommended=postpone is None))
         return Finding(
             rule_id="opioid-washout", title="Opioid-free interval before naltrexone", indicator="critical",
             summary=summary,
             detail=w.detail(
                 _lead(name, agent, last, days, today), why, lines, WASHOUT_SOURCE),
-            order_ref=order.ref, evidence=evidence, suggestions=tuple(suggestions),
+            order_ref=order.ref, evidence=evidence, suggestions=tuple(critical_suggestions),
             override_reasons=w.DEFAULT_REASONS, links=_links(order), source_label=w.SOURCE_LABEL,
             source_url=w.LABEL_URL,
         )
@@ -118,23 +119,32 @@ def opioid_washout(ctx: RuleContext) -> Finding | None:
         reason = maint_text.strip()
         summary = (f"Last {m_agent} {_when_text(m_days)} (< {cfg.maintenance_free_days} days): urine screen or "
                    f"naloxone challenge before {short}")
-    why = (
-        reason + " Naltrexone can still precipitate **withdrawal** in a patient with residual opioid dependence. "
-        "Confirm abstinence with a urine opioid screen and, if occult dependence is possible, a naloxone "
-        "challenge before the first dose. " + NALOXONE_CHALLENGE
-    )
+    from cds_service.rules.naltrexone.urine import opioid_screens, order_urine_screen
+
+    screens = opioid_screens(ctx, cfg.urine_negative_lookback_days)
+    negative = [lab for lab in screens if lab.positive is False] if all(
+        lab.positive is not True for lab in screens) else []
+    if negative:
+        lines += [w.lab_line(lab) for lab in negative]
+        evidence += tuple(lab.ref for lab in negative)
+        confirm = (f"A negative urine opioid screen in the last {cfg.urine_negative_lookback_days} days supports "
+                   "abstinence; if occult dependence is still possible, do a naloxone challenge before the first "
+                   "dose. ")
+        suggestions: tuple[SuggestionSpec, ...] = (CHALLENGE,)
+    else:
+        confirm = ("Confirm abstinence with a urine opioid screen and, if occult dependence is possible, a naloxone "
+                   "challenge before the first dose. ")
+        suggestions = (order_urine_screen(ctx, "Order a urine opioid screen before the first dose"),
+                       CHALLENGE)
+    why = (reason + " Naltrexone can precipitate **withdrawal** in a patient with residual opioid dependence. "
+           + confirm + NALOXONE_CHALLENGE)
     return Finding(
         rule_id="opioid-washout", title="Opioid-free interval before naltrexone", indicator="warning",
         summary=summary,
         detail=w.detail(
             _lead(name, agent, last, days, today), why, lines, WASHOUT_SOURCE),
         order_ref=order.ref, evidence=evidence,
-        suggestions=(
-            SuggestionSpec("Order a urine opioid screen before the first dose",
-                           (ActionSpec("create", "Create a draft order for a urine opioid screen",
-                                       resource=urine_screen_request(ctx.patient_id, ctx.encounter_id)),)),
-            SuggestionSpec("Perform a naloxone challenge before the first dose"),
-        ),
+        suggestions=suggestions,
         override_reasons=w.DEFAULT_REASONS, links=_links(order), source_label=w.SOURCE_LABEL, source_url=w.LABEL_URL,
     )
 

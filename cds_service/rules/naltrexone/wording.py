@@ -52,7 +52,7 @@ def medication_line(m: MedicationUse, today: date) -> str:
         parts.append("draft order in this ordering session")
     if m.start:
         parts.append(f"started {m.start.isoformat()}")
-    if not m.is_current and m.end:
+    if not m.is_current and not m.is_draft and m.end:
         parts.append(f"last exposure {m.end.isoformat()} ({days_ago(m.end, today)} days ago)")
     elif m.is_current:
         parts.append("current")

@@ -1,0 +1,161 @@
+"""Small CDS Hooks requests for the patient, dose, indication, liver-test and data rule tests.
+
+Every request is complete (all prefetch keys, so no FHIR server is needed) and anchored to the fixtures'
+today (2026-11-25). A prefetch key can be replaced by an OperationOutcome (`failed=...`) or by raw resources.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+from typing import Any
+
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+SNOMED = "http://snomed.info/sct"
+ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
+LOINC = "http://loinc.org"
+UCUM = "http://unitsofmeasure.org"
+TODAY = date(2026, 11, 25)
+PATIENT_ID = "pt-b"
+ORDER_ID = "nal-draft"
+
+KEYS = ("patient", "conditions", "medicationRequests", "medicationStatements", "medicationDispenses",
+        "liverTests", "urineDrugScreens", "allergies")
+URINE_CODES = {"19295-5", "3879-4", "58379-9", "59673-4", "58359-1", "19550-3", "58430-0", "19642-8", "19321-9"}
+
+
+def day(days_ago: int) -> str:
+    return (TODAY - timedelta(days=days_ago)).isoformat()
+
+
+def patient(birth_date: str = "1980-05-01") -> dict:
+    return {"resourceType": "Patient", "id": PATIENT_ID, "birthDate": birth_date}
+
+
+def condition(cid: str, system: str, code: str, display: str, status: str = "active") -> dict:
+    return {
+        "resourceType": "Condition", "id": cid,
+        "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                                       "code": status}]},
+        "verificationStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status",
+                                           "code": "confirmed"}]},
+        "code": {"coding": [{"system": system, "code": code, "display": display}], "text": display},
+        "subject": {"reference": f"Patient/{PATIENT_ID}"},
+    }
+
+
+def aud(cid: str = "aud") -> dict:
+    return condition(cid, ICD10CM, "F10.20", "Alcohol dependence, uncomplicated")
+
+
+def ms(cid: str = "ms") -> dict:
+    return condition(cid, SNOMED, "24700007", "Multiple sclerosis (disorder)")
+
+
+def cirrhosis(cid: str = "cirrhosis") -> dict:
+    return condition(cid, SNOMED, "19943007", "Cirrhosis of liver")
+
+
+def lab(oid: str, code: str, display: str, value: float, days_ago: int, high: float | None = 40.0) -> dict:
+    obs: dict[str, Any] = {
+        "resourceType": "Observation", "id": oid, "status": "final",
+        "code": {"coding": [{"system": LOINC, "code": code, "display": display}]},
+        "subject": {"reference": f"Patient/{PATIENT_ID}"},
+        "effectiveDateTime": day(days_ago),
+        "valueQuantity": {"value": value, "unit": "U/L", "system": UCUM, "code": "U/L"},
+    }
+    if high is not None:
+        obs["referenceRange"] = [{"low": {"value": 7, "unit": "U/L"}, "high": {"value": high, "unit": "U/L"}}]
+    return obs
+
+
+def alt(oid: str = "alt", value: float = 22, days_ago: int = 20) -> dict:
+    return lab(oid, "1742-6", "Alanine aminotransferase [Enzymatic activity/volume] in Serum or Plasma", value,
+               days_ago)
+
+
+def ast(oid: str = "ast", value: float = 20, days_ago: int = 20) -> dict:
+    return lab(oid, "1920-8", "Aspartate aminotransferase [Enzymatic activity/volume] in Serum or Plasma", value,
+               days_ago)
+
+
+def medication(rxcui: str | None = "1483744", display: str = "naltrexone hydrochloride 50 MG Oral Tablet") -> dict:
+    concept: dict[str, Any] = {"text": display}
+    if rxcui:
+        concept["coding"] = [{"system": RXNORM, "code": rxcui, "display": display}]
+    return concept
+
+
+def draft(dose: float | None = 50, unit: str = "mg", frequency: float = 1, period: float = 1,
+          med: dict | None = None, rid: str = ORDER_ID, text: str | None = None) -> dict:
+    """A draft MedicationRequest (default: naltrexone 50 mg tablets, 50 mg once a day)."""
+    order: dict[str, Any] = {
+        "resourceType": "MedicationRequest", "id": rid, "status": "draft", "intent": "order",
+        "medicationCodeableConcept": med or medication(),
+        "subject": {"reference": f"Patient/{PATIENT_ID}"}, "authoredOn": TODAY.isoformat(),
+    }
+    if dose is not None:
+        dosage: dict[str, Any] = {
+            "timing": {"repeat": {"frequency": frequency, "period": period, "periodUnit": "d"}},
+            "doseAndRate": [{"doseQuantity": {"value": dose, "unit": unit.strip("{}"), "system": UCUM,
+                                              "code": unit}}],
+        }
+        if text:
+            dosage["text"] = text
+        order["dosageInstruction"] = [dosage]
+    return order
+
+
+def oxycodone_draft(rid: str = "oxy-draft") -> dict:
+    return draft(5, "mg", 4, med=medication("1049621", "oxycodone hydrochloride 5 MG Oral Tablet"), rid=rid)
+
+
+def _key_for(resource: dict) -> str:
+    rtype = resource["resourceType"]
+    if rtype == "Observation":
+        codes = {c.get("code") for c in resource.get("code", {}).get("coding", [])}
+        return "urineDrugScreens" if codes & URINE_CODES else "liverTests"
+    return {"Condition": "conditions", "MedicationRequest": "medicationRequests",
+            "MedicationStatement": "medicationStatements", "MedicationDispense": "medicationDispenses",
+            "AllergyIntolerance": "allergies", "Patient": "patient"}[rtype]
+
+
+def outcome(diagnostics: str = "Search failed: upstream timeout") -> dict:
+    return {"resourceType": "OperationOutcome",
+            "issue": [{"severity": "error", "code": "exception", "diagnostics": diagnostics}]}
+
+
+def request(*resources: dict, drafts: list[dict] | None = None, birth_date: str = "1980-05-01",
+            failed: dict[str, str] | None = None, hook: str = "order-sign",
+            selections: list[str] | None = None) -> dict:
+    """An order-sign (or order-select) request: the drafts (default: naltrexone 50 mg once daily) and the record."""
+    drafts = drafts if drafts is not None else [draft()]
+    prefetch: dict[str, Any] = {k: {"resourceType": "Bundle", "type": "searchset", "entry": []} for k in KEYS}
+    prefetch["patient"] = patient(birth_date)
+    for r in resources:
+        key = _key_for(r)
+        if key == "patient":
+            prefetch["patient"] = r
+        else:
+            prefetch[key]["entry"].append({"resource": r})
+    for key, why in (failed or {}).items():
+        prefetch[key] = outcome(why)
+    context: dict[str, Any] = {
+        "userId": "Practitioner/example", "patientId": PATIENT_ID,
+        "draftOrders": {"resourceType": "Bundle", "type": "collection",
+                        "entry": [{"resource": d} for d in drafts]},
+    }
+    if hook == "order-select":
+        context["selections"] = selections or [f"MedicationRequest/{drafts[0]['id']}"]
+    return {"hookInstance": str(uuid.uuid4()), "hook": hook, "context": context, "prefetch": prefetch}
+
+
+def cards_by_rule(body: dict) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for card in body["cards"]:
+        out.setdefault(card["source"]["topic"]["code"], []).append(card)
+    return out
+
+
+def rules_fired(body: dict) -> list[tuple[str, str]]:
+    return sorted((c["source"]["topic"]["code"], c["indicator"]) for c in body["cards"])
