@@ -13,7 +13,7 @@ from cds_service.app import create_app
 from cds_service.settings import Settings
 from tests.cds_validator import assert_valid_cards_response
 
-pytest_plugins = ["tests.support.plugin"]
+pytest_plugins = ["tests.support.plugin", "tests.security.log_guard"]
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fhir_fixtures"
@@ -64,12 +64,12 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def app(settings: Settings):  # noqa: ANN201
+def app(settings: Settings):
     return create_app(settings)
 
 
 @pytest.fixture
-def client(app) -> Iterator[Client]:  # noqa: ANN001
+def client(app) -> Iterator[Client]:
     from fastapi.testclient import TestClient
 
     with TestClient(app) as http:

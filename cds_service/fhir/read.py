@@ -50,17 +50,24 @@ def codings(concept: Any) -> Codings:
     return out
 
 
+MAX_DISPLAY = 200  # what a card shows of a name; a 1 MB display must not become a 1 MB card
+
+
+def _short(value: str) -> str:
+    return value if len(value) <= MAX_DISPLAY else value[: MAX_DISPLAY - 1] + "…"
+
+
 def concept_display(concept: Any) -> str | None:
     if not isinstance(concept, dict):
         return None
     t = text(concept.get("text"))
     if t:
-        return t
+        return _short(t)
     for _system, code, display in codings(concept):
         if display:
-            return display
+            return _short(display)
         if code:
-            return code
+            return _short(code)
     return None
 
 

@@ -9,7 +9,7 @@ import pytest
 from tests.conftest import Client, load_fixture
 
 
-def outcome_of(response) -> str:  # noqa: ANN001
+def outcome_of(response) -> str:
     body = response.json()
     assert body["resourceType"] == "OperationOutcome", body
     diagnostics = body["issue"][0]["diagnostics"]
@@ -17,7 +17,7 @@ def outcome_of(response) -> str:  # noqa: ANN001
     return diagnostics
 
 
-def rule_ids(response) -> list[tuple[str, str]]:  # noqa: ANN001
+def rule_ids(response) -> list[tuple[str, str]]:
     assert response.status_code == 200, response.text
     return sorted((c["source"]["topic"]["code"], c["indicator"]) for c in response.json()["cards"])
 
@@ -107,7 +107,7 @@ def test_operation_outcome_prefetch_is_reported_not_hidden(client: Client, cirrh
     (lambda r: r.update(fhirAuthorization={"access_token": "x", "token_type": "Bearer"}, fhirServer=None), 400,
      "fhirServer"),
 ])
-def test_envelope_errors_are_400_with_a_reason(client: Client, cirrhosis: dict, mutate, status: int,  # noqa: ANN001
+def test_envelope_errors_are_400_with_a_reason(client: Client, cirrhosis: dict, mutate, status: int,
                                                words: str) -> None:
     request = copy.deepcopy(cirrhosis)
     mutate(request)

@@ -30,7 +30,7 @@ class UvicornServer:
         self.process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> UvicornServer:
-        out = open(self.log_path, "wb") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        out = open(self.log_path, "wb") if self.log_path else subprocess.DEVNULL
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "cds_service.app:app", "--host", "127.0.0.1", "--port",
              str(self.port), "--workers", str(self.workers), "--no-server-header", "--log-level", "info"],
