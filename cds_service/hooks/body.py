@@ -10,6 +10,7 @@ from starlette.requests import Request
 from cds_service.errors import BadRequest, ServiceError
 
 JSON_TYPES = ("application/json", "application/fhir+json")
+PARSER_DEPTH_LIMIT = 1024  # orjson refuses deeper documents while parsing, at no extra cost
 
 
 def _too_deep(value: Any, limit: int) -> bool:
@@ -43,8 +44,9 @@ async def read_json(request: Request, max_depth: int) -> Any:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as err:
         if "depth" in str(err):
-            raise BadRequest(f"The JSON is nested deeper than {max_depth} levels.", code="too-costly") from None
+            limit = min(max_depth, PARSER_DEPTH_LIMIT)
+            raise BadRequest(f"The JSON is nested deeper than {limit} levels.", code="too-costly") from None
         raise BadRequest(f"The request body is not valid JSON: {str(err)[:200]}") from None
-    if _too_deep(data, max_depth):
+    if max_depth < PARSER_DEPTH_LIMIT and _too_deep(data, max_depth):
         raise BadRequest(f"The JSON is nested deeper than {max_depth} levels.", code="too-costly")
     return data

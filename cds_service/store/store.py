@@ -133,6 +133,25 @@ def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
         yield values[i : i + _IN_CHUNK]
 
 
+def _set_wal(cur: Any) -> None:
+    """Switch to WAL. On a brand-new file, concurrent connections may get SQLITE_BUSY here at once (the
+    busy handler does not cover the journal-mode change), so retry with backoff for up to ~10 s."""
+    import sqlite3
+    import time
+
+    delay = 0.005
+    for _attempt in range(60):
+        try:
+            cur.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) and "busy" not in str(err):
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
+    cur.execute("PRAGMA journal_mode = WAL")
+
+
 class Store:
     """Card ledger + feedback + JWT replay cache on SQLite (one host) or PostgreSQL (several instances)."""
 
@@ -189,7 +208,7 @@ class Store:
             try:
                 cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
                 if not in_memory:
-                    cur.execute("PRAGMA journal_mode = WAL")
+                    _set_wal(cur)
                 cur.execute("PRAGMA synchronous = FULL")  # a commit survives power loss, not just SIGKILL
                 cur.execute("PRAGMA foreign_keys = ON")
             finally:

@@ -6,9 +6,9 @@ references are filled in (validating per call would cost milliseconds for nothin
 
 from __future__ import annotations
 
-import copy
 import uuid
 
+import orjson
 from fhir.resources.R4B.medicationrequest import MedicationRequest
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
@@ -23,8 +23,9 @@ URINE_SCREEN_LOINC = (
 )
 
 
-def _validated(model: type, resource: dict) -> dict:
-    return model.model_validate(resource).model_dump(mode="json", exclude_none=True)
+def _validated(model: type, resource: dict) -> bytes:
+    """Validated once; kept as JSON bytes so each call gets a fresh copy for microseconds (no deepcopy)."""
+    return orjson.dumps(model.model_validate(resource).model_dump(mode="json", exclude_none=True))
 
 
 _URINE_SCREEN = _validated(ServiceRequest, {
@@ -73,8 +74,8 @@ _NALOXONE = _validated(MedicationRequest, {
 })
 
 
-def _for_patient(template: dict, patient_id: str, encounter_id: str | None) -> dict:
-    resource = copy.deepcopy(template)
+def _for_patient(template: bytes, patient_id: str, encounter_id: str | None) -> dict:
+    resource = orjson.loads(template)
     resource["id"] = str(uuid.uuid4())
     resource["subject"] = {"reference": f"Patient/{patient_id}"}
     if encounter_id:
