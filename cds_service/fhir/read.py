@@ -157,3 +157,14 @@ def resource_key(resource: dict) -> str | None:
     if isinstance(rtype, str) and isinstance(rid, str) and rid:
         return f"{rtype}/{rid}"
     return None
+
+
+def pruned(value: Any) -> Any:
+    """A copy without nulls and empty strings/arrays/objects (FHIR JSON allows none of them)."""
+    if isinstance(value, dict):
+        out = {k: pruned(v) for k, v in value.items()}
+        return {k: v for k, v in out.items() if v not in (None, "", [], {})}
+    if isinstance(value, list):
+        items = [pruned(v) for v in value]
+        return [v for v in items if v not in (None, "", [], {})]
+    return value

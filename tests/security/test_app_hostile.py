@@ -94,6 +94,7 @@ def test_json_nested_just_over_a_configured_limit_is_400_nested_deeper(tmp_path:
     with TestClient(create_app(make_settings(tmp_path, max_json_depth=64)), raise_server_exceptions=False) as http:
         r = http.post(SIGN, json=request)
         assert_outcome(r, 400, "nested deeper")
+    (tmp_path / "default").mkdir()
     with TestClient(create_app(make_settings(tmp_path / "default")), raise_server_exceptions=False) as http:
         assert http.post(SIGN, json=request).status_code == 200  # the default is the parser's own 1024
 

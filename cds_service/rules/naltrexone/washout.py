@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import copy
 from datetime import date, timedelta
 
+from cds_service.fhir.read import pruned
 from cds_service.record.model import MedicationUse
 from cds_service.rules.base import ActionSpec, Finding, Rule, RuleContext, SuggestionSpec, rule
 from cds_service.rules.naltrexone import wording as w
@@ -172,7 +172,9 @@ def _postpone(ctx: RuleContext, last: MedicationUse, maintenance: list[Medicatio
     for m in maintenance:
         if m.end is not None:
             start = max(start, m.end + timedelta(days=cfg.maintenance_free_days))
-    updated = copy.deepcopy(order.raw)
+    if not w.updatable(order.raw):
+        return None
+    updated = pruned(order.raw)
     day = start.isoformat()
     dispense = updated.get("dispenseRequest") if isinstance(updated.get("dispenseRequest"), dict) else {}
     validity = dispense.get("validityPeriod") if isinstance(dispense.get("validityPeriod"), dict) else {}

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
+from cds_service.fhir.read import pruned
 from cds_service.record.model import ConditionEntry, LabResult, MedicationUse
 from cds_service.rules.base import ActionSpec, LinkSpec, OverrideReasonSpec, RuleContext, SuggestionSpec
 
@@ -98,12 +100,21 @@ def remove_draft(ctx: RuleContext, label: str | None = None, recommended: bool =
     )
 
 
+_FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+
+
+def updatable(resource: dict | None) -> bool:
+    """Whether an `update` action can carry this resource: it needs a valid FHIR id to say what it replaces."""
+    return isinstance(resource, dict) and isinstance(resource.get("id"), str) \
+        and _FHIR_ID.fullmatch(resource["id"]) is not None
+
+
 def stop_medication(m: MedicationUse, label: str) -> SuggestionSpec | None:
     """Stop a current medication: delete it if it is a draft, else update it to status stopped."""
     if m.is_draft:
         return SuggestionSpec(label, (ActionSpec("delete", f"Remove the draft order {m.ref}", resource_id=m.ref),))
-    if m.raw is None or m.resource_type not in {"MedicationRequest", "MedicationStatement"}:
+    if not updatable(m.raw) or m.resource_type not in {"MedicationRequest", "MedicationStatement"}:
         return None
-    updated = dict(m.raw)
+    updated = pruned(m.raw)
     updated["status"] = "stopped"
     return SuggestionSpec(label, (ActionSpec("update", f"Set {m.ref} to status 'stopped'", resource=updated),))
