@@ -96,7 +96,7 @@ class Result:
     req_per_s: float | None
     errors: int
     status: str  # "ok" | "errors" | "not available: ..."
-    ratio_p50: float | None = None  # p50 / the baseline's p50 for the same payload
+    ratio_p50: float | None = None  # p50 / the baseline's p50 for the same payload and connections
     cards: str = ""  # rule ids the service answered (proves the rules ran)
     rss_after_mb: float | None = None
 
@@ -209,7 +209,10 @@ def plan(smoke: bool) -> list[Case]:
     return [
         *c("1 unrelated order", "unrelated", 1000, 100, 4, 25.0),
         *c("2 typical order-sign", "typical", 1000, 100, 4, 25.0),
+        # one connection: the latency one EHR sees, without queueing behind the other connections
+        *c("2b typical, 1 connection", "typical", 400, 40, 1, 25.0),
         *c("3 heavy order-sign", "heavy", 150, 10, 2, 25.0),
+        *c("3b heavy, 1 connection", "heavy", 100, 5, 1, 25.0),
         *c("4 extreme order-sign", "extreme", 12, 1, 1, 40.0),
     ]
 
@@ -335,9 +338,12 @@ async def run(smoke: bool, json_path: Path) -> int:
             rss_peak = proc_status_mb(pid, "VmHWM")
             if service.process is not None and service.process.poll() is not None:
                 notes.append(f"SERVICE DIED: {service.log_tail()}")
-    base = {r.payload: r.p50_ms for r in results if r.target == "baseline"}
+    # each service case is followed by its baseline (same bytes, same connections); the no-prefetch case is
+    # compared with the one-connection typical baseline
+    base = {(r.payload, r.concurrency): r.p50_ms for r in results if r.target == "baseline"}
     for r in results:
-        ref = base.get("typical" if r.payload == "typical-no-prefetch" else r.payload)
+        key = ("typical", 1) if r.payload == "typical-no-prefetch" else (r.payload, r.concurrency)
+        ref = base.get(key)
         if r.p50_ms and ref:
             r.ratio_p50 = round(r.p50_ms / ref, 2)
     print_table(results, rss_peak, info, notes)

@@ -224,6 +224,9 @@ def medication_use(resource: dict, index: MedicationIndex, terminology: Terminol
     """A MedicationUse, or None when the record does not count (entered-in-error, cancelled, not taken...)."""
     rtype = resource.get("resourceType")
     status = resource.get("status") if isinstance(resource.get("status"), str) else "unknown"
+    product, matched_by, display = identify(resource, index, terminology)
+    if product is None and not display.startswith("unresolved"):
+        return None  # a medicine no rule knows (a statin, an inhaler): nothing to compute for it
     start, end = exposure(resource)
     if draft:
         current = False
@@ -237,7 +240,6 @@ def medication_use(resource: dict, index: MedicationIndex, terminology: Terminol
         current = False
     else:
         return None
-    product, matched_by, display = identify(resource, index, terminology)
     amount, unit = daily_dose(resource)
     if unit == "unit" and product is not None and product.rxcui is None and matched_by == "text":
         # a text-only product ("naltrexone 4.5 mg capsule"): take the strength from the text

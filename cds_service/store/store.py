@@ -209,7 +209,10 @@ class Store:
                 cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
                 if not in_memory:
                     _set_wal(cur)
-                cur.execute("PRAGMA synchronous = FULL")  # a commit survives power loss, not just SIGKILL
+                # WAL + NORMAL: a committed card survives the process being killed (the ledger's promise;
+                # tested with SIGKILL) at 0.4 ms a commit instead of 1 ms; only an OS crash or power loss
+                # can lose the last commits. Deployments that need that too use PostgreSQL.
+                cur.execute("PRAGMA synchronous = NORMAL")
                 cur.execute("PRAGMA foreign_keys = ON")
             finally:
                 cur.close()

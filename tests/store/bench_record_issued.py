@@ -1,4 +1,4 @@
-"""Cost of `Store.record_issued` (synchronous, durable commit) for one call of 3 cards x 2 suggestions.
+"""Cost of `Store.record_issued` (synchronous commit, durable across a process crash), 3 cards x 2 suggestions.
 
     python -m tests.store.bench_record_issued [DATABASE_URL ...] [--calls 500]
 

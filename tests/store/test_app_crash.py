@@ -6,15 +6,15 @@ Why this holds: `call_service` in `cds_service/app.py` does
     return _json(outcome.response)                      # the response object is built only now
 
 `Store.record_issued` runs one transaction in `with conn.begin():` and returns only after the COMMIT
-succeeded (SQLite: WAL with `synchronous=FULL`, so the commit record was written and fsynced to the
-`-wal` file; PostgreSQL: the separate server process acknowledged the commit). Starlette writes the
-response bytes to the socket only after the endpoint returned, so a client that could read a card uuid
-proves that the transaction holding that uuid was already committed. SIGKILL then only destroys the
-worker's memory: what the worker handed to the kernel (SQLite file) or to the PostgreSQL server
-survives. A restarted service (SQLite replays the WAL on open) sees the rows and accepts feedback on
-those cards. Were the ledger written after the response (a background task, or a deferred commit), a
-kill between the send and the write would lose cards the EHR already shows, and their feedback would
-then be refused as "unknown card".
+succeeded (SQLite: WAL with `synchronous=NORMAL`, so the commit record was written to the `-wal` file, which
+the kernel keeps when a process dies; PostgreSQL: the separate server process acknowledged the commit).
+Starlette writes the response bytes to the socket only after the endpoint returned, so a client that could
+read a card uuid proves that the transaction holding that uuid was already committed. SIGKILL then only
+destroys the worker's memory: what the worker handed to the kernel (SQLite file) or to the PostgreSQL server
+survives. A restarted service (SQLite replays the WAL on open) sees the rows and accepts feedback on those
+cards. Were the ledger written after the response (a background task, or a deferred commit), a kill between
+the send and the write would lose cards the EHR already shows, and their feedback would then be refused as
+"unknown card".
 """
 
 from __future__ import annotations
