@@ -5,7 +5,6 @@ from __future__ import annotations
 from cds_service.record.model import AllergyEntry, MedicationUse
 from cds_service.rules.base import Finding, Rule, RuleContext, rule
 from cds_service.rules.naltrexone import wording as w
-from cds_service.rules.naltrexone.reverse import draft_line
 from cds_service.terminology import Ingredient
 
 ANTAGONIST_CLASSES = ("opioid-antagonist-therapy", "samidorphan")
@@ -53,7 +52,7 @@ def duplicate_antagonist(ctx: RuleContext) -> Finding | None:
         "blockade (opioid analgesia will not work), and is usually an ordering error (a renewal or a switch "
         "without stopping the old product). Keep one antagonist product. Olanzapine/samidorphan (Lybalvi) also "
         "treats a psychiatric illness: do not stop it without the prescriber.",
-        [draft_line(m) if m.is_draft else w.medication_line(m, record.today) for m in others],
+        [w.medication_line(m, record.today) for m in others],
         "naltrexone labeling; naltrexone/bupropion (Contrave) and olanzapine/samidorphan (Lybalvi) labeling "
         "(opioid antagonist component: precipitated withdrawal, blocked opioid analgesia).",
     )
@@ -110,8 +109,7 @@ def allergy(ctx: RuleContext) -> Finding | None:
         "naltrexone labeling (contraindications: hypersensitivity); Vivitrol labeling W&P 5.8 (hypersensitivity "
         "reactions including anaphylaxis).",
     )
-    links = (w.LABEL_LINK, w.VIVITROL_LINK) if "extended-release-injection" in order.product_classes else (
-        w.LABEL_LINK,)
+    links = w.label_links(order)
     return Finding(
         rule_id="allergy", title="Allergy to the ordered product", indicator="critical",
         summary=f"Allergy to {shared[0]} on record: do not order {short}",

@@ -47,8 +47,7 @@ def overdose_risk(ctx: RuleContext) -> Finding | None:
         f"overcome the opiate blockade\"); {w.SOURCE_DOC}: \"If naltrexone is used concurrently with opiates, an "
         "overdose may occur. This is associated with potentially fatal respiratory disturbances.\"",
     )
-    links = (w.LABEL_LINK, w.VIVITROL_LINK) if "extended-release-injection" in order.product_classes else (
-        w.LABEL_LINK,)
+    links = w.label_links(order)
     return Finding(
         rule_id="overdose-risk", title="Opioid overdose risk: rescue naloxone", indicator="warning",
         summary=f"Opioid use disorder, no rescue naloxone: prescribe naloxone with {short} (overdose risk)",

@@ -23,14 +23,6 @@ REVERSE_SOURCE = (
 )
 
 
-def draft_line(m: MedicationUse) -> str:
-    """Evidence line of a draft of this session (a draft has no past exposure to show)."""
-    line = f"- **{m.display}** (`{m.ref}`): {m.resource_type} draft, ordered in this ordering session"
-    if m.matched_by == "text":
-        line += ", recognised from its name in the text (no recognised code): please verify"
-    return line
-
-
 def _given(m: MedicationUse) -> date | None:
     """When an injection was ordered (request), handed over (dispense) or last given (statement/administration)."""
     if m.resource_type in {"MedicationRequest", "MedicationDispense"}:
@@ -80,10 +72,9 @@ def naltrexone_blocks_opioid(ctx: RuleContext) -> Finding | None:
     lines = [w.medication_line(m, today) for m in current]
     lines += [w.medication_line(m, today) + f"; injection {w.when(_given(m))}, **{ago} days ago**"
               for m, ago in injections]
-    lines += [draft_line(m) for m in drafted]
+    lines += [w.medication_line(m, today) for m in drafted]
     evidence = tuple(m.ref for m in current) + tuple(m.ref for m, _ in injections) + tuple(m.ref for m in drafted)
-    links = (w.LABEL_LINK, w.VIVITROL_LINK) if injections or any(
-        XR in m.product_classes for m in current + drafted) else (w.LABEL_LINK,)
+    links = w.label_links(*current, *drafted, *(m for m, _ in injections))
 
     if injections and not current:
         ago = injections[0][1]

@@ -104,7 +104,7 @@ def opioid_washout(ctx: RuleContext) -> Finding | None:
             detail=w.detail(
                 _lead(name, agent, last, days, today), why, lines, WASHOUT_SOURCE),
             order_ref=order.ref, evidence=evidence, suggestions=tuple(critical_suggestions),
-            override_reasons=w.DEFAULT_REASONS, links=_links(order), source_label=w.SOURCE_LABEL,
+            override_reasons=w.DEFAULT_REASONS, links=w.label_links(order), source_label=w.SOURCE_LABEL,
             source_url=w.LABEL_URL,
         )
 
@@ -145,7 +145,8 @@ def opioid_washout(ctx: RuleContext) -> Finding | None:
             _lead(name, agent, last, days, today), why, lines, WASHOUT_SOURCE),
         order_ref=order.ref, evidence=evidence,
         suggestions=suggestions,
-        override_reasons=w.DEFAULT_REASONS, links=_links(order), source_label=w.SOURCE_LABEL, source_url=w.LABEL_URL,
+        override_reasons=w.DEFAULT_REASONS, links=w.label_links(order), source_label=w.SOURCE_LABEL,
+        source_url=w.LABEL_URL,
     )
 
 
@@ -156,11 +157,6 @@ def _lead(name: str, agent: str, last: MedicationUse, days: int, today: date) ->
     return (f"**{name}** is ordered, and the last opioid exposure ({agent}) ended {w.when(last.end)}: "
             f"**{_when_text(days)}**.")
 
-
-def _links(order: MedicationUse) -> tuple:
-    if "extended-release-injection" in order.product_classes:
-        return (w.LABEL_LINK, w.VIVITROL_LINK)
-    return (w.LABEL_LINK,)
 
 
 def _postpone(ctx: RuleContext, last: MedicationUse, maintenance: list[MedicationUse]) -> SuggestionSpec | None:

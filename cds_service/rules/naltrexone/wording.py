@@ -15,6 +15,13 @@ VIVITROL_URL = "https://dailymed.nlm.nih.gov/dailymed/drugInfo.cfm?setid=cd11c43
 LABEL_LINK = LinkSpec("Naltrexone labeling (DailyMed)", LABEL_URL)
 VIVITROL_LINK = LinkSpec("Vivitrol (naltrexone extended-release) labeling", VIVITROL_URL)
 
+
+def label_links(*meds: MedicationUse) -> tuple[LinkSpec, ...]:
+    """The labeling to link: naltrexone's, plus Vivitrol's when an extended-release injection is involved."""
+    if any("extended-release-injection" in m.product_classes for m in meds):
+        return (LABEL_LINK, VIVITROL_LINK)
+    return (LABEL_LINK,)
+
 SOURCE_DOC = "product source document (Naltrexone: Effects, Uses & Risks)"
 
 BENEFIT = OverrideReasonSpec("benefit-outweighs-risk", "Benefit outweighs risk; patient will be monitored")
@@ -49,11 +56,13 @@ def when(day: date | None) -> str:
 
 
 def medication_line(m: MedicationUse, today: date) -> str:
-    parts = [f"**{m.display}** (`{m.ref}`): {m.resource_type} {m.status}"]
+    """Evidence line of a medication; a draft of this session has no past exposure to show."""
     if m.is_draft:
-        parts.append("draft order in this ordering session")
-    if m.start:
-        parts.append(f"started {m.start.isoformat()}")
+        parts = [f"**{m.display}** (`{m.ref}`): {m.resource_type} draft, ordered in this ordering session"]
+    else:
+        parts = [f"**{m.display}** (`{m.ref}`): {m.resource_type} {m.status}"]
+        if m.start:
+            parts.append(f"started {m.start.isoformat()}")
     if not m.is_current and not m.is_draft and m.end:
         parts.append(f"last exposure {m.end.isoformat()} ({days_ago(m.end, today)} days ago)")
     elif m.is_current:
