@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
 from cds_service.cards.render import cards as render_cards
 from cds_service.errors import NotFound
 from cds_service.fhir.gather import Fetcher, gather
-from cds_service.fhir.read import bundle_resources
 from cds_service.hooks.request import HookCall, parse_hook_call
 from cds_service.record.build import build_record, draft_uses, medication_index
 from cds_service.rules.base import Evaluation, RulePack, ServiceSpec, evaluate
@@ -85,14 +84,13 @@ class Pipeline:
         fetcher = self.fetcher_factory(call)
         gathered = await gather(call, templates, fetcher)
 
-        index = medication_index(list(bundle_resources({"entry": [{"resource": r} for r in draft_meds]}))
-                                 + gathered.resources)
+        index = medication_index(draft_meds + gathered.resources)
         drafts = draft_uses(call.draft_orders, index, terminology, today, call.patient_id)
         record = build_record(call.patient_id, gathered.resources, drafts, today, terminology,
                               gathered.unavailable, index)
         # the checked orders, re-read with every Medication now at hand
         by_ref = {d.ref: d for d in drafts}
-        checks = [type(c)(by_ref.get(c.order.ref, c.order), c.rules, c.prefetch_keys) for c in checks]
+        checks = [replace(c, order=by_ref.get(c.order.ref, c.order)) for c in checks]
         evaluation = evaluate(pack, record, checks, call.patient_id, call.encounter_id)
         if record.skipped:
             log.info("hook %s: %d resources skipped", spec.id, len(record.skipped))

@@ -6,7 +6,6 @@ clinical words (`record.current_opioids()`) instead of walking FHIR JSON itself.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -50,10 +49,6 @@ class MedicationUse:
             if i.name == ingredient_name and i.strength_mg is not None:
                 return self.daily_amount * i.strength_mg
         return None
-
-    def exposure_end(self, today: date) -> date | None:
-        """Last day the patient was exposed: today for current use, else the known end."""
-        return today if self.is_current else self.end
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +180,3 @@ class PatientRecord:
     def active_allergies_to(self, ingredient_class: str) -> list[AllergyEntry]:
         return [a for a in self.allergies if a.is_active and any(ingredient_class in i.classes for i in a.ingredients)]
 
-
-def refs(items: Iterable[MedicationUse | ConditionEntry | LabResult | AllergyEntry]) -> list[str]:
-    return [i.ref for i in items]
