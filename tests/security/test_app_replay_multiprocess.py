@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -16,6 +15,7 @@ import pytest
 
 from tests.security import log_guard
 from tests.security.app_support import write_trusted_issuers
+from tests.support.servers import fresh_postgres_database
 from tests.support.uvicorn_server import UvicornServer
 
 # uvicorn reads UVICORN_LOG_CONFIG: every line (access log and the app's) starts with the worker's pid
@@ -32,18 +32,8 @@ REPLAY = re.compile(r"^pid=(\d+) WARNING cds_service\.security\.dependency: JWT 
 
 @pytest.fixture
 def pg_fresh_url(postgres_url: str) -> Iterator[str]:
-    from sqlalchemy import create_engine, make_url, text
-
-    name = f"cds_replay_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        yield make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
+    with fresh_postgres_database(postgres_url, "cds_replay") as url:
+        yield url
 
 
 def _get(url: str, token: str) -> int:

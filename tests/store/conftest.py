@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pytest
 from sqlalchemy import create_engine, make_url, text
 
 from cds_service.store import Store
+from tests.support.servers import fresh_postgres_database
 
 FALLBACK_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 HASH_KEY = "test-patient-hash-key"
@@ -54,16 +54,8 @@ def pg_admin_url(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def pg_database_url(pg_admin_url: str) -> Iterator[str]:
     """A fresh, empty PostgreSQL database for this test only."""
-    name = f"cds_store_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        yield make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
+    with fresh_postgres_database(pg_admin_url, "cds_store") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
