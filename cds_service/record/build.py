@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 
 from cds_service.fhir.read import parse_date, resource_key
 from cds_service.record.clinical import Unreadable, allergy_entry, condition_entry, lab_result
@@ -49,7 +49,9 @@ def draft_uses(draft_orders: list[dict], index: MedicationIndex, terminology: Te
 
 def build_record(patient_id: str, resources: list[dict], drafts: list[MedicationUse], today: date,
                  terminology: Terminology, unavailable: dict[str, str] | None = None,
-                 index: MedicationIndex | None = None) -> PatientRecord:
+                 index: MedicationIndex | None = None, lab_history_days: int | None = None) -> PatientRecord:
+    """`lab_history_days`: lab results older than this are left out (the pack says how far its rules look)."""
+    not_before = today - timedelta(days=lab_history_days) if lab_history_days is not None else None
     record = PatientRecord(patient_id=patient_id, today=today, drafts=drafts, unavailable=dict(unavailable or {}))
     draft_refs = {d.ref for d in drafts}
     index = index or medication_index(resources)
@@ -71,7 +73,7 @@ def build_record(patient_id: str, resources: list[dict], drafts: list[Medication
                 if entry is not None:
                     record.conditions.append(entry)
             elif rtype == "Observation":
-                lab = lab_result(r, terminology)
+                lab = lab_result(r, terminology, not_before)
                 if lab is not None:
                     record.labs.append(lab)
             elif rtype == "AllergyIntolerance":

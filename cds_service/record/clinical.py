@@ -99,7 +99,8 @@ def _word_result(value: str) -> bool | None:
     return None
 
 
-def lab_result(resource: dict, terminology: Terminology) -> LabResult | None:
+def lab_result(resource: dict, terminology: Terminology, not_before: date | None = None) -> LabResult | None:
+    """The Observation as a LabResult; None when no rule reads it, or it is older than `not_before`."""
     # one pass over the codings (profiled: most Observations in a large prefetch are not ours)
     classes: frozenset[str] = frozenset()
     code = ""
@@ -113,11 +114,13 @@ def lab_result(resource: dict, terminology: Terminology) -> LabResult | None:
     status = resource.get("status")
     if status not in COUNTED_OBSERVATION:
         return None
-    ref = resource_key(resource) or "Observation/(no id)"
-    display = concept_display(resource.get("code")) or code
     when = _effective(resource)
+    if when is not None and not_before is not None and when < not_before:
+        return None  # history beyond every look-back: not parsed at all (most labs of a long chart)
+    ref = resource_key(resource) or "Observation/(no id)"
     if when is None:
         raise Unreadable(f"{ref}: no readable effective date")
+    display = concept_display(resource.get("code")) or code
     value = unit = original = uln = uln_source = reference_text = None
     if "valueQuantity" in resource:
         q = resource["valueQuantity"]
