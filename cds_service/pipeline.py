@@ -87,7 +87,7 @@ class Pipeline:
         index = medication_index(draft_meds + gathered.resources)
         drafts = draft_uses(call.draft_orders, index, terminology, today, call.patient_id)
         record = build_record(call.patient_id, gathered.resources, drafts, today, terminology,
-                              gathered.unavailable, index, lab_history_days=pack.lab_history_days)
+                              gathered.unavailable, index, history_days=pack.history_days)
         # the checked orders, re-read with every Medication now at hand
         by_ref = {d.ref: d for d in drafts}
         checks = [replace(c, order=by_ref.get(c.order.ref, c.order)) for c in checks]

@@ -49,9 +49,10 @@ def draft_uses(draft_orders: list[dict], index: MedicationIndex, terminology: Te
 
 def build_record(patient_id: str, resources: list[dict], drafts: list[MedicationUse], today: date,
                  terminology: Terminology, unavailable: dict[str, str] | None = None,
-                 index: MedicationIndex | None = None, lab_history_days: int | None = None) -> PatientRecord:
-    """`lab_history_days`: lab results older than this are left out (the pack says how far its rules look)."""
-    not_before = today - timedelta(days=lab_history_days) if lab_history_days is not None else None
+                 index: MedicationIndex | None = None, history_days: int | None = None) -> PatientRecord:
+    """`history_days`: labs and past medication use older than this are left out (the pack says how far its
+    rules look back)."""
+    not_before = today - timedelta(days=history_days) if history_days is not None else None
     record = PatientRecord(patient_id=patient_id, today=today, drafts=drafts, unavailable=dict(unavailable or {}))
     draft_refs = {d.ref for d in drafts}
     index = index or medication_index(resources)
@@ -63,7 +64,7 @@ def build_record(patient_id: str, resources: list[dict], drafts: list[Medication
             elif rtype in MEDICATION_TYPES:
                 if resource_key(r) in draft_refs or r.get("status") == "draft":
                     continue  # drafts of this session come from draftOrders; others' drafts do not count
-                use = medication_use(r, index, terminology, today)
+                use = medication_use(r, index, terminology, today, not_before=not_before)
                 if use is not None:
                     if use.matched_by == "none" and use.display.startswith("unresolved"):
                         record.skipped.append(f"{use.ref}: its medication ({use.display[11:]}) could not be read")

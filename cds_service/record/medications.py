@@ -220,13 +220,11 @@ def exposure(resource: dict) -> tuple[date | None, date | None]:
 
 
 def medication_use(resource: dict, index: MedicationIndex, terminology: Terminology, today: date,
-                   *, draft: bool = False) -> MedicationUse | None:
-    """A MedicationUse, or None when the record does not count (entered-in-error, cancelled, not taken...)."""
+                   *, draft: bool = False, not_before: date | None = None) -> MedicationUse | None:
+    """A MedicationUse, or None when the record does not count (entered-in-error, cancelled, not taken, a
+    past use that ended before `not_before`, a medicine no rule knows)."""
     rtype = resource.get("resourceType")
     status = resource.get("status") if isinstance(resource.get("status"), str) else "unknown"
-    product, matched_by, display = identify(resource, index, terminology)
-    if product is None and not display.startswith("unresolved"):
-        return None  # a medicine no rule knows (a statin, an inhaler): nothing to compute for it
     start, end = exposure(resource)
     if draft:
         current = False
@@ -240,6 +238,11 @@ def medication_use(resource: dict, index: MedicationIndex, terminology: Terminol
         current = False
     else:
         return None
+    if not current and not draft and not_before is not None and end is not None and end < not_before:
+        return None  # history beyond every look-back (most of a long chart)
+    product, matched_by, display = identify(resource, index, terminology)
+    if product is None and not display.startswith("unresolved"):
+        return None  # a medicine no rule knows (a statin, an inhaler): nothing to compute for it
     amount, unit = daily_dose(resource)
     if unit == "unit" and product is not None and product.rxcui is None and matched_by == "text":
         # a text-only product ("naltrexone 4.5 mg capsule"): take the strength from the text

@@ -127,7 +127,7 @@ class RulePack(Protocol):
     services: tuple[ServiceSpec, ...]
     prefetch: tuple[PrefetchTemplate, ...]
     source_label: str
-    lab_history_days: int | None  # lab results older than this are never read (None: all)
+    history_days: int | None  # records (labs, past medication use) older than this are never read (None: all)
 
     def checks(self, orders: Sequence[MedicationUse]) -> list[OrderCheck]:
         """Which of the (selected) draft orders this pack checks, decided from the orders alone."""

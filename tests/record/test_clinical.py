@@ -92,7 +92,7 @@ def test_labs_beyond_the_history_horizon_are_not_read() -> None:
     recent = dict(obs("1742-6", valueQuantity={"value": 30, "unit": "U/L"}), id="recent")
     old_good = dict(obs("1742-6", valueQuantity={"value": 30, "unit": "U/L"}), id="older",
                     effectiveDateTime="2025-12-01T08:00:00Z")
-    record = build_record("p", [old_bad, recent, old_good], [], date(2026, 11, 25), T, lab_history_days=365)
+    record = build_record("p", [old_bad, recent, old_good], [], date(2026, 11, 25), T, history_days=365)
     assert [lab.ref for lab in record.labs] == ["Observation/recent", "Observation/older"]
     assert record.skipped == []  # a malformed result older than every look-back is not a missing check
     everything = build_record("p", [old_bad, recent], [], date(2026, 11, 25), T)

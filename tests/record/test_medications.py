@@ -107,3 +107,15 @@ def test_unresolvable_reference_falls_back_to_its_display() -> None:
     request["medicationReference"] = {"reference": "Medication/elsewhere", "display": "Oxycodone 5 mg tablet"}
     use = medication_use(request, MedicationIndex({}), T, TODAY)
     assert use is not None and use.matched_by == "text" and use.has("opioid")
+
+
+def test_past_use_beyond_the_history_horizon_is_not_read() -> None:
+    horizon = date(2025, 11, 25)
+    ended_long_ago = mr("1049621", status="completed", authoredOn="2024-01-02",
+                        dispenseRequest={"expectedSupplyDuration": {"value": 5, "code": "d"}})
+    ended_recently = dict(ended_long_ago, authoredOn="2026-08-01")
+    still_active = dict(ended_long_ago, status="active")  # current use is always read, however old the order
+    assert medication_use(ended_long_ago, MedicationIndex({}), T, TODAY, not_before=horizon) is None
+    assert medication_use(ended_recently, MedicationIndex({}), T, TODAY, not_before=horizon) is not None
+    assert medication_use(still_active, MedicationIndex({}), T, TODAY, not_before=horizon) is not None
+    assert medication_use(ended_long_ago, MedicationIndex({}), T, TODAY) is not None

@@ -32,8 +32,9 @@ class NaltrexoneConfig(BaseSettings):
     ast_default_uln: float = Field(40.0, description="AST upper limit of normal (U/L) when the result has none.")
     minimum_age: int = Field(20, description="Patients younger than this get the young-patient warning.")
     low_dose_max_mg: float = Field(5.0, description="A daily dose at or under this is low-dose naltrexone (info).")
-    lab_history_days: int = Field(
-        365, description="Lab results older than this are not read at all (no rule looks back further than the "
-        "look-backs above; liver-tests-missing still shows an older result up to this age).")
+    history_days: int = Field(
+        365, description="Lab results and past (not current) medication use older than this are not read at all: "
+        "no rule looks back further than the look-backs above (the longest one wins if it is larger); "
+        "liver-tests-missing still shows an older result up to this age.")
     xr_naltrexone_days: int = Field(
         30, description="An extended-release naltrexone injection blocks opioids for this many days.")

@@ -86,9 +86,10 @@ class NaltrexonePack:
         self.config = config or NaltrexoneConfig()
         self.terminology = terminology or get_terminology()
         self.prefetch = prefetch_templates(self.terminology)
-        self.lab_history_days = max(self.config.lab_history_days, self.config.liver_test_lookback_days,
-                                    self.config.urine_positive_lookback_days,
-                                    self.config.urine_negative_lookback_days)
+        c = self.config
+        self.history_days = max(c.history_days, c.liver_test_lookback_days, c.urine_positive_lookback_days,
+                                c.urine_negative_lookback_days, c.opioid_history_lookback_days,
+                                c.maintenance_free_days, c.xr_naltrexone_days)
         self.services = (
             ServiceSpec("naltrexone-order-select", "order-select", "Naltrexone order checks (order-select)",
                         DESCRIPTION + " order-select: checks the selected orders as they are chosen."),
