@@ -5,7 +5,8 @@ SQLite ledger with its synchronous commit, `CDS_AUTH_MODE=off`, `CDS_TODAY=2026-
 a baseline FastAPI app (`benchmarks/baseline.py`) under the same uvicorn settings that only `json.loads` the
 identical request bytes. A concurrent httpx load generator sends a fixed number of requests per case (after
 a warm-up, bounded in time) and reports p50/p95/p99, throughput, errors and the ratio to the baseline's p50
-for the same payload; the service's peak RSS comes from /proc/<pid>/status (VmHWM).
+for the same payload; the service's peak RSS comes from /proc/<pid>/status (VmHWM). Service and baseline
+are measured in alternating rounds (10 for the small payloads), so machine drift hits both alike.
 
 Cases: 1 unrelated order (atorvastatin), 2 typical naltrexone order-sign (~150 prefetched resources),
 3 heavy (~2,000), 4 extreme (~20,000 observations), 5 typical with no prefetch against a local FHIR server
@@ -78,6 +79,7 @@ class Case:
     warmup: int
     concurrency: int
     time_budget: float  # seconds: stop early (and say so) when exceeded
+    rounds: int = 1  # measured in this many batches, each followed by the baseline's (see `measure_pair`)
 
 
 @dataclass
@@ -133,51 +135,84 @@ def machine() -> dict[str, Any]:
             "platform": platform.platform(), "loadavg_at_start": load}
 
 
-async def load(url: str, body: bytes, case: Case, headers: dict[str, str]) -> tuple[list[float], int, float, str]:
-    """Warm up, then `case.requests` POSTs over `case.concurrency` connections; latencies in ms."""
-    latencies: list[float] = []
-    errors = 0
-    last_cards = ""
-    limits = httpx.Limits(max_connections=case.concurrency, max_keepalive_connections=case.concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=60.0, headers=headers) as client:
-        async def one(record: bool) -> None:
-            nonlocal errors, last_cards
-            t0 = time.perf_counter()
-            try:
-                r = await client.post(url, content=body)
-                ok = r.status_code == 200
-            except httpx.HTTPError:
-                ok, r = False, None
-            dt = (time.perf_counter() - t0) * 1000
-            if not ok:
-                errors += 1
-                if errors <= 3:
-                    detail = r.text[:300] if r is not None else "transport error"
-                    print(f"  ! {case.name}: HTTP {r.status_code if r is not None else '-'} {detail}",
-                          file=sys.stderr)
-            elif record:
-                latencies.append(dt)
-                if not last_cards:
-                    cards = r.json().get("cards", []) if r is not None else []
-                    last_cards = ",".join(sorted(c["source"]["topic"]["code"] for c in cards)) or "(none)"
+class Load:
+    """Keep-alive connections to one server; `batch` sends requests over them and records latencies (ms)."""
 
-        async def worker(n: int, record: bool, deadline: float) -> None:
+    def __init__(self, url: str, body: bytes, case: Case, headers: dict[str, str]) -> None:
+        self.url, self.body, self.case = url, body, case
+        limits = httpx.Limits(max_connections=case.concurrency, max_keepalive_connections=case.concurrency)
+        self.client = httpx.AsyncClient(limits=limits, timeout=60.0, headers=headers)
+        self.latencies: list[float] = []
+        self.errors = 0
+        self.elapsed = 0.0
+        self.cards = ""
+
+    async def one(self, record: bool) -> None:
+        t0 = time.perf_counter()
+        try:
+            r = await self.client.post(self.url, content=self.body)
+            ok = r.status_code == 200
+        except httpx.HTTPError:
+            ok, r = False, None
+        dt = (time.perf_counter() - t0) * 1000
+        if not ok:
+            self.errors += 1
+            if self.errors <= 3:
+                detail = r.text[:300] if r is not None else "transport error"
+                print(f"  ! {self.case.name}: HTTP {r.status_code if r is not None else '-'} {detail}",
+                      file=sys.stderr)
+        elif record:
+            self.latencies.append(dt)
+            if not self.cards:
+                cards = r.json().get("cards", []) if r is not None else []
+                self.cards = ",".join(sorted(c["source"]["topic"]["code"] for c in cards)) or "(none)"
+
+    async def batch(self, total: int, record: bool, deadline: float) -> None:
+        """`total` requests spread over the case's connections, each connection one request at a time."""
+        conc = self.case.concurrency
+
+        async def worker(n: int) -> None:
             for _ in range(n):
                 if time.perf_counter() > deadline:
                     return
-                await one(record)
+                await self.one(record)
 
-        def split(total: int) -> list[int]:
-            return [total // case.concurrency + (1 if i < total % case.concurrency else 0)
-                    for i in range(case.concurrency)]
-
-        warm_deadline = time.perf_counter() + case.time_budget / 3
-        await asyncio.gather(*(worker(n, False, warm_deadline) for n in split(case.warmup)))
         t0 = time.perf_counter()
-        deadline = t0 + case.time_budget
-        await asyncio.gather(*(worker(n, True, deadline) for n in split(case.requests)))
-        elapsed = time.perf_counter() - t0
-    return latencies, errors, elapsed, last_cards
+        await asyncio.gather(*(worker(total // conc + (1 if i < total % conc else 0)) for i in range(conc)))
+        if record:
+            self.elapsed += time.perf_counter() - t0
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+async def measure_pair(service: Load, baseline: Load) -> None:
+    """Warm both up, then alternate measured batches: service, baseline, service, baseline...
+
+    This shared machine's speed drifts by tens of percent within a minute; measuring the two servers in
+    interleaved rounds lets both see the same drift, so the ratio of their p50s stays comparable.
+    """
+    case = service.case
+    warm_deadline = time.perf_counter() + case.time_budget / 3
+    for load in (service, baseline):
+        await load.batch(case.warmup, False, warm_deadline)
+    deadline = time.perf_counter() + 2 * case.time_budget
+    rounds = max(1, case.rounds)
+    for i in range(rounds):
+        for load in (service, baseline):
+            share = load.case.requests // rounds + (1 if i < load.case.requests % rounds else 0)
+            await load.batch(share, True, deadline)
+
+
+async def load(url: str, body: bytes, case: Case, headers: dict[str, str]) -> tuple[list[float], int, float, str]:
+    """One server on its own (the no-prefetch case): warm up, then `case.requests` measured requests."""
+    runner = Load(url, body, case, headers)
+    try:
+        await runner.batch(case.warmup, False, time.perf_counter() + case.time_budget / 3)
+        await runner.batch(case.requests, True, time.perf_counter() + case.time_budget)
+    finally:
+        await runner.aclose()
+    return runner.latencies, runner.errors, runner.elapsed, runner.cards
 
 
 def summarise(case: Case, body: bytes, resources: int, latencies: list[float], errors: int, elapsed: float,
@@ -199,22 +234,24 @@ def summarise(case: Case, body: bytes, resources: int, latencies: list[float], e
     )
 
 
-def plan(smoke: bool) -> list[Case]:
-    def c(name: str, payload: str, n: int, warm: int, conc: int, budget: float) -> list[Case]:
+def plan(smoke: bool, only: str | None = None) -> list[tuple[Case, Case]]:
+    """(service case, baseline case) pairs, measured in interleaved rounds."""
+    def c(name: str, payload: str, n: int, warm: int, conc: int, budget: float, rounds: int) -> tuple[Case, Case]:
         if smoke:
-            n, warm, budget = min(n, 3), 1, 30.0
-        return [Case(name, payload, "service", n, warm, conc, budget),
-                Case(f"baseline/{payload}", payload, "baseline", n, warm, conc, budget)]
+            n, warm, budget, rounds = min(n, 3), 1, 30.0, 1
+        return (Case(name, payload, "service", n, warm, conc, budget, rounds),
+                Case(f"baseline/{payload}", payload, "baseline", n, warm, conc, budget, rounds))
 
-    return [
-        *c("1 unrelated order", "unrelated", 1000, 100, 4, 25.0),
-        *c("2 typical order-sign", "typical", 1000, 100, 4, 25.0),
+    pairs = [
+        c("1 unrelated order", "unrelated", 1000, 100, 4, 25.0, 10),
+        c("2 typical order-sign", "typical", 1000, 100, 4, 25.0, 10),
         # one connection: the latency one EHR sees, without queueing behind the other connections
-        *c("2b typical, 1 connection", "typical", 400, 40, 1, 25.0),
-        *c("3 heavy order-sign", "heavy", 150, 10, 2, 25.0),
-        *c("3b heavy, 1 connection", "heavy", 100, 5, 1, 25.0),
-        *c("4 extreme order-sign", "extreme", 12, 1, 1, 40.0),
+        c("2b typical, 1 connection", "typical", 400, 40, 1, 25.0, 10),
+        c("3 heavy order-sign", "heavy", 150, 10, 2, 25.0, 5),
+        c("3b heavy, 1 connection", "heavy", 100, 5, 1, 25.0, 5),
+        c("4 extreme order-sign", "extreme", 12, 1, 1, 40.0, 3),
     ]
+    return [pair for pair in pairs if only is None or pair[0].payload in only.split(",")]
 
 
 def fmt(v: float | None, digits: int = 1) -> str:
@@ -298,7 +335,7 @@ async def fhir_case(service_url: str, smoke: bool, notes: list[str]) -> list[Res
         fhir.stop()
 
 
-async def run(smoke: bool, json_path: Path) -> int:
+async def run(smoke: bool, json_path: Path, only: str | None = None) -> int:
     info = machine()
     payloads = {
         "typical": patients.order_sign("typical"),
@@ -324,17 +361,26 @@ async def run(smoke: bool, json_path: Path) -> int:
                 AppServer("benchmarks.baseline:app", env, log_path=Path(tmp) / "baseline.log") as baseline:
             pid = service.worker_pids()[0]
             notes.append(f"service idle RSS: {fmt(proc_status_mb(pid, 'VmRSS'))} MB")
-            for case in plan(smoke):
-                server = service if case.target == "service" else baseline
-                body = bodies[case.payload]
-                print(f"... {case.name} ({len(body) // 1024} KB x {case.requests})", file=sys.stderr, flush=True)
-                latencies, errors, elapsed, cards = await load(server.url + SERVICE, body, case, headers)
-                result = summarise(case, body, counts[case.payload], latencies, errors, elapsed, cards)
-                if case.target == "service":
-                    result.rss_after_mb = proc_status_mb(pid, "VmRSS")
-                results.append(result)
-            print("... 5 typical, no prefetch (FHIR)", file=sys.stderr, flush=True)
-            results += await fhir_case(service.url, smoke, notes)
+            for service_case, baseline_case in plan(smoke, only):
+                body = bodies[service_case.payload]
+                print(f"... {service_case.name} ({len(body) // 1024} KB x {service_case.requests}, "
+                      f"{service_case.rounds} rounds with the baseline)", file=sys.stderr, flush=True)
+                pair = (Load(service.url + SERVICE, body, service_case, headers),
+                        Load(baseline.url + SERVICE, body, baseline_case, headers))
+                try:
+                    await measure_pair(*pair)
+                finally:
+                    for runner in pair:
+                        await runner.aclose()
+                for runner in pair:
+                    result = summarise(runner.case, body, counts[runner.case.payload], runner.latencies,
+                                       runner.errors, runner.elapsed, runner.cards)
+                    if runner.case.target == "service":
+                        result.rss_after_mb = proc_status_mb(pid, "VmRSS")
+                    results.append(result)
+            if only is None or "typical-no-prefetch" in only.split(","):
+                print("... 5 typical, no prefetch (FHIR)", file=sys.stderr, flush=True)
+                results += await fhir_case(service.url, smoke, notes)
             rss_peak = proc_status_mb(pid, "VmHWM")
             if service.process is not None and service.process.poll() is not None:
                 notes.append(f"SERVICE DIED: {service.log_tail()}")
@@ -358,8 +404,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--smoke", action="store_true", help="a few requests per case, no FHIR server (CI)")
     parser.add_argument("--json", type=Path, default=RESULTS, help=f"write results here (default {RESULTS})")
+    parser.add_argument("--only", metavar="PAYLOADS",
+                        help="comma-separated payloads to run: unrelated, typical, heavy, extreme, typical-no-prefetch "
+                             "(default: all)")
     args = parser.parse_args(argv)
-    return asyncio.run(run(args.smoke, args.json))
+    return asyncio.run(run(args.smoke, args.json, args.only))
 
 
 if __name__ == "__main__":

@@ -1,10 +1,10 @@
-"""Findings rendered as CDS Hooks 2.0 cards: fresh uuids, no nulls, no empty optionals."""
+"""Findings rendered as CDS Hooks 2.0 cards: fresh (time-ordered) uuids, no nulls, no empty optionals."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 
+from cds_service.cards.ids import uuid7
 from cds_service.rules.base import SEVERITY, Finding
 
 RULE_SYSTEM = "urn:cds-naltrexone:rule"
@@ -17,7 +17,7 @@ def _clip(summary: str) -> str:
 
 def card(finding: Finding) -> dict:
     out: dict = {
-        "uuid": str(uuid.uuid4()),
+        "uuid": uuid7(),
         "summary": _clip(finding.summary),
         "indicator": finding.indicator,
         "detail": finding.detail,
@@ -31,7 +31,7 @@ def card(finding: Finding) -> dict:
     if finding.suggestions:
         suggestions = []
         for s in finding.suggestions:
-            sug: dict = {"label": s.label, "uuid": str(uuid.uuid4())}
+            sug: dict = {"label": s.label, "uuid": uuid7()}
             if s.recommended:
                 sug["isRecommended"] = True
             actions = []

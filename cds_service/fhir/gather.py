@@ -80,21 +80,23 @@ def _belongs_to(resource: dict, patient_id: str) -> bool:
 
 def merge(patient_id: str, groups: Sequence[list[dict]]) -> list[dict]:
     """De-duplicate by Type/id and drop other patients' resources (logged by id only)."""
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()
     out: list[dict] = []
     own = f"Patient/{patient_id}"  # the usual spelling: accepted without parsing the reference (profiled)
     for group in groups:
         for r in group:
-            if not isinstance(r.get("resourceType"), str):
+            rtype = r.get("resourceType")
+            if not isinstance(rtype, str):
                 continue  # not a FHIR resource (e.g. `resourceType: ["Condition"]`): nothing can read it
-            key = resource_key(r)
-            if key is not None:
-                if key in seen:
+            rid = r.get("id")
+            if isinstance(rid, str) and rid:
+                if (rtype, rid) in seen:
                     continue
-                seen.add(key)
-            owner = r.get(_PATIENT_ELEMENT.get(r["resourceType"], ""))
+                seen.add((rtype, rid))
+            owner = r.get(_PATIENT_ELEMENT.get(rtype, ""))
             if not (isinstance(owner, dict) and owner.get("reference") == own) and not _belongs_to(r, patient_id):
-                log.warning("ignored %s: it belongs to another patient than the hook's patient", key or "resource")
+                log.warning("ignored %s: it belongs to another patient than the hook's patient",
+                            resource_key(r) or "resource")
                 continue
             out.append(r)
     return out

@@ -7,7 +7,6 @@ costs a fraction of validating whole resources with fhir.resources.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
@@ -42,11 +41,11 @@ def codings(concept: Any) -> Codings:
     for c in items:
         if isinstance(c, dict):
             system, code, display = c.get("system"), c.get("code"), c.get("display")
-            if isinstance(code, (int, float)) and not isinstance(code, bool):
-                code = str(code)
-            out.append((system if isinstance(system, str) and system else None,
-                        code if isinstance(code, str) and code else None,
-                        display if isinstance(display, str) and display else None))
+            if code.__class__ is not str:  # a number where a code belongs is read as its text
+                code = str(code) if isinstance(code, (int, float)) and not isinstance(code, bool) else None
+            out.append((system if system.__class__ is str and system else None,
+                        code or None,
+                        display if display.__class__ is str and display else None))
     return out
 
 
@@ -141,15 +140,12 @@ def number(value: Any) -> float | None:
     return None
 
 
-def bundle_resources(bundle: Any) -> Iterator[dict]:
+def bundle_resources(bundle: Any) -> list[dict]:
     """Resources in a Bundle's entries (any Bundle.type, `type` missing too)."""
     if not isinstance(bundle, dict):
-        return
-    for entry in as_list(bundle.get("entry")):
-        if isinstance(entry, dict):
-            resource = entry.get("resource")
-            if isinstance(resource, dict):
-                yield resource
+        return []
+    return [entry["resource"] for entry in as_list(bundle.get("entry"))
+            if isinstance(entry, dict) and isinstance(entry.get("resource"), dict)]
 
 
 def resource_key(resource: dict) -> str | None:

@@ -15,9 +15,11 @@ from cds_service.fhir.read import (
     status_code,
     text,
 )
+from cds_service.record.medications import MedicationIndex, identify
 from cds_service.record.model import AllergyEntry, ConditionEntry, LabResult
 from cds_service.terminology import Terminology
 
+NO_MEDICATIONS = MedicationIndex({})  # an AllergyIntolerance names its substance itself
 IGNORED_VERIFICATION = {"entered-in-error", "refuted"}
 COUNTED_OBSERVATION = {"final", "amended", "corrected"}
 ENZYME_UNITS = {"u/l": 1.0, "iu/l": 1.0, "[iu]/l": 1.0, "u/l.": 1.0, "units/l": 1.0,
@@ -31,12 +33,13 @@ class Unreadable(ValueError):
 
 
 def condition_entry(resource: dict, terminology: Terminology) -> ConditionEntry | None:
-    verification = status_code(resource.get("verificationStatus"))
-    if verification in IGNORED_VERIFICATION:
-        return None
-    found = [terminology.condition_classes(s, c) for s, c, _d in codings(resource.get("code"))]
+    coded = codings(resource.get("code"))
+    found = [terminology.condition_classes(s, c) for s, c, _d in coded]
     classes = frozenset().union(*found) if found else frozenset()
     if not classes:
+        return None  # most of a problem list: no rule reads it
+    verification = status_code(resource.get("verificationStatus"))
+    if verification in IGNORED_VERIFICATION:
         return None
     clinical = status_code(resource.get("clinicalStatus"))
     if clinical is None:
@@ -46,7 +49,7 @@ def condition_entry(resource: dict, terminology: Terminology) -> ConditionEntry 
     return ConditionEntry(
         ref=resource_key(resource) or "Condition/(no id)",
         display=concept_display(resource.get("code")) or "unnamed condition",
-        codes=tuple((s or "", c) for s, c, _d in codings(resource.get("code")) if c),
+        codes=tuple((s or "", c) for s, c, _d in coded if c),
         classes=classes,
         clinical_status=clinical,
         verification_status=verification,
@@ -101,7 +104,13 @@ def _word_result(value: str) -> bool | None:
 
 def lab_result(resource: dict, terminology: Terminology, not_before: date | None = None) -> LabResult | None:
     """The Observation as a LabResult; None when no rule reads it, or it is older than `not_before`."""
-    # one pass over the codings (profiled: most Observations in a large prefetch are not ours)
+    # cheapest tests first (profiled: most Observations of a chart are old or not ours): status, date, codes
+    status = resource.get("status")
+    if isinstance(status, str) and status not in COUNTED_OBSERVATION:
+        return None
+    when = _effective(resource)
+    if when is not None and not_before is not None and when < not_before:
+        return None  # history beyond every look-back: not read at all (most labs of a long chart)
     classes: frozenset[str] = frozenset()
     code = ""
     for s, c, _d in codings(resource.get("code")):
@@ -111,12 +120,8 @@ def lab_result(resource: dict, terminology: Terminology, not_before: date | None
             code = code or c  # type: ignore[assignment]  # found implies a code
     if not classes:
         return None
-    status = resource.get("status")
-    if status not in COUNTED_OBSERVATION:
+    if status not in COUNTED_OBSERVATION:  # missing; malformed (unhashable) raises: skipped and said so
         return None
-    when = _effective(resource)
-    if when is not None and not_before is not None and when < not_before:
-        return None  # history beyond every look-back: not parsed at all (most labs of a long chart)
     ref = resource_key(resource) or "Observation/(no id)"
     if when is None:
         raise Unreadable(f"{ref}: no readable effective date")
@@ -167,9 +172,7 @@ def lab_result(resource: dict, terminology: Terminology, not_before: date | None
 
 
 def allergy_entry(resource: dict, terminology: Terminology) -> AllergyEntry | None:
-    from cds_service.record.medications import MedicationIndex, identify
-
-    product, _matched, display = identify(resource, MedicationIndex({}), terminology)
+    product, _matched, display = identify(resource, NO_MEDICATIONS, terminology)
     if product is None:
         return None
     return AllergyEntry(

@@ -37,6 +37,8 @@ UNIT_WORDS = {"{pill}", "{tbl}", "{tablet}", "{tab}", "{capsule}", "{cap}", "tab
               "{injection}", "injection", "{vial}", "vial", "{syringe}", "syringe"}
 MG_FACTOR = {"mg": 1.0, "milligram": 1.0, "milligrams": 1.0, "g": 1000.0, "ug": 0.001, "mcg": 0.001,
              "[mg]": 1.0, "ug/dose": 0.001}
+MEMO_TEXT_LIMIT = 1_000  # characters of names a memoised answer may keep (bounds the cache's memory)
+SUPPLY_DAYS = {"d": 1, "day": 1, "days": 1, "wk": 7, "week": 7, "weeks": 7, "mo": 30, "month": 30, "months": 30}
 PER_DAY = {"s": 86400.0, "min": 1440.0, "h": 24.0, "d": 1.0, "wk": 1 / 7, "mo": 1 / 30, "a": 1 / 365}
 _STRENGTH_IN_TEXT = re.compile(r"(\d+(?:\.\d+)?)\s*mg\b", re.IGNORECASE)
 
@@ -67,12 +69,12 @@ def identify(resource: dict, index: MedicationIndex, terminology: Terminology) -
     if concept is None and resource.get("resourceType") == "AllergyIntolerance":
         concept = resource.get("code")
     if isinstance(concept, dict):
-        display = concept_display(concept) or "unnamed medication"
-        product = terminology.medication(codings(concept))
-        if product is not None:
-            return product, "code", display
-        product = _from_text(terminology, _all_text(concept))
-        return product, ("text" if product else "none"), display
+        words = concept.get("text")
+        words = words if isinstance(words, str) else None
+        coded = tuple(codings(concept))
+        if len(words or "") + sum(len(d or "") for _s, _c, d in coded) <= MEMO_TEXT_LIMIT:
+            return _identify_concept(terminology, words, coded)
+        return _identify_concept.__wrapped__(terminology, words, coded)  # odd, huge names are not kept
     medication, ref = index.resolve(resource)
     if medication is not None:
         return _from_medication(medication, terminology)
@@ -84,6 +86,23 @@ def identify(resource: dict, index: MedicationIndex, terminology: Terminology) -
             return product, "text", shown  # type: ignore[return-value]
         return None, "none", f"unresolved {ref}"
     return None, "none", "unnamed medication"
+
+
+@lru_cache(maxsize=8192)
+def _identify_concept(terminology: Terminology, words: str | None,
+                      coded: tuple[tuple[str | None, str | None, str | None], ...]) -> tuple[Product | None, str, str]:
+    """`identify` for a CodeableConcept, memoised on what it reads: its text and codings.
+
+    Profiled: every medicine of a chart is identified on every call, and the same few products recur
+    (mostly ones no rule knows, which take the text fallback); Products are immutable, so answers are shared.
+    """
+    concept = {"text": words, "coding": [{"system": s, "code": c, "display": d} for s, c, d in coded]}
+    display = concept_display(concept) or "unnamed medication"
+    product = terminology.medication(coded)
+    if product is not None:
+        return product, "code", display
+    product = _from_text(terminology, _all_text(concept))
+    return product, ("text" if product else "none"), display
 
 
 @lru_cache(maxsize=8192)
@@ -174,17 +193,13 @@ def daily_dose(resource: dict) -> tuple[float | None, str | None]:
     return amount * per_day, unit
 
 
-def _supply_days(resource: dict) -> float | None:
-    dispense = resource.get("dispenseRequest")
-    if not isinstance(dispense, dict):
-        return None
+def _supply_days(dispense: dict) -> float | None:
     duration = dispense.get("expectedSupplyDuration")
     if isinstance(duration, dict):
         value = number(duration.get("value"))
         unit = (text(duration.get("code")) or text(duration.get("unit")) or "d").lower()
-        factor = {"d": 1, "day": 1, "days": 1, "wk": 7, "week": 7, "weeks": 7, "mo": 30, "month": 30, "months": 30}
-        if value is not None and unit in factor:
-            return value * factor[unit]
+        if value is not None and unit in SUPPLY_DAYS:
+            return value * SUPPLY_DAYS[unit]
     return None
 
 
@@ -192,10 +207,12 @@ def exposure(resource: dict) -> tuple[date | None, date | None]:
     """(start, last day of exposure) from whatever dates the resource carries."""
     rtype = resource.get("resourceType")
     if rtype == "MedicationRequest":
-        dispense = resource.get("dispenseRequest") if isinstance(resource.get("dispenseRequest"), dict) else {}
+        dispense = resource.get("dispenseRequest")
+        if not isinstance(dispense, dict):
+            return parse_date(resource.get("authoredOn")), None
         v_start, v_end = period_bounds(dispense.get("validityPeriod"))
         start = parse_date(resource.get("authoredOn")) or v_start
-        supply = _supply_days(resource)
+        supply = _supply_days(dispense)
         if supply is not None and start is not None:
             return start, start + timedelta(days=max(supply - 1, 0))
         return start, v_end
