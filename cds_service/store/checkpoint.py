@@ -25,12 +25,14 @@ RESTART_FRAMES = 4096
 class WalCheckpointer:
     """`start()` once the schema exists; `stop()` ends the thread after a last, truncating checkpoint."""
 
-    def __init__(self, path: str, interval: float = INTERVAL_SECONDS) -> None:
+    def __init__(self, path: str, interval: float = INTERVAL_SECONDS, restart_frames: int = RESTART_FRAMES) -> None:
         self.path = path
         self.interval = interval
+        self.restart_frames = restart_frames
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.checkpoints = 0  # completed calls (for tests and operators)
+        self.restarts = 0
 
     def start(self) -> None:
         if self._thread is None:
@@ -49,8 +51,9 @@ class WalCheckpointer:
         while not self._stop.wait(self.interval):
             try:
                 _busy, frames, _done = self.checkpoint()
-                if frames > RESTART_FRAMES:
+                if frames > self.restart_frames:
                     self.checkpoint("RESTART")  # writers wait for its last few frames and one fsync
+                    self.restarts += 1
             except sqlite3.Error as err:  # a busy or vanished file: the next round tries again
                 log.warning("store: WAL checkpoint failed (%s); retrying in %.0f s", err, self.interval)
 

@@ -270,14 +270,16 @@ class Store:
     def _insert(self, model: Any) -> Any:
         return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(model)
 
-    def start_background_checkpoints(self) -> None:
+    def start_background_checkpoints(self, **options: Any) -> WalCheckpointer | None:
         """SQLite file: WAL checkpoints from a thread from now on, not inside commits (the service does this
-        at start-up; scripts and the CLI keep SQLite's automatic checkpoints). No-op elsewhere."""
+        at start-up; scripts and the CLI keep SQLite's automatic checkpoints). No-op elsewhere.
+        `options`: WalCheckpointer's interval / restart_frames (tests)."""
         if self.dialect != "sqlite" or self.url.database in (None, "", ":memory:") or self._checkpointer:
-            return
-        self._checkpointer = WalCheckpointer(self.url.database)
+            return self._checkpointer
+        self._checkpointer = WalCheckpointer(self.url.database, **options)
         self.engine.dispose()  # pooled connections reconnect with automatic checkpoints off
         self._checkpointer.start()
+        return self._checkpointer
 
     def close(self) -> None:
         if self._checkpointer is not None:
