@@ -74,8 +74,9 @@ class Pipeline:
         # decide from the draft orders alone: an unrelated order never touches the prefetch
         draft_meds = [r for r in call.draft_orders if r.get("resourceType") == "Medication"]
         draft_index = medication_index(draft_meds)
-        selected = [r for r in call.draft_orders if call.is_selected(r)]
-        checks = pack.checks(draft_uses(selected, draft_index, terminology, today, call.patient_id))
+        drafts = draft_uses(call.draft_orders, draft_index, terminology, today, call.patient_id)
+        selected = drafts if call.selections is None else [d for d in drafts if d.ref in call.selections]
+        checks = pack.checks(selected)
         if not checks:
             return Outcome({"cards": []}, call, spec, None)
 
@@ -85,7 +86,9 @@ class Pipeline:
         gathered = await gather(call, templates, fetcher)
 
         index = medication_index(draft_meds + gathered.resources)
-        drafts = draft_uses(call.draft_orders, index, terminology, today, call.patient_id)
+        if len(index) > len(draft_index) and any(d.display.startswith("unresolved") for d in drafts):
+            # a draft names a Medication that only the gathered data holds: read the drafts again with it
+            drafts = draft_uses(call.draft_orders, index, terminology, today, call.patient_id)
         record = build_record(call.patient_id, gathered.resources, drafts, today, terminology,
                               gathered.unavailable, index, history_days=pack.history_days)
         # the checked orders, re-read with every Medication now at hand

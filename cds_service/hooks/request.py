@@ -21,17 +21,10 @@ class HookCall:
     encounter_id: str | None
     context: dict[str, Any]
     draft_orders: list[dict]  # every resource in context.draftOrders
-    selections: tuple[str, ...] | None  # order-select: "Type/id" of the orders to check
+    selections: tuple[str, ...] | None  # order-select: "Type/id" of the orders to check (order-sign: all)
     fhir_server: str | None
     access_token: str | None
     prefetch: Any
-
-    def is_selected(self, resource: dict) -> bool:
-        """order-select checks only the selected orders; order-sign checks all of them."""
-        if self.selections is None:
-            return True
-        key = resource_key(resource)
-        return key is not None and key in self.selections
 
 
 def _required_str(obj: dict, name: str, where: str) -> str:

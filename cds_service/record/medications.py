@@ -49,6 +49,9 @@ class MedicationIndex:
     def __init__(self, medications: Mapping[str, dict]) -> None:
         self._by_ref = dict(medications)
 
+    def __len__(self) -> int:
+        return len(self._by_ref)
+
     def resolve(self, resource: dict) -> tuple[dict | None, str | None]:
         ref = reference(resource.get("medicationReference"))
         if ref is None:

@@ -42,6 +42,12 @@ def opioid_screens(ctx: RuleContext, days: int) -> list[LabResult]:
     return latest_per_code(found)
 
 
+def positive_screens(ctx: RuleContext) -> list[LabResult]:
+    """Positive Urine Opioid Screens In Lookback Period (the latest result per screen code)."""
+    days = ctx.config.urine_positive_lookback_days
+    return [lab for lab in opioid_screens(ctx, days) if lab.positive is True]
+
+
 def order_urine_screen(ctx: RuleContext, label: str, recommended: bool = False) -> SuggestionSpec:
     return SuggestionSpec(
         label,
@@ -64,7 +70,7 @@ def order_urine_screen(ctx: RuleContext, label: str, recommended: bool = False) 
 def urine_screen_positive(ctx: RuleContext) -> Finding | None:
     """A recent positive urine opioid screen (the latest result of its code)."""
     record, order, cfg = ctx.record, ctx.order, ctx.config
-    positives = [lab for lab in opioid_screens(ctx, cfg.urine_positive_lookback_days) if lab.positive is True]
+    positives = positive_screens(ctx)
     if not positives:
         return None
     first = positives[0]
@@ -123,7 +129,7 @@ def urine_screen_needed(ctx: RuleContext) -> Finding | None:
     screens = opioid_screens(ctx, cfg.urine_negative_lookback_days)
     if any(lab.positive is False for lab in screens) and not any(lab.positive is True for lab in screens):
         return None
-    if SILENT_WHEN_POSITIVE and urine_screen_positive(ctx) is not None:
+    if SILENT_WHEN_POSITIVE and positive_screens(ctx):  # exactly when urine-screen-positive fires
         return None
     name, short = w.drug_name(order), w.short_name(order)
     lines = [w.condition_line(c) for c in disorders] + [w.medication_line(m, record.today) for m in exposures]
