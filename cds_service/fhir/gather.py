@@ -93,8 +93,10 @@ def merge(patient_id: str, groups: Sequence[list[dict]]) -> list[dict]:
                 if (rtype, rid) in seen:
                     continue
                 seen.add((rtype, rid))
-            owner = r.get(_PATIENT_ELEMENT.get(rtype, ""))
-            if not (isinstance(owner, dict) and owner.get("reference") == own) and not _belongs_to(r, patient_id):
+            element = _PATIENT_ELEMENT.get(rtype)
+            owner = r.get(element) if element is not None else None
+            if owner is not None and not (isinstance(owner, dict) and owner.get("reference") == own) \
+                    and not _belongs_to(r, patient_id):
                 log.warning("ignored %s: it belongs to another patient than the hook's patient",
                             resource_key(r) or "resource")
                 continue

@@ -8,8 +8,9 @@ costs a fraction of validating whole resources with fhir.resources.
 from __future__ import annotations
 
 from datetime import date, datetime
-from functools import lru_cache
 from typing import Any
+
+from cds_service.memo import remember
 
 Codings = list[tuple[str | None, str | None, str | None]]
 
@@ -97,7 +98,6 @@ def reference_id(value: Any, resource_type: str) -> str | None:
     return None
 
 
-@lru_cache(maxsize=8192)
 def _parse_date(value: str) -> date | None:
     # FHIR date / dateTime / instant: YYYY, YYYY-MM, YYYY-MM-DD, YYYY-MM-DDThh:mm:ss(.s)(Z|+hh:mm)
     try:
@@ -114,11 +114,18 @@ def _parse_date(value: str) -> date | None:
     return None
 
 
+_DATES: dict[str, date | None] = {}  # the same dates recur in every call about a patient
+_UNKNOWN = object()
+
+
 def parse_date(value: Any) -> date | None:
     """The calendar date of a FHIR date/dateTime/instant (its local date as written), or None."""
     if not isinstance(value, str) or len(value) > 40:
         return None
-    return _parse_date(value)
+    found = _DATES.get(value, _UNKNOWN)
+    if found is _UNKNOWN:
+        return remember(_DATES, value, _parse_date(value), 8192)
+    return found  # type: ignore[return-value]
 
 
 def period_bounds(value: Any) -> tuple[date | None, date | None]:

@@ -55,7 +55,7 @@ def build_record(patient_id: str, resources: list[dict], drafts: list[Medication
     not_before = today - timedelta(days=history_days) if history_days is not None else None
     record = PatientRecord(patient_id=patient_id, today=today, drafts=drafts, unavailable=dict(unavailable or {}))
     draft_refs = {d.ref for d in drafts}
-    index = index or medication_index(resources)
+    index = index if index is not None else medication_index(resources)
     for r in resources:
         rtype = r.get("resourceType")
         try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import date, timedelta
-from functools import lru_cache
 
 from cds_service.fhir.read import (
     as_list,
@@ -18,6 +17,7 @@ from cds_service.fhir.read import (
     resource_key,
     text,
 )
+from cds_service.memo import request_memo
 from cds_service.record.model import MedicationUse
 from cds_service.terminology import Ingredient, Product, Terminology
 
@@ -91,7 +91,7 @@ def identify(resource: dict, index: MedicationIndex, terminology: Terminology) -
     return None, "none", "unnamed medication"
 
 
-@lru_cache(maxsize=8192)
+@request_memo(maxsize=8192)
 def _identify_concept(terminology: Terminology, words: str | None,
                       coded: tuple[tuple[str | None, str | None, str | None], ...]) -> tuple[Product | None, str, str]:
     """`identify` for a CodeableConcept, memoised on what it reads: its text and codings.
@@ -108,7 +108,7 @@ def _identify_concept(terminology: Terminology, words: str | None,
     return product, ("text" if product else "none"), display
 
 
-@lru_cache(maxsize=8192)
+@request_memo(maxsize=8192)
 def _from_text(terminology: Terminology, value: str | None) -> Product | None:
     """`terminology.medication_from_text`, memoised per (terminology, text).
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
+from cds_service.memo import detach
+
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 SNOMED = "http://snomed.info/sct"
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
@@ -305,8 +307,9 @@ class Terminology:
                     more = prefixes.get(key[:n])
                     if more:
                         classes = classes | more
-        if len(self._memo) < 100_000:
-            self._memo[memo_key] = classes
+        if len(self._memo) >= 100_000:
+            self._memo.clear()
+        self._memo[(system, detach(key))] = classes  # a copy: the request's string would pin its memory
         return classes
 
     def condition_classes(self, system: str | None, code: str | None) -> frozenset[str]:
