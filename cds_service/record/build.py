@@ -55,6 +55,7 @@ def build_record(patient_id: str, resources: list[dict], drafts: list[Medication
     not_before = today - timedelta(days=history_days) if history_days is not None else None
     record = PatientRecord(patient_id=patient_id, today=today, drafts=drafts, unavailable=dict(unavailable or {}))
     draft_refs = {d.ref for d in drafts}
+    draft_ids = {ref.partition("/")[2] for ref in draft_refs}  # a cheap first test (most records are no draft)
     index = index if index is not None else medication_index(resources)
     for r in resources:
         rtype = r.get("resourceType")
@@ -62,7 +63,9 @@ def build_record(patient_id: str, resources: list[dict], drafts: list[Medication
             if rtype == "Patient":
                 record.birth_date = parse_date(r.get("birthDate"))
             elif rtype in MEDICATION_TYPES:
-                if resource_key(r) in draft_refs or r.get("status") == "draft":
+                rid = r.get("id")
+                if r.get("status") == "draft" or (isinstance(rid, str) and rid in draft_ids
+                                                  and f"{rtype}/{rid}" in draft_refs):
                     continue  # drafts of this session come from draftOrders; others' drafts do not count
                 use = medication_use(r, index, terminology, today, not_before=not_before)
                 if use is not None:
