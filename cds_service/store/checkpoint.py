@@ -48,6 +48,7 @@ class WalCheckpointer:
         return tuple(row)  # type: ignore[return-value]
 
     def _run(self) -> None:
+        failing = False
         while not self._stop.wait(self.interval):
             try:
                 _busy, frames, _done = self.checkpoint()
@@ -55,7 +56,13 @@ class WalCheckpointer:
                     self.checkpoint("RESTART")  # writers wait for its last few frames and one fsync
                     self.restarts += 1
             except sqlite3.Error as err:  # a busy or vanished file: the next round tries again
-                log.warning("store: WAL checkpoint failed (%s); retrying in %.0f s", err, self.interval)
+                if not failing:  # said once, not five times a second
+                    log.warning("store: WAL checkpoint failed (%s); retrying every %.1f s", err, self.interval)
+                failing = True
+            else:
+                if failing:
+                    log.warning("store: WAL checkpoints work again")
+                failing = False
 
     def stop(self) -> None:
         if self._thread is None:

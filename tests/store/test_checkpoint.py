@@ -7,13 +7,16 @@ shutdown folds the WAL into the database.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from cds_service.store import Store
+from cds_service.store.checkpoint import WalCheckpointer
 from tests.store.helpers import make_card, new_uuid
 
 
@@ -81,3 +84,14 @@ def test_not_for_memory_databases() -> None:
         assert store.start_background_checkpoints() is None
     finally:
         store.close()
+
+
+def test_a_failing_checkpoint_is_logged_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    checkpointer = WalCheckpointer(str(tmp_path / "missing-dir" / "ledger.sqlite3"), interval=0.01)
+    with caplog.at_level(logging.WARNING, logger="cds_service.store.checkpoint"):
+        checkpointer.start()
+        time.sleep(0.2)  # ~20 failing rounds
+        checkpointer._stop.set()
+        checkpointer._thread.join(5)  # type: ignore[union-attr]
+    failures = [r for r in caplog.records if "WAL checkpoint failed" in r.getMessage()]
+    assert len(failures) == 1
