@@ -307,10 +307,15 @@ async def fhir_case(service_url: str, smoke: bool, notes: list[str]) -> list[Res
                             f"(FHIR fallback not implemented yet?): {probe.text[:160]}")
             return [empty]
         # the slowest single query the service has to make, measured directly against the FHIR server
+        from cds_service.fhir.client import with_page_size
         from cds_service.hooks.prefetch import fill_tokens
         from cds_service.rules.naltrexone.pack import NaltrexonePack
+        from cds_service.settings import Settings
 
-        queries = {t.key: fill_tokens(t.query, request["context"]) for t in NaltrexonePack().prefetch}
+        page_size = Settings.model_fields["fhir_page_size"].default
+        # exactly the URLs the service asks for (searches with its `_count`)
+        queries = {t.key: with_page_size(fill_tokens(t.query, request["context"]), page_size)
+                   for t in NaltrexonePack().prefetch}
         per_query: dict[str, list[float]] = {k: [] for k in queries}
         async with httpx.AsyncClient(base_url=fhir.base_url + "/", headers=fhir.headers, timeout=30.0) as client:
             for _ in range(3):

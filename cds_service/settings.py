@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     fhir_request_timeout_seconds: float = Field(0.3, description="Timeout of one FHIR query.")
     fhir_deadline_seconds: float = Field(0.4, description="Overall deadline for all FHIR queries of one hook call.")
     fhir_max_pages: int = Field(5, description="Most `next` pages followed per query.")
+    fhir_page_size: int = Field(
+        500, ge=1, le=5000,
+        description="`_count` asked for on each FHIR search: one page instead of a chain of sequential `next` "
+        "pages (servers may send fewer).",
+    )
     fhir_allow_http: Literal["loopback", "always", "never"] = Field(
         "loopback", description="Accept an `http` fhirServer: only on loopback (default), always, or never."
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -43,6 +44,11 @@ def delayed(seconds: float, response: httpx.Response) -> Handler:
     return handler
 
 
+def _without_count(url: httpx.URL) -> str:
+    """The URL without the `_count` the fetcher adds to searches (routes are written without it)."""
+    return re.sub(r"&_count=\d+", "", str(url))
+
+
 class FakeFhir:
     """Routes: exact absolute URL (as httpx normalises it) -> response or handler; default 404."""
 
@@ -62,7 +68,7 @@ class FakeFhir:
         self._in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self._in_flight)
         try:
-            answer = self.routes.get(str(request.url))
+            answer = self.routes.get(str(request.url)) or self.routes.get(_without_count(request.url))
             if answer is None:
                 return fhir_json(outcome(f"no route for {request.url}"), 404)
             if isinstance(answer, httpx.Response):

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cds_service.fhir.client import FhirFetcher, FhirFetcherFactory, is_loopback, server_refusal
+from cds_service.fhir.client import FhirFetcher, FhirFetcherFactory, is_loopback, server_refusal, with_page_size
 from cds_service.fhir.gather import FetchResult
 from cds_service.hooks.request import HookCall, parse_hook_call
 from tests.conftest import make_settings
@@ -345,3 +345,30 @@ def test_aclose_closes_the_shared_client(tmp_path: Path) -> None:
     assert client.follow_redirects is False
     asyncio.run(factory.aclose())
     assert client.is_closed
+
+
+# ---------------------------------------------------------------------------------------------- page size
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("Condition?patient=p1", "Condition?patient=p1&_count=500"),
+    ("Observation?patient=p1&code=http://loinc.org|1742-6", "Observation?patient=p1&code=http://loinc.org|1742-6"
+                                                            "&_count=500"),
+    ("Condition?patient=p1&_count=10", "Condition?patient=p1&_count=10"),  # the query's own choice stays
+    ("Patient/p1", "Patient/p1"),  # a read has no pages
+])
+def test_with_page_size(query: str, expected: str) -> None:
+    assert with_page_size(query, 500) == expected
+
+
+def test_searches_ask_for_the_page_size_reads_and_next_links_do_not(tmp_path: Path) -> None:
+    fake = FakeFhir()
+    fake.route(f"{BASE}/Condition?patient=p1", searchset(cond(1), next_url=f"{BASE}/Condition?page=2"))
+    fake.route(f"{BASE}/Condition?page=2", searchset(cond(2)))
+    fake.route(f"{BASE}/Patient/p1", PATIENT)
+    result = run_fetch(fetcher(tmp_path, fake, fhir_page_size=250),
+                       {"conditions": "Condition?patient=p1", "patient": "Patient/p1"})
+    assert result.failed == {}
+    assert [r["id"] for r in result.resources["conditions"]] == ["c1", "c2"]
+    assert sorted(str(r.url) for r in fake.requests) == sorted([
+        f"{BASE}/Condition?patient=p1&_count=250", f"{BASE}/Condition?page=2", f"{BASE}/Patient/p1"])
