@@ -33,6 +33,7 @@ class WalCheckpointer:
         self._thread: threading.Thread | None = None
         self.checkpoints = 0  # completed calls (for tests and operators)
         self.restarts = 0
+        self.failures = 0
 
     def start(self) -> None:
         if self._thread is None:
@@ -56,6 +57,7 @@ class WalCheckpointer:
                     self.checkpoint("RESTART")  # writers wait for its last few frames and one fsync
                     self.restarts += 1
             except sqlite3.Error as err:  # a busy or vanished file: the next round tries again
+                self.failures += 1
                 if not failing:  # said once, not five times a second
                     log.warning("store: WAL checkpoint failed (%s); retrying every %.1f s", err, self.interval)
                 failing = True

@@ -60,10 +60,13 @@ def test_wal_is_rewound_under_steady_writes_and_nothing_is_lost(tmp_path: Path) 
         for _ in range(commits // 20):
             _issue(store, 20)
             time.sleep(0.005)  # steady load: the thread gets its turns between requests
-        assert checkpointer.checkpoints > 0
+        # a quiet moment: a round that starts now checkpoints every frame, and the next commit then starts
+        # the WAL from its beginning (waits for two more rounds; a slow disk may take a while)
+        rounds = checkpointer.checkpoints
+        deadline = time.monotonic() + 20
+        while checkpointer.checkpoints < rounds + 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert checkpointer.restarts > 0  # the WAL went over restart_frames and was made to wrap
-        # a quiet moment: the thread catches up, and the next commit starts the WAL from its beginning
-        time.sleep(0.1)
         _issue(store, 1)
         assert _wal_frames(db) < 40  # one commit's frames, not the thousands written before
         with store.engine.connect() as conn:
@@ -90,8 +93,11 @@ def test_a_failing_checkpoint_is_logged_once(tmp_path: Path, caplog: pytest.LogC
     checkpointer = WalCheckpointer(str(tmp_path / "missing-dir" / "ledger.sqlite3"), interval=0.01)
     with caplog.at_level(logging.WARNING, logger="cds_service.store.checkpoint"):
         checkpointer.start()
-        time.sleep(0.2)  # ~20 failing rounds
+        deadline = time.monotonic() + 20
+        while checkpointer.failures < 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
         checkpointer._stop.set()
         checkpointer._thread.join(5)  # type: ignore[union-attr]
+    assert checkpointer.failures >= 5
     failures = [r for r in caplog.records if "WAL checkpoint failed" in r.getMessage()]
     assert len(failures) == 1
