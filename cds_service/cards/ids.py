@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 
 _VERSION_7 = 0x7 << 76
 _VARIANT_RFC = 0x2 << 62
@@ -20,5 +19,5 @@ _RAND_A_B = ~((0xF << 76) | (0x3 << 62)) & ((1 << 80) - 1)
 def uuid7() -> str:
     """A new UUIDv7 string: 48-bit Unix milliseconds, version, 74 random bits, variant."""
     random_bits = int.from_bytes(os.urandom(10), "big") & _RAND_A_B
-    value = (time.time_ns() // 1_000_000) << 80 | random_bits | _VERSION_7 | _VARIANT_RFC
-    return str(uuid.UUID(int=value))
+    h = f"{(time.time_ns() // 1_000_000) << 80 | random_bits | _VERSION_7 | _VARIANT_RFC:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"  # str(uuid.UUID(...)) without the object

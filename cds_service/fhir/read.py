@@ -165,9 +165,23 @@ def resource_key(resource: dict) -> str | None:
 def pruned(value: Any) -> Any:
     """A copy without nulls and empty strings/arrays/objects (FHIR JSON allows none of them)."""
     if isinstance(value, dict):
-        out = {k: pruned(v) for k, v in value.items()}
-        return {k: v for k, v in out.items() if v not in (None, "", [], {})}
+        out = {}
+        for k, v in value.items():
+            if isinstance(v, (dict, list)):
+                v = pruned(v)
+                if v:
+                    out[k] = v
+            elif v is not None and v != "":
+                out[k] = v
+        return out
     if isinstance(value, list):
-        items = [pruned(v) for v in value]
-        return [v for v in items if v not in (None, "", [], {})]
+        items = []
+        for v in value:
+            if isinstance(v, (dict, list)):
+                v = pruned(v)
+                if v:
+                    items.append(v)
+            elif v is not None and v != "":
+                items.append(v)
+        return items
     return value
