@@ -233,7 +233,7 @@ class Store:
                 if not in_memory:
                     _set_wal(cur)
                 # WAL + NORMAL: a committed card survives the process being killed (the ledger's promise;
-                # tested with SIGKILL) at 0.4 ms a commit instead of 1 ms; only an OS crash or power loss
+                # tested with SIGKILL) at ~0.25 ms a commit instead of ~1 ms; only an OS crash or power loss
                 # can lose the last commits. Deployments that need that too use PostgreSQL.
                 cur.execute("PRAGMA synchronous = NORMAL")
                 if self._checkpointer is not None:
