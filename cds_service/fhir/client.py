@@ -21,21 +21,20 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import urljoin
 
 import httpx
 import orjson
 
 from cds_service.fhir.gather import FetchError, FetchResult
-from cds_service.fhir.read import as_list, text
+from cds_service.fhir.read import FHIR_ID, as_list, outcome_text, text
 from cds_service.hooks.request import HookCall
 from cds_service.settings import Settings
 
 log = logging.getLogger(__name__)
 
 FHIR_JSON = "application/fhir+json"
-_READ = re.compile(r"^[A-Z][A-Za-z]{1,63}/[A-Za-z0-9\-.]{1,64}$")  # Type/id (FHIR id syntax)
+_READ = re.compile(rf"^[A-Z][A-Za-z]{{1,63}}/{FHIR_ID}$")  # Type/id
 _MAX_BODY = 20_000_000  # bytes of one answer; a larger one is refused (memory)
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
 
@@ -79,19 +78,6 @@ def server_refusal(server: str, allow_http: str) -> str | None:
     return None
 
 
-def _outcome_diagnostics(body: Any) -> str | None:
-    if not isinstance(body, dict) or body.get("resourceType") != "OperationOutcome":
-        return None
-    for issue in as_list(body.get("issue")):
-        if isinstance(issue, dict):
-            details = issue.get("details")
-            detail = text(issue.get("diagnostics")) or (text(details.get("text")) if isinstance(details, dict)
-                                                        else None)
-            if detail:
-                return " ".join(detail.split())[:200]
-    return ""
-
-
 def _status_reason(response: httpx.Response) -> str:
     status = response.status_code
     if status in (401, 403):
@@ -106,7 +92,7 @@ def _status_reason(response: httpx.Response) -> str:
         return f"server error ({status})"
     reason = f"the FHIR server rejected the query ({status})"
     try:
-        diagnostics = _outcome_diagnostics(orjson.loads(response.content))
+        diagnostics = outcome_text(orjson.loads(response.content))
     except orjson.JSONDecodeError:
         diagnostics = None
     return f"{reason}: {diagnostics}" if diagnostics else reason
@@ -128,7 +114,7 @@ def _parse(response: httpx.Response, expect: str) -> dict:
         raise FetchError(f"the answer was not {what} (not valid JSON)") from None
     if not isinstance(body, dict):
         raise FetchError(f"the answer was not {what}")
-    diagnostics = _outcome_diagnostics(body)
+    diagnostics = outcome_text(body)
     if diagnostics is not None:
         raise FetchError(f"the answer was not {what} but an error (OperationOutcome)"
                          + (f": {diagnostics}" if diagnostics else ""))

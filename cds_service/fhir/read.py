@@ -147,6 +147,25 @@ def number(value: Any) -> float | None:
     return None
 
 
+def outcome_text(resource: Any) -> str | None:
+    """What an OperationOutcome says (its first issue's diagnostics or details.text, on one line, at most 200
+    characters); "" when it says nothing; None when it is not an OperationOutcome."""
+    if not isinstance(resource, dict) or resource.get("resourceType") != "OperationOutcome":
+        return None
+    for issue in as_list(resource.get("issue")):
+        if isinstance(issue, dict):
+            details = issue.get("details")
+            detail = text(issue.get("diagnostics")) or (text(details.get("text")) if isinstance(details, dict)
+                                                        else None)
+            if detail:
+                return " ".join(detail.split())[:200]
+    return ""
+
+
+# FHIR `id` syntax (R4 §2.24.0.1): what a reference or an `update` action may carry
+FHIR_ID = r"[A-Za-z0-9\-.]{1,64}"
+
+
 def bundle_resources(bundle: Any) -> list[dict]:
     """Resources in a Bundle's entries (any Bundle.type, `type` missing too)."""
     if not isinstance(bundle, dict):

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from cds_service.errors import BadRequest
-from cds_service.fhir.read import as_list, bundle_resources, text
+from cds_service.fhir.read import as_list, bundle_resources, outcome_text, text
 
 _TOKEN = re.compile(r"\{\{\s*([A-Za-z.]+)\s*\}\}")
 _USER_TOKENS = {
@@ -68,14 +68,9 @@ class PrefetchRead:
     next_links: dict[str, str] = field(default_factory=dict)  # key -> `next` page the client did not follow
 
 
-def _outcome_text(outcome: dict) -> str:
-    for issue in as_list(outcome.get("issue")):
-        if isinstance(issue, dict):
-            detail = text(issue.get("diagnostics")) or text((issue.get("details") or {}).get("text")
-                                                            if isinstance(issue.get("details"), dict) else None)
-            if detail:
-                return f"the EHR reported an error: {detail[:200]}"
-    return "the EHR reported an error (OperationOutcome)"
+def _outcome_reason(outcome: dict) -> str:
+    said = outcome_text(outcome)
+    return f"the EHR reported an error: {said}" if said else "the EHR reported an error (OperationOutcome)"
 
 
 def read_prefetch(prefetch: Any, templates: Sequence[PrefetchTemplate]) -> PrefetchRead:
@@ -99,7 +94,7 @@ def read_prefetch(prefetch: Any, templates: Sequence[PrefetchTemplate]) -> Prefe
             )
         rtype = value["resourceType"]
         if rtype == "OperationOutcome":
-            out.failed[t.key] = _outcome_text(value)
+            out.failed[t.key] = _outcome_reason(value)
         elif rtype == "Bundle":
             out.resources[t.key] = list(bundle_resources(value))
             for link in as_list(value.get("link")):

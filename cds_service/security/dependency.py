@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 from fastapi.responses import JSONResponse
 
+from cds_service.errors import operation_outcome
 from cds_service.security.jwt import AuthError, JwtVerifier, VerifiedClient
-from cds_service.security.middleware import operation_outcome
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -104,7 +104,7 @@ def auth_error_response(err: AuthError, *, log: bool = True) -> JSONResponse:
         log_auth_failure(err)
     diagnostics = f"JWT rejected: {err.kind}. {_HINTS.get(err.kind, '')}".strip()
     return JSONResponse(
-        operation_outcome("security", diagnostics),
+        operation_outcome(diagnostics, code="security"),
         status_code=401,
         headers={"WWW-Authenticate": "Bearer", "Cache-Control": "no-store"},
         media_type="application/json",

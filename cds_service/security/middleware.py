@@ -9,19 +9,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from cds_service.errors import operation_outcome
+
 logger = logging.getLogger(__name__)
-
-
-def operation_outcome(code: str, diagnostics: str, severity: str = "error") -> dict[str, Any]:
-    """A FHIR OperationOutcome with one issue."""
-    return {
-        "resourceType": "OperationOutcome",
-        "issue": [{"severity": severity, "code": code, "diagnostics": diagnostics}],
-    }
 
 
 async def send_operation_outcome(
@@ -32,7 +25,7 @@ async def send_operation_outcome(
     extra_headers: Iterable[tuple[bytes, bytes]] = (),
 ) -> None:
     """Send a complete JSON OperationOutcome response through raw ASGI `send`."""
-    body = json.dumps(operation_outcome(code, diagnostics)).encode()
+    body = json.dumps(operation_outcome(diagnostics, code=code)).encode()
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),

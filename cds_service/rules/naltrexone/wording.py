@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from cds_service.fhir.read import pruned
+from cds_service.fhir.read import FHIR_ID, pruned
 from cds_service.record.model import ConditionEntry, LabResult, MedicationUse
 from cds_service.rules.base import ActionSpec, LinkSpec, OverrideReasonSpec, RuleContext, SuggestionSpec
 
@@ -109,7 +109,7 @@ def remove_draft(ctx: RuleContext, label: str | None = None, recommended: bool =
     )
 
 
-_FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+_FHIR_ID = re.compile(FHIR_ID)
 
 
 def updatable(resource: dict | None) -> bool:
