@@ -91,11 +91,15 @@ def test_two_workers_store_each_feedback_exactly_once(db_url: str, tmp_path: Pat
 
         cpu_before = {pid: cpu_ticks(pid) for pid in workers}
 
-        # no keep-alive: every request opens a new TCP connection, accepted by whichever worker is free
-        http = httpx.Client(base_url=server.url, timeout=60, limits=httpx.Limits(max_keepalive_connections=0))
+        def post(path: str, payload: dict) -> httpx.Response:
+            """A client of its own per request: a new TCP connection, accepted by whichever worker is free.
+            (One client without keep-alive shared by the threads once failed in CI with EBADF: its pool closed
+            a socket another thread was reading.)"""
+            with httpx.Client(base_url=server.url, timeout=60) as client:
+                return client.post(path, json=payload)
 
         def call_hook(_: int) -> list[dict]:
-            response = http.post(f"/cds-services/{SIGN}", json=hook_request("opioid-stopped-3-days"))
+            response = post(f"/cds-services/{SIGN}", hook_request("opioid-stopped-3-days"))
             assert response.status_code == 200, response.text
             return response.json()["cards"]
 
@@ -106,7 +110,7 @@ def test_two_workers_store_each_feedback_exactly_once(db_url: str, tmp_path: Pat
         assert count(db_url, "issued_card") == 220  # every card sent is in the ledger
 
         def send(item: dict) -> dict:
-            response = http.post(f"/cds-services/{SIGN}/feedback", json=body(item))
+            response = post(f"/cds-services/{SIGN}/feedback", body(item))
             assert response.status_code == 200, response.text
             return response.json()
 
@@ -137,7 +141,6 @@ def test_two_workers_store_each_feedback_exactly_once(db_url: str, tmp_path: Pat
         cpu = {pid: cpu_ticks(pid) - cpu_before[pid] for pid in workers}
         assert all(ticks > 0 for ticks in cpu.values()), f"a worker did nothing: {cpu}"
         assert "Traceback" not in log.read_text(), server.log_tail()
-        http.close()
     assert counts(db_url)["issued_card"] == 220
     backend = db_url.split(":", 1)[0]
     print(f"\n[{backend}] " + "; ".join(f"{k}: {v:.2f} s" for k, v in timings.items())
