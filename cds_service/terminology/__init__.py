@@ -24,14 +24,25 @@ Observation classes: "alt", "ast", "urine-opioid-screen", "urine-naltrexone".
 """
 
 from cds_service.terminology.loader import (
-    ICD10CM,
-    LOINC,
-    RXNORM,
-    SNOMED,
     Ingredient,
     Product,
     Terminology,
     get_terminology,
 )
+from cds_service.terminology.systems import ATC, ICD10, ICD10CM, ICD10GM, LOINC, NDC, RXNORM, SNOMED, canonical
 
-__all__ = ["ICD10CM", "LOINC", "RXNORM", "SNOMED", "Ingredient", "Product", "Terminology", "get_terminology"]
+__all__ = [
+    "ATC",
+    "ICD10",
+    "ICD10CM",
+    "ICD10GM",
+    "LOINC",
+    "NDC",
+    "RXNORM",
+    "SNOMED",
+    "Ingredient",
+    "Product",
+    "Terminology",
+    "canonical",
+    "get_terminology",
+]

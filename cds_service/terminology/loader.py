@@ -21,30 +21,10 @@ from functools import lru_cache
 from importlib import resources
 
 from cds_service.memo import detach
-
-RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
-SNOMED = "http://snomed.info/sct"
-ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
-LOINC = "http://loinc.org"
+from cds_service.terminology.systems import ICD10CM, LOINC, RXNORM, SNOMED, canonical
 
 CLASS_EXT = "urn:cds-naltrexone:class"
 CONCEPT_TYPE_EXT = "urn:cds-naltrexone:rxnorm-concept-type"
-
-# Accepted spellings of each code system -> canonical URI.
-_SYSTEM_ALIASES = {
-    RXNORM: RXNORM,
-    "urn:oid:2.16.840.1.113883.6.88": RXNORM,
-    "http://www.nlm.nih.gov/research/umls/rxnorm/": RXNORM,
-    SNOMED: SNOMED,
-    "urn:oid:2.16.840.1.113883.6.96": SNOMED,
-    "http://snomed.info/sct/": SNOMED,
-    ICD10CM: ICD10CM,
-    "urn:oid:2.16.840.1.113883.6.90": ICD10CM,
-    "http://hl7.org/fhir/sid/icd-10-cm/": ICD10CM,
-    LOINC: LOINC,
-    "urn:oid:2.16.840.1.113883.6.1": LOINC,
-    "http://loinc.org/": LOINC,
-}
 
 # Contextual ingredient classes
 _ANTAGONIST_THERAPY = "opioid-antagonist-therapy"
@@ -73,9 +53,7 @@ class Product:
 
 
 def _system(system: str | None) -> str | None:
-    if not system:
-        return None
-    return _SYSTEM_ALIASES.get(system.strip())
+    return canonical(system)
 
 
 def _icd_key(code: str) -> str:
