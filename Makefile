@@ -9,37 +9,71 @@ PORT ?= 8080
 CDS_AUTH_MODE ?= off
 export CDS_AUTH_MODE
 
-.PHONY: run test lint bench bench-smoke docs openapi clean
+.PHONY: run test lint bench bench-smoke docs openapi lock clean
 
-$(BIN)/.installed: pyproject.toml
+# Installs come from the hash-locked files (`make lock` regenerates them from pyproject.toml + uv.lock):
+# requirements.lock is what serving needs, requirements-test.lock adds the test extras. --no-deps: a lock
+# is complete, nothing is resolved at install time. The project itself is then installed editable.
+PIP_LOCKED := $(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r
+PIP_SELF := $(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+
+$(VENV)/.venv-created:
+	@echo "make: creating $(VENV) with $(PYTHON)"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $@
 
-run: $(BIN)/.installed
+$(BIN)/.installed-run: requirements.lock pyproject.toml | $(VENV)/.venv-created
+	@echo "make: installing the runtime dependencies from requirements.lock (first time: about half a minute)"
+	$(PIP_LOCKED) requirements.lock
+	$(PIP_SELF)
+	@touch $@
+
+$(BIN)/.installed-test: requirements-test.lock pyproject.toml | $(VENV)/.venv-created
+	@echo "make: installing the runtime and test dependencies from requirements-test.lock (first time: 1-2 minutes)"
+	$(PIP_LOCKED) requirements-test.lock
+	$(PIP_SELF)
+	@touch $@ $(BIN)/.installed-run
+
+run: $(BIN)/.installed-run
 	$(BIN)/python -m cds_service serve --host $(HOST) --port $(PORT)
 
-test: $(BIN)/.installed
+test: $(BIN)/.installed-test
+	@echo "make: checking the test servers' system packages (PostgreSQL, sekmet-fhir, chromium)"
 	bash scripts/install-test-deps.sh
+	@echo "make: ruff"
 	$(BIN)/ruff check .
+	@echo "make: pytest (random order, pytest-randomly: the seed is printed; replay an order with --randomly-seed=N)"
 	$(BIN)/python -m pytest -p no:cacheprovider
 
-lint: $(BIN)/.installed
+lint: $(BIN)/.installed-test
 	$(BIN)/ruff check .
 
-bench: $(BIN)/.installed
+bench: $(BIN)/.installed-test
+	@echo "make: checking the benchmark's FHIR server (sekmet-fhir)"
 	bash scripts/install-test-deps.sh
 	$(BIN)/python -m benchmarks.run
 
-bench-smoke: $(BIN)/.installed
+bench-smoke: $(BIN)/.installed-test
 	$(BIN)/python -m benchmarks.run --smoke
 
-docs: $(BIN)/.installed
+docs: $(BIN)/.installed-test
 	$(BIN)/python -m cds_service docs
 
-openapi: $(BIN)/.installed
+openapi: $(BIN)/.installed-test
 	$(BIN)/python -m cds_service openapi
 
+# Regenerate the lock after changing dependencies in pyproject.toml: resolves with uv (installed into its own
+# .venv-tools, pinned) into uv.lock, then exports the two hash-locked requirement files the installs use.
+UV_VERSION := 0.13.8
+UV := .venv-tools/bin/uv
+lock:
+	@test -x $(UV) && $(UV) --version | grep -q "$(UV_VERSION)" || { \
+	  echo "make: installing uv $(UV_VERSION) into .venv-tools"; rm -rf .venv-tools; $(PYTHON) -m venv .venv-tools \
+	  && .venv-tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION); }
+	$(UV) lock --python $(PYTHON)
+	$(UV) export --quiet --frozen --no-emit-project --no-dev -o requirements.lock
+	$(UV) export --quiet --frozen --no-emit-project --no-dev --extra test -o requirements-test.lock
+	@echo "make: lock regenerated (uv.lock, requirements.lock, requirements-test.lock): commit all three"
+
 clean:
-	rm -rf $(VENV) .venv-fhir .pytest_cache .ruff_cache *.sqlite3*
+	rm -rf $(VENV) .venv-fhir .venv-tools .pytest_cache .ruff_cache *.sqlite3*

@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 
+from cds_service import __version__
 from cds_service.errors import BadRequest, ServiceError, error_response, outcome_response
 from cds_service.hooks.body import read_json
 from cds_service.hooks.models import (
@@ -31,6 +32,7 @@ from cds_service.hooks.models import (
     HookRequest,
     OperationOutcome,
 )
+from cds_service.ops.docs_ui import install_docs
 from cds_service.pipeline import FetcherFactory, Outcome, Pipeline
 from cds_service.rules.base import RulePack
 from cds_service.rules.registry import default_packs
@@ -167,17 +169,18 @@ def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | 
 
     app = FastAPI(
         title="cds-naltrexone",
-        version="0.1.0",
+        version=__version__,
         summary="CDS Hooks 2.0 service: naltrexone order safety checks",
         description="Discovery, service calls (order-select, order-sign) and feedback per CDS Hooks 2.0. "
         "Every error is a FHIR OperationOutcome.",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # the offline page below (cds_service.ops.docs_ui), not FastAPI's CDN one
         redoc_url=None,
     )
     app.state.pipeline = pipeline
     app.state.store = store
     app.state.settings = settings
+    install_docs(app)
 
     async def check_auth(request: Request, kind: str, service_id: str | None = None) -> None:
         await authenticate(request, settings, verifier, kind, service_id)

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Install what the test suite needs to start its own real servers (idempotent, quiet on success):
 #   - PostgreSQL server binaries (initdb, pg_ctl) from Debian's `postgresql` package;
-#   - the sekmet-fhir R4 server, pinned, in its own virtual environment .venv-fhir.
+#   - the sekmet-fhir R4 server, pinned, in its own virtual environment .venv-fhir;
+#   - Debian's `chromium` (/usr/bin/chromium) for the browser tests (Playwright drives it through
+#     executable_path; `playwright install` is never run: no browser is downloaded from anywhere else).
 # Called by `make test` before pytest. Safe to run again: it does nothing when all is in place.
 set -euo pipefail
 
@@ -20,6 +22,20 @@ fail() {
   exit 1
 }
 
+# apt waits for another apt (several checkouts may run this at once) instead of failing on its lock
+APT_GET=(apt-get -o DPkg::Lock::Timeout=600)
+APT_UPDATED=""
+apt_install() {
+  export DEBIAN_FRONTEND=noninteractive
+  if [[ -z "$APT_UPDATED" ]]; then
+    echo "install-test-deps: apt-get update" >&2
+    "${APT_GET[@]}" update >>"$LOG" 2>&1 || fail "apt-get update failed"
+    APT_UPDATED=1
+  fi
+  echo "install-test-deps: apt-get install $* (once; a few minutes)" >&2
+  "${APT_GET[@]}" install -y --no-install-recommends "$@" >>"$LOG" 2>&1 || fail "apt-get install $* failed"
+}
+
 have_pg_binaries() {
   local d
   for d in /usr/lib/postgresql/*/bin; do
@@ -31,10 +47,7 @@ have_pg_binaries() {
 # 1. PostgreSQL server binaries (only if no external database was given).
 if [[ -z "${CDS_TEST_DATABASE_URL:-}" ]] && ! have_pg_binaries; then
   if [[ "$(id -u)" -eq 0 ]]; then
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update >>"$LOG" 2>&1 || fail "apt-get update failed"
-    apt-get install -y --no-install-recommends postgresql >>"$LOG" 2>&1 \
-      || fail "apt-get install postgresql failed"
+    apt_install postgresql
     have_pg_binaries || fail "postgresql installed but initdb/pg_ctl not found in /usr/lib/postgresql/*/bin"
   else
     fail "PostgreSQL server binaries (initdb, pg_ctl) are missing and this is not root.
@@ -57,15 +70,25 @@ if [[ ! -x "$FHIR_VENV/bin/sekmet" || "$(installed_version || true)" != "$SEKMET
       # Debian's own python3 needs python3-venv for ensurepip
       if [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
         rm -rf "$FHIR_VENV"
-        { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3-venv; } \
-          >>"$LOG" 2>&1 || fail "apt-get install python3-venv failed"
+        apt_install python3-venv
         python3 -m venv "$FHIR_VENV" >>"$LOG" 2>&1 || fail "python3 -m venv $FHIR_VENV failed"
       else
         fail "python3 -m venv $FHIR_VENV failed. Fix: sudo apt-get install -y python3-venv"
       fi
     fi
   fi
+  echo "install-test-deps: installing the test FHIR server sekmet-fhir==$SEKMET_VERSION into $FHIR_VENV" >&2
   "$FHIR_VENV/bin/pip" install --quiet --disable-pip-version-check "sekmet-fhir==$SEKMET_VERSION" >>"$LOG" 2>&1 \
     || fail "pip install sekmet-fhir==$SEKMET_VERSION into $FHIR_VENV failed"
   [[ -x "$FHIR_VENV/bin/sekmet" ]] || fail "$FHIR_VENV/bin/sekmet missing after install"
+fi
+
+# 3. Chromium for the browser tests (Playwright for Python drives it: executable_path=/usr/bin/chromium).
+if [[ ! -x /usr/bin/chromium ]]; then
+  if [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    apt_install chromium
+    [[ -x /usr/bin/chromium ]] || fail "chromium installed but /usr/bin/chromium is missing"
+  else
+    fail "/usr/bin/chromium is missing and this is not root. Fix: sudo apt-get install -y chromium"
+  fi
 fi

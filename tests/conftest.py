@@ -13,7 +13,7 @@ from cds_service.app import create_app
 from cds_service.settings import Settings
 from tests.cds_validator import assert_valid_cards_response
 
-pytest_plugins = ["tests.support.plugin", "tests.security.log_guard"]
+pytest_plugins = ["tests.support.plugin", "tests.support.browser", "tests.security.log_guard"]
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fhir_fixtures"

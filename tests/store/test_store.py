@@ -29,7 +29,12 @@ from tests.store.helpers import (
 )
 from tests.store.ledger_probe import count_feedback_rows, count_ledger_rows, count_suggestion_rows
 
-NOW = datetime.now(UTC)
+
+
+def now() -> datetime:
+    """The time of the call. The store compares replay-cache expiries with its own clock, so a test's
+    reference time is taken when the test runs, never at import: the suite may need minutes to get here."""
+    return datetime.now(UTC)
 
 
 # --- ledger -------------------------------------------------------------------------------------
@@ -114,7 +119,7 @@ def test_feedback_validation_errors_store_nothing(store: Store) -> None:
         "suggestion of another card": accepted(mine, other_card.suggestions[0].uuid),
         "unknown suggestion": accepted(mine, new_uuid()),
         "card of another service": overridden(foreign, "benefit"),
-        "bad outcome": FeedbackItem(mine.uuid, "ignored", (), None, None, None, NOW),
+        "bad outcome": FeedbackItem(mine.uuid, "ignored", (), None, None, None, now()),
     }
     for why, bad in bad_items.items():
         with pytest.raises(FeedbackError) as excinfo:
@@ -206,7 +211,7 @@ def test_concurrent_feedback_200_items_8_threads(make_store: Callable[[], Store]
 
 
 def test_remember_jti(store: Store) -> None:
-    later = NOW + timedelta(minutes=5)
+    later = now() + timedelta(minutes=5)
     assert store.remember_jti("https://sandbox.cds-hooks.org", "jti-1", later) is True
     assert store.remember_jti("https://sandbox.cds-hooks.org", "jti-1", later) is False
     assert store.remember_jti("https://other-ehr.example", "jti-1", later) is True
@@ -214,16 +219,16 @@ def test_remember_jti(store: Store) -> None:
 
 
 def test_remember_jti_expired_entry_may_be_reused(store: Store) -> None:
-    assert store.remember_jti("iss", "old", NOW - timedelta(seconds=1)) is True
-    assert store.remember_jti("iss", "old", NOW + timedelta(minutes=5)) is True  # old entry had expired
-    assert store.remember_jti("iss", "old", NOW + timedelta(minutes=5)) is False
+    assert store.remember_jti("iss", "old", now() - timedelta(seconds=1)) is True
+    assert store.remember_jti("iss", "old", now() + timedelta(minutes=5)) is True  # old entry had expired
+    assert store.remember_jti("iss", "old", now() + timedelta(minutes=5)) is False
     assert count_rows(store, "jwt_replay") == 1
 
 
 def test_remember_jti_across_two_stores(make_store: Callable[[], Store]) -> None:
     a, b = make_store(), make_store()
     a.migrate()
-    later = NOW + timedelta(minutes=5)
+    later = now() + timedelta(minutes=5)
     assert a.remember_jti("iss", "shared", later) is True
     assert b.remember_jti("iss", "shared", later) is False
     assert a.remember_jti("iss", "shared", later) is False
@@ -243,8 +248,8 @@ def test_remember_jti_across_two_stores(make_store: Callable[[], Store]) -> None
 
 
 def test_purge_removes_only_old_rows(store: Store) -> None:
-    old = issue(store, [make_card()], issued_at=NOW - timedelta(days=500))[0]
-    new = issue(store, [make_card()], issued_at=NOW - timedelta(days=1))[0]
+    old = issue(store, [make_card()], issued_at=now() - timedelta(days=500))[0]
+    new = issue(store, [make_card()], issued_at=now() - timedelta(days=1))[0]
     store.record_feedback(
         "naltrexone-order-select",
         [
@@ -253,10 +258,10 @@ def test_purge_removes_only_old_rows(store: Store) -> None:
             overridden(new, "benefit"),
         ],
     )
-    store.remember_jti("iss", "expired", NOW - timedelta(minutes=1))
-    store.remember_jti("iss", "live", NOW + timedelta(minutes=5))
+    store.remember_jti("iss", "expired", now() - timedelta(minutes=1))
+    store.remember_jti("iss", "live", now() + timedelta(minutes=5))
 
-    removed = store.purge(NOW - timedelta(days=400))
+    removed = store.purge(now() - timedelta(days=400))
     # old card + its 2 suggestions + 3 reasons + 1 feedback + 1 accepted suggestion + 1 expired jti
     assert removed == 1 + 2 + 3 + 1 + 1 + 1
     assert row_counts(store) == {
@@ -270,7 +275,7 @@ def test_purge_removes_only_old_rows(store: Store) -> None:
     with store.engine.connect() as conn:
         assert conn.execute(select(CardRow.card_uuid)).scalars().all() == [new.uuid]
         assert conn.execute(select(JwtReplayRow.jti)).scalars().all() == ["live"]
-    assert store.purge(NOW - timedelta(days=400)) == 0
+    assert store.purge(now() - timedelta(days=400)) == 0
     with pytest.raises(FeedbackError):  # feedback on a purged card: unknown card
         store.record_feedback("naltrexone-order-select", [overridden(old, "benefit")])
 
