@@ -30,16 +30,20 @@ def _import_time_nodes(tree: ast.Module) -> list[ast.AST]:
     return nodes
 
 
+def _walk_eager(node: ast.AST) -> list[ast.AST]:
+    """Like ast.walk, but not into lambda bodies (they run when called, not on import)."""
+    found, pending = [], [node]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        pending += [c for c in ast.iter_child_nodes(current) if not isinstance(c, ast.Lambda)]
+    return found
+
+
 def clock_reads_at_import(source: str) -> list[int]:
-    lines = []
-    for node in _import_time_nodes(ast.parse(source)):
-        for sub in ast.walk(node):
-            if isinstance(sub, ast.Lambda):
-                continue  # its body runs later (ast.walk still descends; filtered below)
-            if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute) and sub.func.attr in CLOCK_CALLS:
-                if not any(isinstance(p, ast.Lambda) and sub in set(ast.walk(p)) for p in ast.walk(node)):
-                    lines.append(sub.lineno)
-    return lines
+    return sorted(sub.lineno for node in _import_time_nodes(ast.parse(source)) for sub in _walk_eager(node)
+                  if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute)
+                  and sub.func.attr in CLOCK_CALLS)
 
 
 def test_detector_finds_module_level_clock_reads() -> None:

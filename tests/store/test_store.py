@@ -30,7 +30,6 @@ from tests.store.helpers import (
 from tests.store.ledger_probe import count_feedback_rows, count_ledger_rows, count_suggestion_rows
 
 
-
 def now() -> datetime:
     """The time of the call. The store compares replay-cache expiries with its own clock, so a test's
     reference time is taken when the test runs, never at import: the suite may need minutes to get here."""
