@@ -2,7 +2,8 @@
 
 Registered in tests/conftest.py ``pytest_plugins``. Fixtures:
 
-    browser       playwright Browser, session scope: one Chromium for the whole run, launched lazily
+    browser       playwright Browser: one Chromium for the whole session (launched lazily by the session
+                  fixture `chromium_session`), handed to each test that asks for it
     offline_page  a fresh Page in its own context that lets only loopback requests through; every other
                   request is aborted and recorded in ``page.blocked`` (a list of URLs), so a test can
                   assert that a page rendered *without* the network: ``assert page.blocked == []``
@@ -14,6 +15,7 @@ downloads: ``playwright install`` is not run anywhere. Tests using these fixture
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,15 +47,42 @@ def launch_chromium(playwright: Any) -> Any:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+def chromium_session() -> Iterator[tuple[Any, asyncio.AbstractEventLoop]]:
+    """One Chromium for the whole session, and the event loop Playwright's sync API runs it on."""
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
+    playwright = sync_playwright().start()
+    loop = asyncio.get_running_loop()  # Playwright's sync API marks its loop as running in this thread
+    try:
         chromium = launch_chromium(playwright)
+    except BaseException:
+        playwright.stop()
+        raise
+    # Between Playwright calls the thread would keep that loop marked as running, and every later test
+    # calling asyncio.run() would fail ("cannot be called from a running event loop"): unmark it outside
+    # browser tests (the `browser` fixture marks it again for the test that uses it).
+    asyncio._set_running_loop(None)
+    try:
+        yield chromium, loop
+    finally:
+        asyncio._set_running_loop(loop)
         try:
-            yield chromium
-        finally:
             chromium.close()
+            playwright.stop()
+        finally:
+            asyncio._set_running_loop(None)
+
+
+@pytest.fixture
+def browser(chromium_session: tuple[Any, asyncio.AbstractEventLoop]) -> Iterator[Any]:
+    """The session's Chromium (launched once, on first use), handed to one test at a time. Inside a test
+    that uses it, asyncio.run() is not available (Playwright's loop is the thread's running loop)."""
+    chromium, loop = chromium_session
+    asyncio._set_running_loop(loop)
+    try:
+        yield chromium
+    finally:
+        asyncio._set_running_loop(None)
 
 
 def is_loopback(url: str) -> bool:
@@ -90,5 +119,5 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if {"browser", "offline_page"} & set(getattr(item, "fixturenames", ())):
+        if {"browser", "offline_page", "chromium_session"} & set(getattr(item, "fixturenames", ())):
             item.add_marker("browser")
