@@ -33,6 +33,10 @@ from cds_service.hooks.models import (
     OperationOutcome,
 )
 from cds_service.ops.docs_ui import install_docs
+from cds_service.ops.logging_config import configure_logging
+from cds_service.ops.metrics import metrics_endpoint, observe_feedback
+from cds_service.ops.probes import install_probes
+from cds_service.ops.telemetry import RequestTelemetryMiddleware, note_hook_call, request_id_of
 from cds_service.pipeline import FetcherFactory, Outcome, Pipeline
 from cds_service.rules.base import RulePack
 from cds_service.rules.registry import default_packs
@@ -65,17 +69,14 @@ def _json(body: object, status: int = 200) -> Response:
 
 
 async def after_response(service_id: str, outcome: Outcome, parsed_request: object) -> None:
-    """Runs once the response is on its way: the log line, and the release of the parsed request.
+    """Runs once the response is on its way: the release of the parsed request (the access line with the
+    rule ids fired follows it, written by the telemetry middleware).
 
     The EHR waits at order time; nothing it does not need belongs before its response. This task holds the
     parsed request (~20,000 objects for a typical call) and the outcome, so they are freed after the send,
     not before it. Measured at one connection, p50 -5 to -10%.
     """
     del parsed_request  # freed with this task, after the response
-    cards = outcome.response["cards"]
-    if cards and outcome.call is not None:
-        log.info("hook %s instance=%s cards=%s", service_id, outcome.call.hook_instance[:64],
-                 ",".join(f"{c['source']['topic']['code']}:{c['indicator']}" for c in cards))
 
 
 def issued_cards(cards: list[dict]) -> list[IssuedCard]:
@@ -129,14 +130,14 @@ def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | 
                store: Store | None = None, fetcher_factory: FetcherFactory | None = None,
                verifier: JwtVerifier | None = None) -> FastAPI:
     settings = settings or get_settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry FHIR URLs with patient ids
+    configure_logging(settings.log_level, settings.log_format)
     store = store or Store(settings.database_url, settings.patient_hash_key)
     if fetcher_factory is None:
         from cds_service.fhir.client import FhirFetcherFactory
 
         fetcher_factory = FhirFetcherFactory(settings)
-    pipeline = Pipeline(settings, packs if packs is not None else default_packs(), fetcher_factory)
+    pipeline_packs = packs if packs is not None else default_packs()
+    pipeline = Pipeline(settings, pipeline_packs, fetcher_factory)
     # measured (single worker, 4 connections, typical order): handing the sub-millisecond SQLite commit to
     # a thread made the CPU-bound event loop and the thread fight for the GIL: p99 205 ms -> 45 ms inline
     inline_ledger = store.dialect == "sqlite"
@@ -145,7 +146,8 @@ def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await run_in_threadpool(store.migrate)
+        if settings.migrate_on_start:
+            await run_in_threadpool(store.migrate)
         store.start_background_checkpoints()  # SQLite: no checkpoint fsync inside a hook call's commit
         # Everything loaded so far (terminology, FHIR models, rule packs) lives for the whole process:
         # move it out of the garbage collector's sight, or every full collection re-scans it (measured:
@@ -207,8 +209,10 @@ def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
+        request_id = request_id_of(request)  # this handler runs outside the telemetry middleware
         return outcome_response(500, "Internal error: the request was logged. No cards could be computed; "
-                                "do not treat this as 'no warnings'.", code="exception")
+                                "do not treat this as 'no warnings'.", code="exception",
+                                headers={"X-Request-ID": request_id} if request_id else None)
 
     @app.get("/cds-services", response_model=DiscoveryResponse, responses={401: ERRORS[401]},
              summary="CDS Hooks discovery")
@@ -236,6 +240,8 @@ def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | 
                 write()  # a local SQLite commit (~0.25 ms): a thread hop costs more in GIL convoys than it saves
             else:
                 await run_in_threadpool(write)  # a network round trip must not stall the event loop
+        note_hook_call(request, service_id, outcome.service.hook,
+                       outcome.call.hook_instance if outcome.call is not None else None, cards)
         response = _json(outcome.response)
         response.background = BackgroundTask(after_response, service_id, outcome, data)
         return response
@@ -253,6 +259,7 @@ def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | 
             stored = await run_in_threadpool(store.record_feedback, service_id, items)
         except FeedbackError as err:
             raise BadRequest(err.message, expression=["feedback"]) from None
+        observe_feedback(service_id, (item.outcome for item in items))
         return _json({"stored": stored, "received": len(items)})
 
     @app.get("/analytics/rules", summary="Override analytics per rule (admin token)",
@@ -271,9 +278,8 @@ def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | 
         stats = await run_in_threadpool(store.analytics, since, until)
         return _json({"rules": report_json(stats)})
 
-    @app.get("/healthz", summary="Liveness", include_in_schema=False)
-    async def healthz() -> Response:
-        return _json({"status": "ok"})
+    install_probes(app, store, pipeline_packs)
+    app.add_api_route("/metrics", metrics_endpoint(settings.metrics_token), methods=["GET"], include_in_schema=False)
 
     # the request models join the OpenAPI components (bodies are read by hand for precise errors)
     _add_models_to_openapi(app)
@@ -282,6 +288,8 @@ def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | 
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(CORSMiddleware, **cors_options(settings))
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(RequestTelemetryMiddleware,  # outermost: a request id and an access line for everything
+                       services={spec.id: spec.hook for spec, _pack in pipeline.services.values()})
     return app
 
 

@@ -1,4 +1,10 @@
-"""Command line: `python -m cds_service <command>` (serve, evaluate, report, purge, docs, openapi)."""
+"""Command line: `python -m cds_service <command>` (serve, migrate, evaluate, validate, report, purge, docs,
+openapi).
+
+A user's mistake (a bad argument, an unreadable file, a port in use, an unreachable or unmigrated database,
+a bad `CDS_*` setting) ends with one clear line on stderr and a non-zero exit, never a traceback: usage
+errors exit 2 (click's convention), operational ones 1.
+"""
 
 from __future__ import annotations
 
@@ -11,17 +17,61 @@ from typing import Annotated, Any
 
 import typer
 
-cli = typer.Typer(add_completion=False, no_args_is_help=True,
+cli = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="cds-naltrexone: CDS Hooks 2.0 naltrexone order checks.")
 
 
+class CliError(Exception):
+    """An operational failure the user can fix: printed as one line, exit status 1."""
+
+
+def _version(value: bool) -> None:
+    if value:
+        from cds_service import __version__
+
+        typer.echo(f"cds-naltrexone {__version__}")
+        raise typer.Exit()
+
+
+@cli.callback()
+def _main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="Print the version and exit.")] = False) -> None:
+    """cds-naltrexone: CDS Hooks 2.0 naltrexone order checks."""
+
+
 @cli.command()
-def serve(host: str = "127.0.0.1", port: int = 8080, workers: int = 1) -> None:
-    """Serve the API with uvicorn (settings from CDS_* environment variables)."""
+def serve(host: str = "127.0.0.1", port: Annotated[int, typer.Option(min=1, max=65535)] = 8080,
+          workers: Annotated[int, typer.Option(min=1)] = 1) -> None:
+    """Serve the API with uvicorn (settings from CDS_* environment variables).
+
+    Checks first, in this order, and stops with one line if one fails: the port is free, the database answers
+    and is migrated (migrating it when CDS_MIGRATE_ON_START is on). Logs in CDS_LOG_FORMAT, uvicorn's too.
+    """
     import uvicorn
 
+    from cds_service.ops.logging_config import configure_logging, uvicorn_log_config
+    from cds_service.ops.preflight import check_database, check_port, prepare_metrics_dir
+    from cds_service.settings import Settings
+
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)  # the checks' lines in the service's format
+    check_port(host, port)  # before any migration: a second `make run` must not touch the database
+    check_database(settings)
+    prepare_metrics_dir(workers)
+    trusted = settings.forwarded_allow_ips.strip()
     uvicorn.run("cds_service.app:app", host=host, port=port, workers=workers, server_header=False,
-                proxy_headers=True, log_level="info")
+                proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None, access_log=False,
+                log_level=settings.log_level.lower(), log_config=uvicorn_log_config(settings.log_level))
+
+
+@cli.command()
+def migrate() -> None:
+    """Upgrade the database schema to the newest revision (what the Kubernetes migration Job runs)."""
+    from cds_service.ops.preflight import migrate_database
+    from cds_service.settings import Settings
+
+    revision = migrate_database(Settings())
+    typer.echo(f"database migrated: revision {revision}")
 
 
 def _load(path: Path) -> Any:
@@ -31,7 +81,48 @@ def _load(path: Path) -> Any:
         raise typer.BadParameter(f"{path}: {err}") from None
 
 
-def _request_from_bundle(bundle: dict, order: dict, hook: str) -> dict:
+def _as_of(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date: use YYYY-MM-DD, e.g. 2026-11-25",
+                                 param_hint="--as-of") from None
+
+
+def draft_orders(data: Any, path: Path) -> list[dict]:
+    """The draft orders of `--order`: one MedicationRequest, or a Bundle holding only MedicationRequests.
+
+    Anything else is refused: evaluating "no order" would print "no cards", a silent all-clear.
+    """
+    hint = "--order"
+    if not isinstance(data, dict):
+        raise typer.BadParameter(f"{path} is not a FHIR resource (a JSON object)", param_hint=hint)
+    kind = data.get("resourceType")
+    if kind == "MedicationRequest":
+        orders = [data]
+    elif kind == "Bundle":
+        entries = data.get("entry")
+        orders = [e.get("resource") for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
+        if not orders:
+            raise typer.BadParameter(f"{path}: the Bundle holds no MedicationRequest", param_hint=hint)
+        others = sorted({str(o.get("resourceType")) if isinstance(o, dict) else "a non-resource" for o in orders}
+                        - {"MedicationRequest"})
+        if others:
+            raise typer.BadParameter(f"{path}: the Bundle holds {', '.join(others)}; only MedicationRequest "
+                                     "draft orders can be evaluated", param_hint=hint)
+    else:
+        raise typer.BadParameter(f"{path} is {'a ' + kind if isinstance(kind, str) else 'not a FHIR resource'}; "
+                                 "--order needs a MedicationRequest or a Bundle of them", param_hint=hint)
+    for i, o in enumerate(orders):
+        if not isinstance(o.get("id"), str) or not o["id"]:
+            raise typer.BadParameter(f"{path}: MedicationRequest {i + 1} has no id (the hook's selections "
+                                     "name orders by id)", param_hint=hint)
+    return orders
+
+
+def _request_from_bundle(bundle: dict, orders: list[dict], hook: str) -> dict:
     """A hook request whose prefetch is the patient bundle, split into the service's prefetch keys."""
     from cds_service.fhir.read import bundle_resources
     from cds_service.rules.registry import default_packs
@@ -39,7 +130,7 @@ def _request_from_bundle(bundle: dict, order: dict, hook: str) -> dict:
     resources = list(bundle_resources(bundle))
     patient = next((r for r in resources if r.get("resourceType") == "Patient"), None)
     if patient is None:
-        raise typer.BadParameter("the bundle has no Patient")
+        raise typer.BadParameter("the patient Bundle has no Patient")
     pack = default_packs()[0]
     terminology = pack.terminology  # type: ignore[attr-defined]
     prefetch: dict[str, Any] = {}
@@ -60,32 +151,19 @@ def _request_from_bundle(bundle: dict, order: dict, hook: str) -> dict:
     request: dict[str, Any] = {
         "hook": hook, "hookInstance": "cli-evaluate",
         "context": {"patientId": patient["id"], "userId": "Practitioner/cli",
-                    "draftOrders": {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": order}]}},
+                    "draftOrders": {"resourceType": "Bundle", "type": "collection",
+                                    "entry": [{"resource": o} for o in orders]}},
         "prefetch": prefetch,
     }
     if hook == "order-select":
-        request["context"]["selections"] = [f"{order.get('resourceType')}/{order.get('id')}"]
+        request["context"]["selections"] = [f"MedicationRequest/{o['id']}" for o in orders]
     return request
 
 
 def print_cards(body: dict) -> None:
-    cards = body.get("cards", [])
-    if not cards:
-        typer.echo("No cards: nothing to warn about for this order.")
-        return
-    marks = {"critical": "CRITICAL", "warning": "WARNING ", "info": "INFO    "}
-    for card in cards:
-        typer.echo("=" * 100)
-        typer.echo(f"{marks[card['indicator']]} [{card['source']['topic']['code']}] {card['summary']}")
-        typer.echo("-" * 100)
-        typer.echo(card.get("detail", ""))
-        for s in card.get("suggestions", []):
-            actions = "; ".join(f"{a['type']} {a.get('resourceId') or a.get('resource', {}).get('resourceType', '')}"
-                                for a in s.get("actions", []))
-            typer.echo(f"  → suggestion: {s['label']}" + (f" ({actions})" if actions else ""))
-        if card.get("overrideReasons"):
-            typer.echo("  override reasons: " + "; ".join(r["display"] for r in card["overrideReasons"]))
-    typer.echo("=" * 100)
+    from cds_service.cli_render import render_cards
+
+    render_cards(body)
 
 
 @cli.command()
@@ -102,14 +180,19 @@ def evaluate(
     from cds_service.rules.registry import default_packs
     from cds_service.settings import Settings
 
+    today = _as_of(as_of)  # usage errors before any work
     data = _load(file)
     if isinstance(data, dict) and data.get("resourceType") == "Bundle":
         if order is None:
             raise typer.BadParameter("FILE is a Bundle: give the draft order with --order")
-        data = _request_from_bundle(data, _load(order), hook)
+        data = _request_from_bundle(data, draft_orders(_load(order), order), hook)
+    elif order is not None:
+        raise typer.BadParameter("--order goes with a patient Bundle; FILE is a hook request with its own "
+                                 "draftOrders", param_hint="--order")
     if not isinstance(data, dict) or "hook" not in data:
         raise typer.BadParameter("FILE must be a CDS Hooks request (with 'hook') or a FHIR Bundle")
-    settings = Settings(today=date.fromisoformat(as_of) if as_of else None, auth_mode="off")
+    # --as-of wins; otherwise CDS_TODAY (read by Settings), otherwise the real date
+    settings = Settings(auth_mode="off", **({"today": today} if today else {}))
     pipeline = Pipeline(settings, default_packs())
     service_id = next((sid for sid, (spec, _p) in pipeline.services.items() if spec.hook == data.get("hook")), None)
     if service_id is None:
@@ -143,13 +226,13 @@ def report(
     as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False,
 ) -> None:
     """Override analytics per rule: cards issued, accepted, overridden, reasons, suggestions."""
+    from cds_service.ops.preflight import database_errors, open_store
     from cds_service.settings import Settings
-    from cds_service.store import Store, format_report, report_json
+    from cds_service.store import format_report, report_json
 
     since_at, until_at = _when(since, "--since"), _when(until, "--until")  # usage errors before any I/O
     settings = Settings()
-    with Store(settings.database_url, settings.patient_hash_key) as store:
-        store.migrate()
+    with open_store(settings) as store, database_errors(settings):
         stats = store.analytics(since_at, until_at)
     typer.echo(json.dumps(report_json(stats), indent=2) if as_json else format_report(stats))
 
@@ -158,13 +241,12 @@ def report(
 def purge(days: Annotated[int | None, typer.Option(min=0, help="Keep this many days (default CDS_RETENTION_DAYS).")]
           = None) -> None:
     """Delete ledger rows older than the retention period (and expired JWT replay entries)."""
+    from cds_service.ops.preflight import database_errors, open_store
     from cds_service.settings import Settings
-    from cds_service.store import Store
 
     settings = Settings()
     keep = days if days is not None else settings.retention_days
-    with Store(settings.database_url, settings.patient_hash_key) as store:
-        store.migrate()
+    with open_store(settings) as store, database_errors(settings):
         removed = store.purge(datetime.now(UTC) - timedelta(days=keep))
     typer.echo(f"removed {removed} rows older than {keep} days")
 
@@ -195,7 +277,23 @@ def openapi_json() -> str:
 
 
 def main() -> None:
-    cli(prog_name="python -m cds_service")
+    """Run the CLI; a user's mistake ends with one line on stderr, never a traceback."""
+    from pydantic import ValidationError
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        cli(prog_name="python -m cds_service", standalone_mode=True)
+    except CliError as err:
+        typer.echo(f"error: {err}", err=True)
+        sys.exit(1)
+    except ValidationError as err:  # a CDS_* setting that does not parse
+        first = err.errors()[0]
+        where = "CDS_" + "_".join(str(p) for p in first["loc"]).upper()
+        typer.echo(f"error: setting {where}: {first['msg']}", err=True)
+        sys.exit(1)
+    except ArgumentError as err:
+        typer.echo(f"error: CDS_DATABASE_URL is not a database URL ({err})", err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

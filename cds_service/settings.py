@@ -29,6 +29,15 @@ class Settings(BaseSettings):
         "JWT `aud` is checked against it.",
     )
     log_level: str = Field("INFO", description="Python log level.")
+    log_format: Literal["json", "text"] = Field(
+        "text", description="`json`: one JSON object per log line (app and uvicorn; the Docker image sets it); "
+        "`text`: classic lines.")
+    metrics_token: str | None = Field(
+        None, description="Bearer token required for `/metrics`; unset: `/metrics` is open (restrict it at the "
+        "proxy). It carries no patient data.")
+    forwarded_allow_ips: str = Field(
+        "", description="`python -m cds_service serve`: proxy addresses whose X-Forwarded-* headers are trusted "
+        "(comma-separated IPs/CIDRs, `*` for any). Empty: none trusted, forwarding headers ignored.")
     today: date | None = Field(
         None,
         description="Evaluate as if today were this date (replaying a recorded request, tests). "
@@ -81,6 +90,9 @@ class Settings(BaseSettings):
         "change-me-in-production",
         description="Secret key of the keyed hash (HMAC-SHA256) stored instead of patient ids.",
     )
+    migrate_on_start: bool = Field(
+        True, description="Run the database migrations when the app starts. Set false where a separate job runs "
+        "`python -m cds_service migrate` (Kubernetes: the migration Job) and instances only check the schema.")
     retention_days: int = Field(400, description="Ledger rows older than this are removed by `purge`.")
     admin_token: str | None = Field(None, description="Bearer token for `/analytics/*`; unset: analytics refused.")
 

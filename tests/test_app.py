@@ -15,8 +15,8 @@ from tests.conftest import load_fixture, make_settings
 
 
 def test_ledger_before_the_response_log_line_after_it(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    """The cards are durable before the EHR sees them; the log line (and freeing the parsed request) waits
-    until the response has been sent."""
+    """The cards are durable before the EHR sees them; the access line with the rule ids fired (and freeing
+    the parsed request) waits until the response has been sent."""
     settings = make_settings(tmp_path, log_level="INFO")
     app = create_app(settings)
     body = json.dumps(load_fixture("oxycodone-active", "order-sign.json")).encode()
@@ -24,7 +24,7 @@ def test_ledger_before_the_response_log_line_after_it(tmp_path: Path, caplog: py
 
     class Recorder(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
-            if record.getMessage().startswith("hook naltrexone-order-sign"):
+            if record.name == "cds_service.access" and getattr(record, "cds", {}).get("rule_ids"):
                 events.append("log line")
 
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",

@@ -29,6 +29,7 @@ import orjson
 from cds_service.fhir.gather import FetchError, FetchResult
 from cds_service.fhir.read import FHIR_ID, as_list, outcome_text, text
 from cds_service.hooks.request import HookCall
+from cds_service.ops.metrics import observe_fhir
 from cds_service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -101,7 +102,7 @@ def _status_reason(response: httpx.Response) -> str:
 def _parse(response: httpx.Response, expect: str) -> dict:
     """The JSON body if it is a `expect` resource (Bundle for searches), else FetchError."""
     if response.status_code != 200:
-        raise FetchError(_status_reason(response))
+        raise FetchError(_status_reason(response), "http-status")
     what = "a FHIR Bundle" if expect == "Bundle" else f"a FHIR {expect}"
     ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype and "json" not in ctype:
@@ -264,27 +265,30 @@ class FhirFetcher:
         start = time.perf_counter()
         resources: list[dict] = []
         pages = 0
+        outcome = "ok"
         try:
             remaining = self._remaining()
             if remaining <= 0:
-                raise FetchError(self._deadline_reason())
+                raise FetchError(self._deadline_reason(), "timeout")
             async with asyncio.timeout(remaining):
                 resources, pages = await self._pages(key, first, continuation)
             reason = None
         except FetchError as err:
-            reason = err.reason
+            reason, outcome = err.reason, err.kind
         except TimeoutError:
-            reason = self._deadline_reason()
+            reason, outcome = self._deadline_reason(), "timeout"
         except httpx.TimeoutException:
-            reason = self._request_timeout_reason()
+            reason, outcome = self._request_timeout_reason(), "timeout"
         except httpx.ConnectError:
-            reason = "could not connect to the FHIR server"
+            reason, outcome = "could not connect to the FHIR server", "connect-error"
         except httpx.HTTPError as err:
-            reason = f"could not reach the FHIR server ({type(err).__name__})"
+            reason, outcome = f"could not reach the FHIR server ({type(err).__name__})", "http-error"
         except Exception as err:  # a FHIR problem must never become a 500
             log.warning("FHIR query %s failed unexpectedly: %s", key, type(err).__name__)
-            reason = "unexpected error while reading the FHIR server's answer"
+            reason, outcome = "unexpected error while reading the FHIR server's answer", "error"
         seconds = time.perf_counter() - start
+        # a bounded label: the prefetch key of a query, the resource type of a read (never its id)
+        observe_fhir(key.split("/", 1)[0] if _READ.match(key) else key, outcome, seconds)
         self.stats.queries.append(QueryStat(key, seconds, pages, len(resources), reason or "ok"))
         if reason is not None:
             log.debug("FHIR %s failed after %.1f ms (%d pages): %s", key, seconds * 1000, pages, reason)
@@ -308,12 +312,13 @@ class FhirFetcher:
         while url is not None:
             if followed > max_next:
                 raise FetchError(f"too many pages (more than {max_next + 1}; at most {max_next} next pages "
-                                 "are read)")
+                                 "are read)", "refused")
             target = self._resolve(url)
             if target is None:
                 raise FetchError("a next page pointed to another server than the fhirServer; "
                                  "not followed (the access token is only sent to the fhirServer)"
-                                 if pages or continuation else "the query does not address the fhirServer")
+                                 if pages or continuation else "the query does not address the fhirServer",
+                                 "refused")
             page_start = time.perf_counter()
             per_request = self._settings.fhir_request_timeout_seconds
             try:
@@ -322,7 +327,7 @@ class FhirFetcher:
                     response = await self._factory.http().get(
                         target, headers={"Authorization": f"Bearer {self._token}"}, timeout=per_request)
             except TimeoutError:
-                raise FetchError(self._request_timeout_reason()) from None
+                raise FetchError(self._request_timeout_reason(), "timeout") from None
             pages += 1
             body = _parse(response, expect)
             found = [body] if is_read else _page_resources(body)

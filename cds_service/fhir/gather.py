@@ -33,9 +33,10 @@ _PATIENT_ELEMENT = {
 class FetchError(Exception):
     """A category could not be fetched; `reason` is shown to the clinician (no secrets)."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, kind: str = "bad-answer") -> None:
         super().__init__(reason)
         self.reason = reason
+        self.kind = kind  # the metrics' outcome class: bad-answer, http-status, timeout, refused
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from fastapi.responses import JSONResponse
 
 from cds_service.errors import operation_outcome
+from cds_service.ops.metrics import observe_jwt_reject
 from cds_service.security.jwt import AuthError, JwtVerifier, VerifiedClient
 
 if TYPE_CHECKING:
@@ -102,6 +103,7 @@ def auth_error_response(err: AuthError, *, log: bool = True) -> JSONResponse:
     """401 with an OperationOutcome (code `security`) naming the kind of failure; logs it once."""
     if log:
         log_auth_failure(err)
+    observe_jwt_reject(err.kind)
     diagnostics = f"JWT rejected: {err.kind}. {_HINTS.get(err.kind, '')}".strip()
     return JSONResponse(
         operation_outcome(diagnostics, code="security"),

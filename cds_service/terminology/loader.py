@@ -119,6 +119,10 @@ class Terminology:
             self._add_medications(bundle)
         self._text_re = self._compile_text_regex()
 
+    def size(self) -> dict[str, int]:
+        """How much was loaded (the readiness probe refuses an empty terminology: it would match nothing)."""
+        return {"codes": len(self._codes) + sum(map(len, self._prefixes.values())), "products": len(self._products)}
+
     # ---- loading
     def _add_valueset(self, vs: dict) -> None:
         classes = _classes(vs)

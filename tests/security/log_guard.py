@@ -10,6 +10,11 @@ level) formats every record and scans it for: a compact JWT (`eyJ...`), a known 
 the patients in `fhir_fixtures/*/bundle.json`. Log files of subprocesses (uvicorn) registered with
 `watch_file(path)` are scanned at session end. Any finding fails the session (exit status 1) and is listed,
 redacted, in the terminal summary.
+
+The JSON log format (`CDS_LOG_FORMAT=json`) is covered too: every record is also rendered by the service's
+JSON formatter, which must give one parseable JSON object, and that line is scanned as well (JSON escaping
+must not hide a name). Subprocess logs watched with `json_lines=True` (uvicorn servers in json mode) must
+hold nothing but JSON lines.
 """
 
 from __future__ import annotations
@@ -23,10 +28,13 @@ from typing import Any
 
 import pytest
 
+from cds_service.ops.logging_config import JsonFormatter
+
 ROOT = Path(__file__).resolve().parents[2]
 JWT_RE = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]+")
 KNOWN_TOKENS: set[str] = {"test-token"}
 _WATCHED: list[Path] = []
+_JSON_FILES: set[Path] = set()
 
 
 def patient_names(fixtures: Path = ROOT / "fhir_fixtures") -> set[str]:
@@ -70,9 +78,24 @@ def forbid(token: str) -> None:
         KNOWN_TOKENS.add(token)
 
 
-def watch_file(path: Path) -> None:
-    """Scan this log file (e.g. a uvicorn subprocess's output) at the end of the session."""
-    _WATCHED.append(Path(path))
+def watch_file(path: Path, *, json_lines: bool = False) -> None:
+    """Scan this log file (e.g. a uvicorn subprocess's output) at the end of the session; with `json_lines`,
+    every line must also be a JSON object (the server logged in json mode)."""
+    if Path(path) not in _WATCHED:
+        _WATCHED.append(Path(path))
+    if json_lines:
+        _JSON_FILES.add(Path(path))
+
+
+def json_problem(line: str) -> str | None:
+    """Why `line` is not a JSON log line of the service's format, or None."""
+    try:
+        parsed = json.loads(line)
+    except ValueError:
+        return "not JSON"
+    if not isinstance(parsed, dict) or not {"ts", "level", "logger", "message"} <= parsed.keys():
+        return "JSON without ts/level/logger/message"
+    return None
 
 
 class GuardHandler(logging.Handler):
@@ -82,6 +105,7 @@ class GuardHandler(logging.Handler):
         self.records = 0
         self.violations: list[str] = []
         self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        self.json = JsonFormatter()
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -90,6 +114,13 @@ class GuardHandler(logging.Handler):
             return
         self.records += 1
         found = self.scanner.findings(line)
+        try:
+            json_line = self.json.format(record)
+        except Exception as err:  # the JSON formatter must render every record the plain one can
+            found.append(f"the JSON formatter failed ({type(err).__name__})")
+        else:
+            problem = json_problem(json_line) or ("two lines" if "\n" in json_line else None)
+            found += [problem] if problem else [f for f in self.scanner.findings(json_line) if f not in found]
         if found:
             self.violations.append(f"{record.name} {record.levelname} at {record.pathname}:{record.lineno}: "
                                    f"{', '.join(found)}")
@@ -105,6 +136,9 @@ def scan_files(scanner: Scanner, paths: list[Path]) -> list[str]:
             continue
         for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
             found = scanner.findings(line)
+            problem = json_problem(line) if path in _JSON_FILES else None
+            if problem:
+                found.append(problem)
             if found:
                 out.append(f"{path.name}:{number}: {', '.join(found)}")
     return out

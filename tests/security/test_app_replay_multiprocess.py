@@ -18,16 +18,20 @@ from tests.security.app_support import write_trusted_issuers
 from tests.support.servers import fresh_postgres_database
 from tests.support.uvicorn_server import UvicornServer
 
-# uvicorn reads UVICORN_LOG_CONFIG: every line (access log and the app's) starts with the worker's pid
-LOG_CONFIG = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"pid": {"format": "pid=%(process)d %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"out": {"class": "logging.StreamHandler", "formatter": "pid", "stream": "ext://sys.stdout"}},
-    "root": {"level": "INFO", "handlers": ["out"]},
-}
-ACCESS = re.compile(r'^pid=(\d+) INFO uvicorn\.access: .* "GET /cds-services HTTP/1\.1" (\d{3})', re.M)
-REPLAY = re.compile(r"^pid=(\d+) WARNING cds_service\.security\.dependency: JWT rejected: kind=replay", re.M)
+
+def log_lines(path: Path) -> list[dict]:
+    """The server's JSON log lines (every line carries the pid of the worker that wrote it)."""
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def served_by(lines: list[dict]) -> Counter[int]:
+    return Counter(line["pid"] for line in lines
+                   if line["logger"] == "cds_service.access" and line.get("route") == "/cds-services")
+
+
+def replays_by(lines: list[dict]) -> Counter[int]:
+    return Counter(line["pid"] for line in lines if line["logger"] == "cds_service.security.dependency"
+                   and line["message"].startswith("JWT rejected: kind=replay"))
 
 
 @pytest.fixture
@@ -47,12 +51,10 @@ def _get(url: str, token: str) -> int:
 
 def run_replay(tmp_path: Path, database_url: str) -> None:
     issuers, inline, _ = write_trusted_issuers(tmp_path)
-    (tmp_path / "log-config.json").write_text(json.dumps(LOG_CONFIG))
     log_path = tmp_path / "uvicorn.log"
-    log_guard.watch_file(log_path)
+    log_guard.watch_file(log_path, json_lines=True)
     env = {"CDS_AUTH_MODE": "jwt", "CDS_TRUSTED_ISSUERS": str(issuers), "CDS_DATABASE_URL": database_url,
-           "CDS_PATIENT_HASH_KEY": "test-key", "CDS_LOG_LEVEL": "INFO",
-           "UVICORN_LOG_CONFIG": str(tmp_path / "log-config.json")}
+           "CDS_PATIENT_HASH_KEY": "test-key", "CDS_LOG_LEVEL": "INFO", "CDS_LOG_FORMAT": "json"}
     with UvicornServer(env, workers=2, log_path=log_path) as server:
         workers = set(server.worker_pids())
         assert len(workers) == 2, workers
@@ -64,15 +66,15 @@ def run_replay(tmp_path: Path, database_url: str) -> None:
             with ThreadPoolExecutor(parallel) as pool:
                 for _ in range(10):  # rounds of 12 until both workers have answered this token
                     statuses.update(pool.map(_get, [server.url] * 12, [token] * 12))
-                    served = {int(p) for p, _ in ACCESS.findall(log_path.read_text())}
+                    served = set(served_by(log_lines(log_path)))
                     if served >= workers and sum(statuses.values()) >= 24:
                         break
             results[label] = statuses
         log = log_path.read_text()
 
-    served = Counter(int(pid) for pid, _ in ACCESS.findall(log))
+    served = served_by(log_lines(log_path))
     assert set(served) == workers, (served, workers)
-    replays = Counter(int(pid) for pid in REPLAY.findall(log))
+    replays = replays_by(log_lines(log_path))
     assert set(replays) == workers, f"both workers must have refused a replay: {replays}"
     for label, statuses in results.items():
         assert statuses[200] == 1, (label, statuses)

@@ -234,6 +234,21 @@ class PostgresServer:
         if self in _live:
             _live.remove(self)
 
+    @contextlib.contextmanager
+    def stopped(self) -> Iterator[None]:
+        """Stop the server process (data kept) for the body of the `with`, then start it again on the same
+        port: for tests of what clients do while the database is down. Not for an external database."""
+        if self.external or self._proc is None:
+            raise RuntimeError("only a running PostgresServer started by the tests can be stopped and restarted")
+        port, proc = self.port, self._proc
+        proc.send_signal(signal.SIGINT)  # fast shutdown: disconnects every client
+        proc.wait(timeout=30)
+        self._proc = None
+        try:
+            yield
+        finally:
+            self._launch(find_pg_bindir(), port)
+
     def __enter__(self) -> Self:
         return self.start()
 
@@ -317,9 +332,9 @@ class PostgresServer:
                 "or set CDS_TEST_DATABASE_URL to an existing database."
             )
 
-    def _launch(self, bindir: Path) -> None:
+    def _launch(self, bindir: Path, port: int | None = None) -> None:
         assert self.tmpdir is not None and self.log_path is not None
-        self.port = free_port()
+        self.port = port or free_port()
         if self._log_fh is not None:
             self._log_fh.close()
         self._log_fh = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
@@ -630,7 +645,7 @@ def fresh_postgres_database(admin_url: str, prefix: str) -> Iterator[str]:
     from sqlalchemy import create_engine, make_url, text
 
     name = f"{prefix}_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", pool_pre_ping=True)  # the server may restart
     try:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 
+from cds_service.ops.logging_config import UVICORN_LOG_CONFIG_FILE
 from tests.support.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,16 +25,22 @@ class UvicornServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.workers = workers
-        self.env = {**os.environ, "CDS_PUBLIC_BASE_URL": self.url, **env}
+        # json logs unless a test says otherwise: the log guard then checks that every line is JSON
+        self.env = {**os.environ, "CDS_PUBLIC_BASE_URL": self.url, "CDS_LOG_FORMAT": "json", **env}
         self.log_path = log_path
         self.startup_timeout = startup_timeout
         self.process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> UvicornServer:
         out = open(self.log_path, "wb") if self.log_path else subprocess.DEVNULL
+        if self.log_path:
+            from tests.security import log_guard
+
+            log_guard.watch_file(self.log_path, json_lines=self.env["CDS_LOG_FORMAT"] == "json")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "cds_service.app:app", "--host", "127.0.0.1", "--port",
-             str(self.port), "--workers", str(self.workers), "--no-server-header", "--log-level", "info"],
+             str(self.port), "--workers", str(self.workers), "--no-server-header", "--log-level", "info",
+             "--log-config", str(UVICORN_LOG_CONFIG_FILE)],
             cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )
         deadline = time.monotonic() + self.startup_timeout
