@@ -86,7 +86,7 @@ class Pipeline:
         gathered = await gather(call, templates, fetcher)
 
         index = medication_index(draft_meds + gathered.resources)
-        if len(index) > len(draft_index) and any(d.display.startswith("unresolved") for d in drafts):
+        if len(index) > len(draft_index) and any(d.matched_by == "unresolved" for d in drafts):
             # a draft names a Medication that only the gathered data holds: read the drafts again with it
             drafts = draft_uses(call.draft_orders, index, terminology, today, call.patient_id)
         record = build_record(call.patient_id, gathered.resources, drafts, today, terminology,

@@ -61,7 +61,7 @@ class Fetcher(Protocol):
 class Gathered:
     patient_id: str
     resources: list[dict] = field(default_factory=list)
-    unavailable: dict[str, str] = field(default_factory=dict)  # category -> reason
+    unavailable: dict[str, str] = field(default_factory=dict)  # prefetch key -> reason
     by_key: dict[str, str] = field(default_factory=dict)  # how each key was obtained: prefetch|fhir|failed
 
     def of_type(self, resource_type: str) -> list[dict]:
@@ -143,8 +143,7 @@ async def gather(call: HookCall, templates: Sequence[PrefetchTemplate], fetcher:
     resources = merge(call.patient_id, list(got.values()))
     if fetcher is not None:
         resources = await _resolve_medications(resources, fetcher, call.patient_id)
-    unavailable = {by_name[k].category: reason for k, reason in failed.items()}
-    return Gathered(patient_id=call.patient_id, resources=resources, unavailable=unavailable, by_key=by_key)
+    return Gathered(patient_id=call.patient_id, resources=resources, unavailable=dict(failed), by_key=by_key)
 
 
 async def _resolve_medications(resources: list[dict], fetcher: Fetcher, patient_id: str) -> list[dict]:

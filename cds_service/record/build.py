@@ -69,8 +69,8 @@ def build_record(patient_id: str, resources: list[dict], drafts: list[Medication
                     continue  # drafts of this session come from draftOrders; others' drafts do not count
                 use = medication_use(r, index, terminology, today, not_before=not_before)
                 if use is not None:
-                    if use.matched_by == "none" and use.display.startswith("unresolved"):
-                        record.skipped.append(f"{use.ref}: its medication ({use.display[11:]}) could not be read")
+                    if use.matched_by == "unresolved":
+                        record.skipped.append(f"{use.ref}: its medication ({use.display}) could not be read")
                     record.medications.append(use)
             elif rtype == "Condition":
                 entry = condition_entry(r, terminology)

@@ -67,7 +67,10 @@ class MedicationIndex:
 
 
 def identify(resource: dict, index: MedicationIndex, terminology: Terminology) -> tuple[Product | None, str, str]:
-    """(product, matched_by, display) for any medication-bearing resource (also AllergyIntolerance.code)."""
+    """(product, matched_by, display) for any medication-bearing resource (also AllergyIntolerance.code).
+
+    `matched_by` is "unresolved" when the resource names a Medication the request does not hold: the display is
+    then the reference itself."""
     concept = resource.get("medicationCodeableConcept")
     if concept is None and resource.get("resourceType") == "AllergyIntolerance":
         concept = resource.get("code")
@@ -87,7 +90,7 @@ def identify(resource: dict, index: MedicationIndex, terminology: Terminology) -
         product = _from_text(terminology, shown) if shown else None
         if product is not None:
             return product, "text", shown  # type: ignore[return-value]
-        return None, "none", f"unresolved {ref}"
+        return None, "unresolved", ref  # the reference is all there is to show
     return None, "none", "unnamed medication"
 
 
@@ -261,7 +264,7 @@ def medication_use(resource: dict, index: MedicationIndex, terminology: Terminol
     if not current and not draft and not_before is not None and end is not None and end < not_before:
         return None  # history beyond every look-back (most of a long chart)
     product, matched_by, display = identify(resource, index, terminology)
-    if product is None and not display.startswith("unresolved"):
+    if product is None and matched_by != "unresolved":
         return None  # a medicine no rule knows (a statin, an inhaler): nothing to compute for it
     amount, unit = daily_dose(resource)
     if unit == "unit" and product is not None and product.rxcui is None and matched_by == "text":

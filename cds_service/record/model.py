@@ -21,7 +21,9 @@ class MedicationUse:
     status: str
     display: str  # what the EHR called it (text / coding display)
     ingredients: tuple[Ingredient, ...]
-    matched_by: str  # "code" | "reference" | "text" | "none": how ingredients were recognised
+    # how ingredients were recognised: "code" | "reference" | "text" | "none" | "unresolved" (a Medication reference
+    # the request does not hold: `display` is then the reference)
+    matched_by: str
     is_current: bool  # active / on-hold request, active / intended statement, dispense still covering today
     is_draft: bool  # one of this session's draft orders
     start: date | None = None
@@ -123,7 +125,7 @@ class PatientRecord:
     conditions: list[ConditionEntry] = field(default_factory=list)
     labs: list[LabResult] = field(default_factory=list)
     allergies: list[AllergyEntry] = field(default_factory=list)
-    # data categories the service could not obtain -> why (prefetch key name -> reason)
+    # data the service could not obtain: prefetch key (e.g. "urineDrugScreens") -> why
     unavailable: dict[str, str] = field(default_factory=dict)
     # resources that were skipped as malformed ("Observation/x: <reason>"), for the log and data-incomplete
     skipped: list[str] = field(default_factory=list)

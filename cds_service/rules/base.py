@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from cds_service.hooks.prefetch import PrefetchTemplate
 from cds_service.record.model import MedicationUse, PatientRecord
@@ -64,16 +64,25 @@ class Finding:
     source_url: str | None = None
 
 
+ConfigT = TypeVar("ConfigT")
+
+
 @dataclass(frozen=True, slots=True)
-class RuleContext:
+class RuleContext(Generic[ConfigT]):
+    """What one rule sees for one checked order. `config` is the pack's own typed config class, so a misspelt
+    threshold is a type error (mypy), not a run-time AttributeError."""
+
     record: PatientRecord
     order: MedicationUse  # the draft order being checked
     patient_id: str
     encounter_id: str | None
-    config: Any  # the pack's thresholds
+    config: ConfigT  # the pack's thresholds
+    # rules that crashed on THIS order (the engine appends; data-incomplete, run last, reports them): scoped to
+    # the order, so one order's failure never shows on another order's card
+    failed: list[str] = field(default_factory=list)
 
 
-Rule = Callable[[RuleContext], "Finding | None"]
+Rule = Callable[[RuleContext[Any]], "Finding | None"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,10 +146,18 @@ class RulePack(Protocol):
                 encounter_id: str | None) -> RuleContext: ...
 
 
+@dataclass(frozen=True, slots=True)
+class RuleError:
+    """A rule that raised on one order (logged with its traceback; reported on that order's data-incomplete)."""
+
+    order_ref: str
+    rule_id: str
+
+
 @dataclass(slots=True)
 class Evaluation:
     findings: list[Finding] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)  # rules that crashed (logged; reported in data-incomplete)
+    errors: list[RuleError] = field(default_factory=list)
 
 
 def evaluate(pack: RulePack, record: PatientRecord, checks: Sequence[OrderCheck], patient_id: str,
@@ -160,8 +177,9 @@ def evaluate(pack: RulePack, record: PatientRecord, checks: Sequence[OrderCheck]
                 info = getattr(rule, "info", None)
                 name = info.id if info else getattr(rule, "__name__", "rule")
                 log.exception("rule %s failed on %s", name, check.order.ref)
-                result.errors.append(name)
-                record.skipped.append(f"check '{name}' could not be completed (internal error, logged)")
+                result.errors.append(RuleError(check.order.ref, name))
+                if name not in ctx.failed:
+                    ctx.failed.append(name)
                 continue
             if finding is None:
                 continue

@@ -119,3 +119,15 @@ def test_past_use_beyond_the_history_horizon_is_not_read() -> None:
     assert medication_use(ended_recently, MedicationIndex({}), T, TODAY, not_before=horizon) is not None
     assert medication_use(still_active, MedicationIndex({}), T, TODAY, not_before=horizon) is not None
     assert medication_use(ended_long_ago, MedicationIndex({}), T, TODAY) is not None
+
+
+def test_an_unresolved_medication_is_a_field_not_a_display_prefix() -> None:
+    """A reference the request does not hold: `matched_by` says so; the display is the reference itself."""
+    from cds_service.record.build import build_record
+
+    resource = {"resourceType": "MedicationRequest", "id": "m9", "status": "active", "intent": "order",
+                "subject": {"reference": "Patient/p"}, "medicationReference": {"reference": "Medication/elsewhere"}}
+    use = medication_use(resource, MedicationIndex({}), T, TODAY)
+    assert use is not None and use.matched_by == "unresolved" and use.display == "Medication/elsewhere"
+    record = build_record("p", [resource], [], TODAY, T)
+    assert record.skipped == ["MedicationRequest/m9: its medication (Medication/elsewhere) could not be read"]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from cds_service.record.model import AllergyEntry, MedicationUse
-from cds_service.rules.base import Finding, Rule, RuleContext, rule
+from cds_service.rules.base import Finding, Rule, rule
 from cds_service.rules.naltrexone import wording as w
+from cds_service.rules.naltrexone.config import NaltrexoneContext
 from cds_service.terminology import Ingredient
 
 ANTAGONIST_CLASSES = ("opioid-antagonist-therapy", "samidorphan")
@@ -33,7 +34,7 @@ def _antagonist_names(m: MedicationUse) -> list[str]:
     suggestions="Remove the duplicate naltrexone draft.",
     source="Naltrexone, Contrave and Lybalvi labeling (opioid antagonists).",
 )
-def duplicate_antagonist(ctx: RuleContext) -> Finding | None:
+def duplicate_antagonist(ctx: NaltrexoneContext) -> Finding | None:
     """Another current (or drafted) naltrexone- or samidorphan-containing product."""
     record, order = ctx.record, ctx.order
     current = [m for m in record.medications if m.is_current and _antagonist(m) and m.ref != order.ref]
@@ -84,7 +85,7 @@ def _shared(allergy: AllergyEntry, order: MedicationUse) -> list[str]:
     suggestions="Remove the draft.",
     source="Naltrexone and Vivitrol labeling (contraindication: hypersensitivity).",
 )
-def allergy(ctx: RuleContext) -> Finding | None:
+def allergy(ctx: NaltrexoneContext) -> Finding | None:
     """An active allergy to an ingredient of the ordered product."""
     record, order = ctx.record, ctx.order
     found = [(a, _shared(a, order)) for a in record.allergies if a.is_active]

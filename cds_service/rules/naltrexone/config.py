@@ -9,6 +9,8 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from cds_service.rules.base import RuleContext
+
 
 class NaltrexoneConfig(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CDS_NALTREXONE_", extra="ignore")
@@ -22,12 +24,22 @@ class NaltrexoneConfig(BaseSettings):
     urine_positive_lookback_days: int = Field(14, description="A positive urine opioid screen this recent is critical.")
     urine_negative_lookback_days: int = Field(
         7, description="A negative urine opioid screen this recent confirms abstinence.")
+    urine_needed_silent_when_positive: bool = Field(
+        True, description="urine-screen-needed stays silent when urine-screen-positive fires for the same order "
+        "(the positive card already asks for a repeat screen).")
     opioid_history_lookback_days: int = Field(
         90, description="Opioid exposure this recent counts as opioid history (urine screen needed).")
     liver_test_lookback_days: int = Field(90, description="ALT/AST results this recent are used; older ones are not.")
     liver_warning_uln_multiple: float = Field(3.0, description="ALT or AST at or above this multiple of ULN: warning.")
     liver_critical_uln_multiple: float = Field(
         5.0, description="ALT or AST at or above this multiple of ULN: critical.")
+    liver_baseline_multiple: float = Field(
+        3.0, description="On naltrexone, ALT or AST at or above this multiple of the pre-treatment baseline: warning "
+        "(stop naltrexone if it persists).")
+    liver_monitoring_first_days: int = Field(
+        28, description="On naltrexone, liver tests are due this many days after the start (about 4 weeks).")
+    liver_monitoring_interval_days: int = Field(
+        90, description="After the first follow-up, liver tests are due every this many days (about 3 months).")
     alt_default_uln: float = Field(40.0, description="ALT upper limit of normal (U/L) when the result has none.")
     ast_default_uln: float = Field(40.0, description="AST upper limit of normal (U/L) when the result has none.")
     minimum_age: int = Field(20, description="Patients younger than this get the young-patient warning.")
@@ -38,3 +50,7 @@ class NaltrexoneConfig(BaseSettings):
         "liver-tests-missing still shows an older result up to this age.")
     xr_naltrexone_days: int = Field(
         30, description="An extended-release naltrexone injection blocks opioids for this many days.")
+
+
+# What a naltrexone rule sees: `ctx.config` is this pack's config, so mypy catches a misspelt threshold.
+NaltrexoneContext = RuleContext[NaltrexoneConfig]

@@ -1,57 +1,46 @@
 """Data rule: say so when a check could not run, instead of staying silent as if all were well.
 
-It runs last, so it also sees checks that crashed on this order (the engine adds them to `record.skipped`).
+It runs last, so it also sees the checks that crashed on this order (`ctx.failed`, kept per order by the engine:
+one order's crash never shows on another order's card).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cds_service.rules.base import Finding, OverrideReasonSpec, Rule, RuleContext, rule
+from cds_service.rules.base import Finding, OverrideReasonSpec, Rule, rule
+from cds_service.rules.naltrexone import prefetch as k
 from cds_service.rules.naltrexone import wording as w
-
-# The data categories as the pack's prefetch templates name them (`pack.prefetch_templates`).
-PATIENT = "patient demographics (age)"
-CONDITIONS = "conditions (diagnoses)"
-MEDICATION_ORDERS = "medication orders"
-MEDICATION_STATEMENTS = "medication statements (including over-the-counter use)"
-MEDICATION_DISPENSES = "medication dispenses"
-LIVER_TESTS = "liver tests (ALT, AST)"
-URINE_SCREENS = "urine drug screens"
-ALLERGIES = "allergies"
+from cds_service.rules.naltrexone.config import NaltrexoneContext
 
 _MEDICATION_CHECKS = ("opioid-concurrent", "opioid-washout", "urine-screen-needed", "duplicate-antagonist",
                       "overdose-risk")
-# category -> the checks of a naltrexone order that read it
+# prefetch key -> the checks of a naltrexone order that read it
 NALTREXONE_CHECKS: dict[str, tuple[str, ...]] = {
-    PATIENT: ("young-patient",),
-    CONDITIONS: ("opioid-concurrent", "liver-disease", "indication-off-label", "indication-missing",
-                 "overdose-risk", "urine-screen-needed"),
-    MEDICATION_ORDERS: _MEDICATION_CHECKS,
-    MEDICATION_STATEMENTS: _MEDICATION_CHECKS,
-    MEDICATION_DISPENSES: ("opioid-washout", "urine-screen-needed"),
-    LIVER_TESTS: ("liver-enzymes", "liver-tests-missing"),
-    URINE_SCREENS: ("urine-screen-positive", "urine-screen-needed"),
-    ALLERGIES: ("allergy",),
+    k.PATIENT: ("young-patient",),
+    k.CONDITIONS: ("opioid-concurrent", "liver-disease", "indication-off-label", "indication-missing",
+                   "overdose-risk", "urine-screen-needed"),
+    k.MEDICATION_REQUESTS: _MEDICATION_CHECKS,
+    k.MEDICATION_STATEMENTS: _MEDICATION_CHECKS,
+    k.MEDICATION_DISPENSES: ("opioid-washout", "urine-screen-needed"),
+    k.LIVER_TESTS: ("liver-enzymes", "liver-tests-missing"),
+    k.URINE_SCREENS: ("urine-screen-positive", "urine-screen-needed"),
+    k.ALLERGIES: ("allergy",),
 }
-# category -> the checks of an opioid order that read it (only medication categories are gathered for those)
-OPIOID_ORDER_CHECKS: dict[str, tuple[str, ...]] = {
-    MEDICATION_ORDERS: ("naltrexone-blocks-opioid",),
-    MEDICATION_STATEMENTS: ("naltrexone-blocks-opioid",),
-    MEDICATION_DISPENSES: ("naltrexone-blocks-opioid",),
-}
+# prefetch key -> the checks of an opioid order that read it (only medication keys are gathered for those)
+OPIOID_ORDER_CHECKS: dict[str, tuple[str, ...]] = dict.fromkeys(k.MEDICATION_KEYS, ("naltrexone-blocks-opioid",))
 
-# resource type -> the categories it belongs to (for a resource skipped as unreadable)
-TYPE_CATEGORIES: dict[str, tuple[str, ...]] = {
-    "Patient": (PATIENT,),
-    "Condition": (CONDITIONS,),
-    "MedicationRequest": (MEDICATION_ORDERS,),
-    "MedicationStatement": (MEDICATION_STATEMENTS,),
-    "MedicationDispense": (MEDICATION_DISPENSES,),
-    "MedicationAdministration": (MEDICATION_STATEMENTS,),
-    "Medication": (MEDICATION_ORDERS, MEDICATION_STATEMENTS),
-    "Observation": (LIVER_TESTS, URINE_SCREENS),
-    "AllergyIntolerance": (ALLERGIES,),
+# resource type -> the prefetch keys it belongs to (for a resource skipped as unreadable)
+TYPE_KEYS: dict[str, tuple[str, ...]] = {
+    "Patient": (k.PATIENT,),
+    "Condition": (k.CONDITIONS,),
+    "MedicationRequest": (k.MEDICATION_REQUESTS,),
+    "MedicationStatement": (k.MEDICATION_STATEMENTS,),
+    "MedicationDispense": (k.MEDICATION_DISPENSES,),
+    "MedicationAdministration": (k.MEDICATION_STATEMENTS,),
+    "Medication": (k.MEDICATION_REQUESTS, k.MEDICATION_STATEMENTS),
+    "Observation": (k.LIVER_TESTS, k.URINE_SCREENS),
+    "AllergyIntolerance": (k.ALLERGIES,),
 }
 
 TITLE = "Naltrexone check incomplete"
@@ -66,10 +55,11 @@ DATA_REVIEWED = OverrideReasonSpec("data-reviewed", "Reviewed the missing data i
     "every skipped resource.",
     source="Service design: a check that could not run must not look like a check that passed.",
 )
-def data_incomplete(ctx: RuleContext) -> Finding | None:
+def data_incomplete(ctx: NaltrexoneContext) -> Finding | None:
     """Data the checks need is missing or unreadable: list what, why, and which checks could not run."""
     record, order = ctx.record, ctx.order
-    if not record.unavailable and not record.skipped:
+    crashed = list(ctx.failed)
+    if not record.unavailable and not record.skipped and not crashed:
         return None
     naltrexone_order = order.has("opioid-antagonist-therapy")
     checks_by_category = NALTREXONE_CHECKS if naltrexone_order else OPIOID_ORDER_CHECKS
@@ -77,26 +67,26 @@ def data_incomplete(ctx: RuleContext) -> Finding | None:
 
     lines: list[str] = []
     affected: list[str] = []
-    for category, reason in record.unavailable.items():
-        checks = checks_by_category.get(category, ())
+    for key, reason in record.unavailable.items():
+        checks = checks_by_category.get(key, ())
         affected += [c for c in checks if c not in affected]
-        lines.append(f"- **{category}** could not be obtained: {reason}. Checks that could not run: {_ids(checks)}")
-    crashed = [s for s in record.skipped if s.startswith("check ")]
-    unreadable = [s for s in record.skipped if not s.startswith("check ")]
+        lines.append(f"- **{k.category(key)}** could not be obtained: {reason}. Checks that could not run: "
+                     f"{_ids(checks)}")
+    unreadable = list(record.skipped)
     for item in unreadable:
-        categories = TYPE_CATEGORIES.get(item.split("/", 1)[0], ())
-        checks = tuple(dict.fromkeys(c for cat in categories for c in checks_by_category.get(cat, ())))
+        keys = TYPE_KEYS.get(item.split("/", 1)[0], ())
+        checks = tuple(dict.fromkeys(c for key in keys for c in checks_by_category.get(key, ())))
         affected += [c for c in checks if c not in affected]
         ref, _, why = item.partition(": ")
         shown = f"`{ref}`: {why}" if why and "/" in ref and " " not in ref else item
         lines.append(f"- Skipped as unreadable: {shown}. Checks that may be affected: {_ids(checks)}")
-    for item in crashed:
-        check = item.split("'")[1] if item.count("'") >= 2 else None
-        if check and check not in affected:
+    for check in crashed:
+        if check not in affected:
             affected.append(check)
-        lines.append(f"- Not completed: {item}")
+        lines.append(f"- Not completed: check '{check}' could not be completed (internal error, logged)")
 
-    problems = [f"{_join(list(record.unavailable))} could not be read"] if record.unavailable else []
+    problems = [f"{_join([k.category(key) for key in record.unavailable])} could not be read"] \
+        if record.unavailable else []
     if unreadable:
         problems.append(f"{len(unreadable)} unreadable record{'s' if len(unreadable) > 1 else ''} skipped")
     if crashed:

@@ -8,10 +8,11 @@ terminology does not model; judging them by naltrexone's indications would put a
 from __future__ import annotations
 
 from cds_service.record.model import ConditionEntry
-from cds_service.rules.base import Finding, Rule, RuleContext, rule
+from cds_service.rules.base import Finding, Rule, rule
 from cds_service.rules.naltrexone import wording as w
-from cds_service.rules.naltrexone.data import CONDITIONS
+from cds_service.rules.naltrexone.config import NaltrexoneContext
 from cds_service.rules.naltrexone.patient import naltrexone_only
+from cds_service.rules.naltrexone.prefetch import CONDITIONS
 
 INDICATION_CLASSES = ("alcohol-use-disorder", "opioid-use-disorder")
 OFF_LABEL_NAMES = {
@@ -34,7 +35,7 @@ INDICATION_SOURCE = (
 )
 
 
-def approved_indications(ctx: RuleContext) -> list[ConditionEntry]:
+def approved_indications(ctx: NaltrexoneContext) -> list[ConditionEntry]:
     """Opioid or alcohol use disorder on record: active, in remission or past (a history rule)."""
     return [c for cls in INDICATION_CLASSES for c in ctx.record.conditions_in_history(cls)]
 
@@ -51,7 +52,7 @@ def _kind(c: ConditionEntry) -> str:
     suggestions="None; the detail names the condition and says the use is off-label.",
     source="Source document (approved for opioid and alcohol dependence; the other uses are off-label); labeling.",
 )
-def indication_off_label(ctx: RuleContext) -> Finding | None:
+def indication_off_label(ctx: NaltrexoneContext) -> Finding | None:
     """Off-label use: an off-label condition and no opioid or alcohol use disorder on record."""
     record, order = ctx.record, ctx.order
     if not naltrexone_only(order) or approved_indications(ctx):
@@ -86,7 +87,7 @@ def indication_off_label(ctx: RuleContext) -> Finding | None:
     suggestions="None.",
     source="Source document (indications: opioid and alcohol dependence; off-label uses); labeling.",
 )
-def indication_missing(ctx: RuleContext) -> Finding | None:
+def indication_missing(ctx: NaltrexoneContext) -> Finding | None:
     """Neither an approved nor an off-label indication on record."""
     record, order = ctx.record, ctx.order
     if not naltrexone_only(order) or CONDITIONS in record.unavailable:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from cds_service.record.model import LabResult
-from cds_service.rules.base import ActionSpec, Finding, Rule, RuleContext, SuggestionSpec, rule
+from cds_service.rules.base import ActionSpec, Finding, Rule, SuggestionSpec, rule
 from cds_service.rules.naltrexone import wording as w
-from cds_service.rules.naltrexone.data import LIVER_TESTS
+from cds_service.rules.naltrexone.config import NaltrexoneConfig, NaltrexoneContext
+from cds_service.rules.naltrexone.prefetch import LIVER_TESTS
 
 LIVER_SOURCE = (
     f"{w.SOURCE_DOC}: \"administration of naltrexone is contraindicated in severe liver disease, such as "
@@ -23,7 +24,7 @@ LIVER_SOURCE = (
     source="Source document (contraindicated in severe liver disease such as cirrhosis); tablet labeling "
     "(acute hepatitis or liver failure).",
 )
-def liver_disease(ctx: RuleContext) -> Finding | None:
+def liver_disease(ctx: NaltrexoneContext) -> Finding | None:
     """Active acute hepatitis, hepatic failure or cirrhosis."""
     record, order = ctx.record, ctx.order
     found = record.active_conditions("severe-liver-disease")
@@ -49,14 +50,20 @@ def liver_disease(ctx: RuleContext) -> Finding | None:
     )
 
 
-def _uln(ctx: RuleContext, lab: LabResult) -> tuple[float, str]:
+def monitoring_schedule(cfg: NaltrexoneConfig) -> str:
+    """The site's liver-test schedule on naltrexone, as the cards say it."""
+    return (f"baseline, then {cfg.liver_monitoring_first_days} days after the start, then every "
+            f"{cfg.liver_monitoring_interval_days} days")
+
+
+def _uln(ctx: NaltrexoneContext, lab: LabResult) -> tuple[float, str]:
     if lab.uln:
         return lab.uln, "referenceRange"
     default = ctx.config.alt_default_uln if "alt" in lab.classes else ctx.config.ast_default_uln
     return default, "default"
 
 
-def repeat_liver_tests(ctx: RuleContext) -> SuggestionSpec:
+def repeat_liver_tests(ctx: NaltrexoneContext) -> SuggestionSpec:
     return SuggestionSpec(
         "Order hepatic function panel (ALT, AST, bilirubin)",
         (ActionSpec("create", "Create a draft order for a hepatic function panel",
@@ -64,7 +71,7 @@ def repeat_liver_tests(ctx: RuleContext) -> SuggestionSpec:
     )
 
 
-def liver_panel_request(ctx: RuleContext) -> dict:
+def liver_panel_request(ctx: NaltrexoneContext) -> dict:
     from cds_service.rules.naltrexone.orders import hepatic_panel_request
 
     return hepatic_panel_request(ctx.patient_id, ctx.encounter_id)
@@ -77,9 +84,10 @@ def liver_panel_request(ctx: RuleContext) -> dict:
     suggestions="Remove the draft (critical); order a hepatic function panel (create ServiceRequest).",
     source="Source document (transaminases may increase); CFP AUD guideline (>3× ULN); COMBINE (>5× ULN).",
     thresholds=("liver_test_lookback_days", "liver_warning_uln_multiple", "liver_critical_uln_multiple",
-                "alt_default_uln", "ast_default_uln"),
+                "alt_default_uln", "ast_default_uln", "liver_baseline_multiple", "liver_monitoring_first_days",
+                "liver_monitoring_interval_days"),
 )
-def liver_enzymes(ctx: RuleContext) -> Finding | None:
+def liver_enzymes(ctx: NaltrexoneContext) -> Finding | None:
     """Latest ALT/AST in the look-back: ≥5x ULN critical, ≥3x warning, above ULN info."""
     record, order, cfg = ctx.record, ctx.order, ctx.config
     latest = [lab for lab in (record.latest_lab("alt", cfg.liver_test_lookback_days),
@@ -111,8 +119,9 @@ def liver_enzymes(ctx: RuleContext) -> Finding | None:
         suggestions = (repeat_liver_tests(ctx),)
     else:
         indicator, summary = "info", f"{analyte} mildly raised ({value}): monitor liver tests on {short}"
-        advice = ("Mildly raised transaminases do not prevent starting naltrexone; monitor liver tests (baseline, "
-                  "about 4 weeks, then every 3 months) and stop if they rise above 3× baseline.")
+        advice = ("Mildly raised transaminases do not prevent starting naltrexone; monitor liver tests "
+                  f"({monitoring_schedule(cfg)}) and stop naltrexone if they reach "
+                  f"{cfg.liver_baseline_multiple:g}× the pre-treatment baseline.")
         suggestions = (repeat_liver_tests(ctx),)
     detail = w.detail(
         f"The most recent {analyte} before **{name}** is {value}.",
@@ -136,9 +145,9 @@ def liver_enzymes(ctx: RuleContext) -> Finding | None:
     suggestions="Order a hepatic function panel (create ServiceRequest, LOINC 24325-3).",
     source="CFP AUD guideline (liver tests at baseline, 4 weeks, then every 3 months); LabWisely (do not delay "
     "a standard-dose start for the results when liver disease is not suspected).",
-    thresholds=("liver_test_lookback_days",),
+    thresholds=("liver_test_lookback_days", "liver_monitoring_first_days", "liver_monitoring_interval_days"),
 )
-def liver_tests_missing(ctx: RuleContext) -> Finding | None:
+def liver_tests_missing(ctx: NaltrexoneContext) -> Finding | None:
     """No ALT and no AST in the look-back: baseline liver tests are recommended."""
     record, order, cfg = ctx.record, ctx.order, ctx.config
     days = cfg.liver_test_lookback_days
@@ -157,7 +166,7 @@ def liver_tests_missing(ctx: RuleContext) -> Finding | None:
         f"**{name}** is ordered and no ALT or AST result from the last {days} days is on record.",
         "Naltrexone can raise liver transaminases even without preexisting liver damage, and it is "
         "contraindicated in severe liver disease, so a **baseline** hepatic function panel is recommended "
-        "(then about 4 weeks, then every 3 months). When liver disease is not suspected, the results **need not "
+        f"({monitoring_schedule(cfg)}). When liver disease is not suspected, the results **need not "
         "delay** a standard-dose start.",
         lines,
         f"{w.SOURCE_DOC}: \"even in patients without preexisting liver damage, liver transaminases may "

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from cds_service.record.model import MedicationUse
-from cds_service.rules.base import Finding, Rule, RuleContext, SuggestionSpec, rule
+from cds_service.rules.base import Finding, Rule, SuggestionSpec, rule
 from cds_service.rules.naltrexone import wording as w
+from cds_service.rules.naltrexone.config import NaltrexoneContext
 
 
-def current_or_drafted_opioids(ctx: RuleContext) -> list[MedicationUse]:
+def current_or_drafted_opioids(ctx: NaltrexoneContext) -> list[MedicationUse]:
     """Opioids the patient takes now, or that are ordered in this same session."""
     record = ctx.record
     return record.current_opioids() + record.draft_medications_with("opioid", exclude=ctx.order.ref)
@@ -21,10 +22,11 @@ def current_or_drafted_opioids(ctx: RuleContext) -> list[MedicationUse]:
     suggestions="Remove the naltrexone draft (delete); stop the opioid (update to stopped / delete its draft).",
     source="Naltrexone labeling (contraindications; mixed agonist-antagonists); source document (codeine, "
     "loperamide).",
+    thresholds=("opioid_free_days", "opioid_free_full_days"),
 )
-def opioid_concurrent(ctx: RuleContext) -> Finding | None:
+def opioid_concurrent(ctx: NaltrexoneContext) -> Finding | None:
     """Naltrexone with a current opioid: precipitated withdrawal, blocked analgesia, overdose risk."""
-    record, order = ctx.record, ctx.order
+    record, order, cfg = ctx.record, ctx.order, ctx.config
     opioids = current_or_drafted_opioids(ctx)
     systemic = [m for m in opioids if not m.has("opioid-peripheral") or _also_systemic(m)]
     peripheral = [m for m in opioids if m not in systemic]
@@ -41,8 +43,9 @@ def opioid_concurrent(ctx: RuleContext) -> Finding | None:
                                                                     "maintenance" in kinds else "")
         summary += ": risk of precipitated withdrawal"
         suggestions = [w.remove_draft(ctx)]
+        window = f"{cfg.opioid_free_days}-{cfg.opioid_free_full_days}"
         for m in systemic[:2]:
-            stop = w.stop_medication(m, f"Stop {m.display} (then wait 7-10 opioid-free days before naltrexone)")
+            stop = w.stop_medication(m, f"Stop {m.display} (then wait {window} opioid-free days before naltrexone)")
             if stop is not None:
                 suggestions.append(stop)
         detail = w.detail(
@@ -53,8 +56,10 @@ def opioid_concurrent(ctx: RuleContext) -> Finding | None:
             "the blockade with higher opioid doses can cause **overdose with fatal respiratory depression**. "
             "Naltrexone is contraindicated in patients receiving opioids or dependent on them, including "
             "buprenorphine or methadone maintenance; it also blocks mixed agonist-antagonists (butorphanol, "
-            "nalbuphine, pentazocine) and opioid cough and antidiarrheal medicines. Patients must be "
-            "opioid-free for at least 7-10 days before the first dose.",
+            "nalbuphine, pentazocine) and opioid cough and antidiarrheal medicines. The patient must be "
+            f"opioid-free for at least {cfg.opioid_free_days} days before the first dose, and a start within "
+            f"{cfg.opioid_free_full_days} days needs a urine screen or a naloxone challenge (site policy; the "
+            f"labeling asks for {w.LABEL_OPIOID_FREE}).",
             lines,
             f"naltrexone labeling (contraindications; blockade of mixed agonist-antagonists); {w.SOURCE_DOC}: "
             "\"patients must not take any opiates and other opioid-containing drugs such as codeine or "

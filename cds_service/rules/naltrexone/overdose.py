@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from cds_service.rules.base import ActionSpec, Finding, Rule, RuleContext, SuggestionSpec, rule
+from cds_service.rules.base import ActionSpec, Finding, Rule, SuggestionSpec, rule
 from cds_service.rules.naltrexone import wording as w
+from cds_service.rules.naltrexone.config import NaltrexoneContext
 from cds_service.rules.naltrexone.orders import naloxone_request
+from cds_service.rules.naltrexone.prefetch import MEDICATION_REQUESTS, MEDICATION_STATEMENTS
 
-# "no naloxone" is concluded from these categories: when one is missing, stay silent (data-incomplete reports it)
-NALOXONE_CATEGORIES = ("medication orders", "medication statements (including over-the-counter use)")
+# "no naloxone" is concluded from these prefetch keys: when one is missing, stay silent (data-incomplete reports it)
+NALOXONE_KEYS = (MEDICATION_REQUESTS, MEDICATION_STATEMENTS)
 
 
 @rule(
@@ -19,10 +21,10 @@ NALOXONE_CATEGORIES = ("medication orders", "medication statements (including ov
     source="Vivitrol labeling W&P 5.1 (vulnerability to opioid overdose after stopping, a missed dose, or at the "
     "end of the dosing interval); naltrexone labeling (trying to overcome the blockade).",
 )
-def overdose_risk(ctx: RuleContext) -> Finding | None:
+def overdose_risk(ctx: NaltrexoneContext) -> Finding | None:
     """Opioid use disorder on record and no rescue naloxone."""
     record, order = ctx.record, ctx.order
-    if any(category in record.unavailable for category in NALOXONE_CATEGORIES):
+    if any(key in record.unavailable for key in NALOXONE_KEYS):
         return None
     disorders = [c for c in record.conditions_in_history("opioid-use-disorder")
                  if c.clinical_status != "resolved" or "opioid-use-disorder-remission" in c.classes]

@@ -7,9 +7,7 @@ new pack module, registered in `cds_service.rules.registry`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from urllib.parse import quote
 
-from cds_service.hooks.prefetch import PrefetchTemplate
 from cds_service.record.model import MedicationUse, PatientRecord
 from cds_service.rules.base import OrderCheck, Rule, RuleContext, ServiceSpec
 from cds_service.rules.naltrexone import (
@@ -25,6 +23,7 @@ from cds_service.rules.naltrexone import (
     washout,
 )
 from cds_service.rules.naltrexone.config import NaltrexoneConfig
+from cds_service.rules.naltrexone.prefetch import ALL_KEYS, MEDICATION_KEYS, prefetch_templates
 from cds_service.rules.naltrexone.wording import SOURCE_LABEL
 from cds_service.terminology import Terminology, get_terminology
 
@@ -40,42 +39,6 @@ DESCRIPTION = (
 RULE_MODULES = (opioids, washout, urine, liver, patient, indication, overdose, antagonists, reverse, data)
 NALTREXONE_RULES: tuple[Rule, ...] = tuple(r for m in RULE_MODULES for r in getattr(m, "RULES", ()))
 OPIOID_RULES: tuple[Rule, ...] = tuple(r for m in RULE_MODULES for r in getattr(m, "OPIOID_ORDER_RULES", ()))
-
-
-def _codes_query(terminology: Terminology, *classes: str) -> str:
-    codes: list[str] = []
-    for cls in classes:
-        codes.extend(code for _system, code in terminology.observation_codes(cls) if code not in codes)
-    return ",".join(quote(c, safe="") for c in codes)
-
-
-def prefetch_templates(terminology: Terminology) -> tuple[PrefetchTemplate, ...]:
-    patient = "{{context.patientId}}"
-    return (
-        PrefetchTemplate("patient", f"Patient/{patient}", "patient demographics (age)", ("Patient",)),
-        PrefetchTemplate("conditions", f"Condition?patient={patient}", "conditions (diagnoses)", ("Condition",)),
-        PrefetchTemplate("medicationRequests", f"MedicationRequest?patient={patient}",
-                         "medication orders", ("MedicationRequest", "Medication")),
-        PrefetchTemplate("medicationStatements", f"MedicationStatement?patient={patient}",
-                         "medication statements (including over-the-counter use)",
-                         ("MedicationStatement", "Medication")),
-        PrefetchTemplate("medicationDispenses", f"MedicationDispense?patient={patient}",
-                         "medication dispenses", ("MedicationDispense", "Medication")),
-        PrefetchTemplate("liverTests",
-                         f"Observation?patient={patient}&code={_codes_query(terminology, 'alt', 'ast')}",
-                         "liver tests (ALT, AST)", ("Observation",)),
-        PrefetchTemplate("urineDrugScreens",
-                         f"Observation?patient={patient}&code="
-                         f"{_codes_query(terminology, 'urine-opioid-screen')}",
-                         "urine drug screens", ("Observation",)),
-        PrefetchTemplate("allergies", f"AllergyIntolerance?patient={patient}", "allergies",
-                         ("AllergyIntolerance",)),
-    )
-
-
-ALL_KEYS = ("patient", "conditions", "medicationRequests", "medicationStatements", "medicationDispenses",
-            "liverTests", "urineDrugScreens", "allergies")
-MEDICATION_KEYS = ("medicationRequests", "medicationStatements", "medicationDispenses")
 
 
 class NaltrexonePack:
@@ -107,6 +70,6 @@ class NaltrexonePack:
         return out
 
     def context(self, record: PatientRecord, order: MedicationUse, patient_id: str,
-                encounter_id: str | None) -> RuleContext:
+                encounter_id: str | None) -> RuleContext[NaltrexoneConfig]:
         return RuleContext(record=record, order=order, patient_id=patient_id, encounter_id=encounter_id,
                            config=self.config)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from cds_service.fhir.read import as_list, number, text
 from cds_service.record.model import MedicationUse
-from cds_service.rules.base import Finding, LinkSpec, Rule, RuleContext, SuggestionSpec, rule
+from cds_service.rules.base import Finding, LinkSpec, Rule, SuggestionSpec, rule
 from cds_service.rules.naltrexone import wording as w
+from cds_service.rules.naltrexone.config import NaltrexoneContext
 
 PEDIATRIC_URL = "https://www.renalandurologynews.com/drug/naltrexone/"
 LDN_URL = "https://pmc.ncbi.nlm.nih.gov/articles/PMC6313374"
@@ -21,7 +22,7 @@ LABELED_ADULT_AGE = 18  # labeling fact: safety and effectiveness under 18 not e
     "under 18 not established).",
     thresholds=("minimum_age",),
 )
-def young_patient(ctx: RuleContext) -> Finding | None:
+def young_patient(ctx: NaltrexoneContext) -> Finding | None:
     """Under the minimum age: little data in young people; not established under 18."""
     record, order, cfg = ctx.record, ctx.order, ctx.config
     age = record.age_years
@@ -72,7 +73,7 @@ def naltrexone_only(order: MedicationUse) -> bool:
     "(low-dose naltrexone in multiple sclerosis).",
     thresholds=("low_dose_max_mg",),
 )
-def low_dose(ctx: RuleContext) -> Finding | None:
+def low_dose(ctx: NaltrexoneContext) -> Finding | None:
     """Daily naltrexone at or under the low-dose maximum (e.g. 4.5 mg for multiple sclerosis)."""
     order, cfg = ctx.order, ctx.config
     if not naltrexone_only(order) or "extended-release-injection" in order.product_classes:

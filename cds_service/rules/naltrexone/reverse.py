@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date
 
 from cds_service.record.model import MedicationUse
-from cds_service.rules.base import Finding, Rule, RuleContext, SuggestionSpec, rule
+from cds_service.rules.base import Finding, Rule, SuggestionSpec, rule
 from cds_service.rules.naltrexone import wording as w
+from cds_service.rules.naltrexone.config import NaltrexoneContext
 from cds_service.rules.naltrexone.washout import is_systemic_opioid
 
 XR = "extended-release-injection"
@@ -30,7 +31,7 @@ def _given(m: MedicationUse) -> date | None:
     return m.end or m.start
 
 
-def recent_injections(ctx: RuleContext) -> list[tuple[MedicationUse, int]]:
+def recent_injections(ctx: NaltrexoneContext) -> list[tuple[MedicationUse, int]]:
     """Extended-release naltrexone given or ordered within `xr_naltrexone_days` (not current uses), newest first."""
     record, days = ctx.record, ctx.config.xr_naltrexone_days
     found = []
@@ -59,7 +60,7 @@ def recent_injections(ctx: RuleContext) -> list[tuple[MedicationUse, int]]:
     "complications); Vivitrol labeling W&P 5.6; ASAM guideline (72 h oral, 30 days XR).",
     thresholds=("xr_naltrexone_days",),
 )
-def naltrexone_blocks_opioid(ctx: RuleContext) -> Finding | None:
+def naltrexone_blocks_opioid(ctx: NaltrexoneContext) -> Finding | None:
     """An opioid order while naltrexone blocks the opioid receptors."""
     record, order, cfg = ctx.record, ctx.order, ctx.config
     current = [m for m in record.current_medications_with(ANTAGONIST) if m.ref != order.ref]
@@ -112,7 +113,7 @@ def naltrexone_blocks_opioid(ctx: RuleContext) -> Finding | None:
         "Naltrexone occupies the opioid receptors, so the **analgesia of the opioid is blocked**. Raising the opioid "
         "dose to overcome the blockade can cause **respiratory depression and fatal overdose**, especially as the "
         "blockade wears off while high opioid levels remain. After an extended-release naltrexone injection the "
-        f"blockade lasts about 28-30 days (this service counts {cfg.xr_naltrexone_days} days); oral naltrexone "
+        f"blockade lasts {w.LABEL_XR_BLOCKADE} (this site counts {cfg.xr_naltrexone_days} days); oral naltrexone "
         "should be stopped about 72 hours before planned opioid use. Use non-opioid or regional analgesia; if an "
         "opioid is unavoidable, give it only in a monitored setting (anesthesia care, equipment for "
         "cardiopulmonary resuscitation)."

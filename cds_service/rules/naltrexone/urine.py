@@ -5,15 +5,12 @@ from __future__ import annotations
 from datetime import date
 
 from cds_service.record.model import LabResult, MedicationUse
-from cds_service.rules.base import ActionSpec, Finding, Rule, RuleContext, SuggestionSpec, rule
+from cds_service.rules.base import ActionSpec, Finding, Rule, SuggestionSpec, rule
 from cds_service.rules.naltrexone import wording as w
+from cds_service.rules.naltrexone.config import NaltrexoneContext
 from cds_service.rules.naltrexone.orders import urine_screen_request
+from cds_service.rules.naltrexone.prefetch import URINE_SCREENS
 from cds_service.rules.naltrexone.washout import is_systemic_opioid
-
-URINE_CATEGORY = "urine drug screens"
-# urine-screen-needed stays silent when urine-screen-positive fires for the same order: the positive card
-# already asks for a repeat screen, and a second card about the same test would be noise.
-SILENT_WHEN_POSITIVE = True
 
 URINE_SOURCE = (
     f"{w.SOURCE_DOC}: \"to prevent this life-threatening situation and to confirm opiate freedom, a urine sample "
@@ -35,20 +32,20 @@ def latest_per_code(labs: list[LabResult]) -> list[LabResult]:
     return out
 
 
-def opioid_screens(ctx: RuleContext, days: int) -> list[LabResult]:
+def opioid_screens(ctx: NaltrexoneContext, days: int) -> list[LabResult]:
     """Urine opioid screens within `days` (naltrexone urine tests never count), latest result per code."""
     found = [lab for lab in ctx.record.labs_within("urine-opioid-screen", days)
              if "urine-naltrexone" not in lab.classes]
     return latest_per_code(found)
 
 
-def positive_screens(ctx: RuleContext) -> list[LabResult]:
+def positive_screens(ctx: NaltrexoneContext) -> list[LabResult]:
     """Positive Urine Opioid Screens In Lookback Period (the latest result per screen code)."""
     days = ctx.config.urine_positive_lookback_days
     return [lab for lab in opioid_screens(ctx, days) if lab.positive is True]
 
 
-def order_urine_screen(ctx: RuleContext, label: str, recommended: bool = False) -> SuggestionSpec:
+def order_urine_screen(ctx: NaltrexoneContext, label: str, recommended: bool = False) -> SuggestionSpec:
     return SuggestionSpec(
         label,
         (ActionSpec("create", "Create a draft order for a urine opioid screen",
@@ -67,7 +64,7 @@ def order_urine_screen(ctx: RuleContext, label: str, recommended: bool = False) 
     "(urine sample to confirm opiate freedom).",
     thresholds=("urine_positive_lookback_days",),
 )
-def urine_screen_positive(ctx: RuleContext) -> Finding | None:
+def urine_screen_positive(ctx: NaltrexoneContext) -> Finding | None:
     """A recent positive urine opioid screen (the latest result of its code)."""
     record, order, cfg = ctx.record, ctx.order, ctx.config
     positives = positive_screens(ctx)
@@ -99,7 +96,7 @@ def urine_screen_positive(ctx: RuleContext) -> Finding | None:
     )
 
 
-def opioid_exposures(ctx: RuleContext, days: int) -> list[MedicationUse]:
+def opioid_exposures(ctx: NaltrexoneContext, days: int) -> list[MedicationUse]:
     """Systemic opioids on record (not this session's drafts): current ones, and past ones ended within `days`."""
     record = ctx.record
     current = [m for m in record.current_opioids() if is_systemic_opioid(m)]
@@ -115,12 +112,12 @@ def opioid_exposures(ctx: RuleContext, days: int) -> list[MedicationUse]:
     "obtained (data-incomplete reports that).",
     suggestions="Order a urine opioid screen (create ServiceRequest: SNOMED 310627008 + LOINC screen codes).",
     source="Source document (a urine sample confirms opiate freedom before treatment); naltrexone labeling.",
-    thresholds=("opioid_history_lookback_days", "urine_negative_lookback_days"),
+    thresholds=("opioid_history_lookback_days", "urine_negative_lookback_days", "urine_needed_silent_when_positive"),
 )
-def urine_screen_needed(ctx: RuleContext) -> Finding | None:
+def urine_screen_needed(ctx: NaltrexoneContext) -> Finding | None:
     """Opioid history and no recent negative urine opioid screen."""
     record, order, cfg = ctx.record, ctx.order, ctx.config
-    if URINE_CATEGORY in record.unavailable:
+    if URINE_SCREENS in record.unavailable:
         return None  # "no negative screen" cannot be concluded without the screens
     disorders = record.conditions_in_history("opioid-use-disorder")
     exposures = opioid_exposures(ctx, cfg.opioid_history_lookback_days)
@@ -129,7 +126,7 @@ def urine_screen_needed(ctx: RuleContext) -> Finding | None:
     screens = opioid_screens(ctx, cfg.urine_negative_lookback_days)
     if any(lab.positive is False for lab in screens) and not any(lab.positive is True for lab in screens):
         return None
-    if SILENT_WHEN_POSITIVE and positive_screens(ctx):  # exactly when urine-screen-positive fires
+    if cfg.urine_needed_silent_when_positive and positive_screens(ctx):  # exactly when urine-screen-positive fires
         return None
     name, short = w.drug_name(order), w.short_name(order)
     lines = [w.condition_line(c) for c in disorders] + [w.medication_line(m, record.today) for m in exposures]

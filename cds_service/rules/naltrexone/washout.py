@@ -6,14 +6,16 @@ from datetime import date, timedelta
 
 from cds_service.fhir.read import pruned
 from cds_service.record.model import MedicationUse
-from cds_service.rules.base import ActionSpec, Finding, Rule, RuleContext, SuggestionSpec, rule
+from cds_service.rules.base import ActionSpec, Finding, Rule, SuggestionSpec, rule
 from cds_service.rules.naltrexone import wording as w
+from cds_service.rules.naltrexone.config import NaltrexoneContext
 
 WASHOUT_SOURCE = (
     f"{w.SOURCE_DOC}: \"If opioid-dependent people are not opiate-free for at least one week before starting "
     "therapy with naltrexone, naltrexone can cause acute withdrawal syndrome. Therefore, to prevent this "
     "life-threatening situation and to confirm opiate freedom, a urine sample is usually analyzed before "
-    "treatment is started.\"; naltrexone labeling (opioid-free for at least 7-10 days; naloxone challenge); "
+    f"treatment is started.\"; naltrexone labeling (opioid-free for at least {w.LABEL_OPIOID_FREE}; naloxone "
+    "challenge); "
     "Vivitrol counseling checklist (after buprenorphine or methadone, precipitated withdrawal up to 2 weeks)."
 )
 
@@ -32,7 +34,7 @@ def is_systemic_opioid(m: MedicationUse) -> bool:
     return any("opioid" in i.classes and "opioid-peripheral" not in i.classes for i in m.ingredients)
 
 
-def ended_opioids(ctx: RuleContext, days: int, ingredient_class: str = "opioid") -> list[MedicationUse]:
+def ended_opioids(ctx: NaltrexoneContext, days: int, ingredient_class: str = "opioid") -> list[MedicationUse]:
     """Past (not current) systemic opioid uses whose exposure ended within `days`, most recent first."""
     found = [m for m in ctx.record.exposures_ended_within(ingredient_class, days) if is_systemic_opioid(m)]
     return sorted(found, key=lambda m: m.end or date.min, reverse=True)
@@ -59,7 +61,7 @@ def _when_text(days: int) -> str:
     "opioid-free days, naloxone challenge); Vivitrol counseling checklist (2 weeks after buprenorphine/methadone).",
     thresholds=("opioid_free_days", "opioid_free_full_days", "maintenance_free_days"),
 )
-def opioid_washout(ctx: RuleContext) -> Finding | None:
+def opioid_washout(ctx: NaltrexoneContext) -> Finding | None:
     """The last opioid ended too recently: critical under 7 days, warning 7-10 days or under 14 after maintenance."""
     record, order, cfg = ctx.record, ctx.order, ctx.config
     today = record.today
@@ -89,8 +91,9 @@ def opioid_washout(ctx: RuleContext) -> Finding | None:
         why = (
             "Naltrexone displaces opioids from their receptors. In a patient still physically dependent on opioids "
             "it precipitates **acute withdrawal**, which can be severe and life-threatening. The patient must be "
-            f"opioid-free for at least {cfg.opioid_free_days} days (the labeling says {window} days) before the "
-            f"first dose; the last {agent} exposure was {_when_text(days)}." + maint_text
+            f"opioid-free for at least {cfg.opioid_free_days} days before the first dose (site policy; the "
+            f"labeling asks for {w.LABEL_OPIOID_FREE}); the last {agent} exposure was {_when_text(days)}."
+            + maint_text
             + " Postpone the start, and confirm abstinence with a urine opioid screen before the first dose."
         )
         critical_suggestions: list[SuggestionSpec] = []
@@ -111,7 +114,8 @@ def opioid_washout(ctx: RuleContext) -> Finding | None:
     borderline = days <= cfg.opioid_free_full_days
     if borderline:
         reason = (f"The last {agent} exposure was {_when_text(days)}: within the {window}-day opioid-free interval "
-                  "the labeling requires, the start is borderline." + maint_text)
+                  f"of this site's policy (the labeling asks for {w.LABEL_OPIOID_FREE}), the start is borderline."
+                  + maint_text)
         summary = f"Last opioid ({agent}) {_when_text(days)}: urine screen or naloxone challenge before {short}"
     else:
         m_agent = maintenance[0].ingredient_names("opioid-maintenance")[0]
@@ -159,7 +163,7 @@ def _lead(name: str, agent: str, last: MedicationUse, days: int, today: date) ->
 
 
 
-def _postpone(ctx: RuleContext, last: MedicationUse, maintenance: list[MedicationUse]) -> SuggestionSpec | None:
+def _postpone(ctx: NaltrexoneContext, last: MedicationUse, maintenance: list[MedicationUse]) -> SuggestionSpec | None:
     """Update the draft so that it starts after the full opioid-free interval (and after the maintenance one)."""
     order, cfg = ctx.order, ctx.config
     if order.raw is None or order.resource_type != "MedicationRequest" or last.end is None:

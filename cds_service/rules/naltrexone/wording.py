@@ -7,7 +7,8 @@ from datetime import date
 
 from cds_service.fhir.read import FHIR_ID, pruned
 from cds_service.record.model import ConditionEntry, LabResult, MedicationUse
-from cds_service.rules.base import ActionSpec, LinkSpec, OverrideReasonSpec, RuleContext, SuggestionSpec
+from cds_service.rules.base import ActionSpec, LinkSpec, OverrideReasonSpec, SuggestionSpec
+from cds_service.rules.naltrexone.config import NaltrexoneContext
 
 SOURCE_LABEL = "Naltrexone safety checks (cds-naltrexone)"
 LABEL_URL = "https://dailymed.nlm.nih.gov/dailymed/search.cfm?labeltype=all&query=naltrexone"
@@ -23,6 +24,12 @@ def label_links(*meds: MedicationUse) -> tuple[LinkSpec, ...]:
     return (LABEL_LINK,)
 
 SOURCE_DOC = "product source document (Naltrexone: Effects, Uses & Risks)"
+
+# What the labeling itself says (facts of the source, not site policy: the configurable thresholds never stand in
+# for them, and a card never attributes a site threshold to the labeling)
+LABEL_OPIOID_FREE = "7 to 10 days"  # naltrexone labeling: opioid-free for at least 7 to 10 days before starting
+LABEL_XR_BLOCKADE = "about 28-30 days"  # Vivitrol labeling: blockade of one injection
+LABEL_FACTS = (LABEL_OPIOID_FREE, LABEL_XR_BLOCKADE)
 
 BENEFIT = OverrideReasonSpec("benefit-outweighs-risk", "Benefit outweighs risk; patient will be monitored")
 RECORD_WRONG = OverrideReasonSpec("record-incorrect", "The record is wrong or out of date for this patient")
@@ -100,7 +107,7 @@ def detail(lead: str, why: str, evidence: list[str], source: str) -> str:
     return f"{lead}\n\n{why}\n\n**Evidence**\n" + "\n".join(evidence) + f"\n\n**Source**: {source}"
 
 
-def remove_draft(ctx: RuleContext, label: str | None = None, recommended: bool = True) -> SuggestionSpec:
+def remove_draft(ctx: NaltrexoneContext, label: str | None = None, recommended: bool = True) -> SuggestionSpec:
     order = ctx.order
     return SuggestionSpec(
         label=label or f"Remove the {drug_name(order)} order",

@@ -69,9 +69,9 @@ def test_categories_match_the_pack() -> None:
     from cds_service.rules.naltrexone import data
     from cds_service.rules.naltrexone.pack import NaltrexonePack
 
-    categories = {t.category for t in NaltrexonePack().prefetch}
-    assert categories == set(data.NALTREXONE_CHECKS)
-    assert set(data.OPIOID_ORDER_CHECKS) <= categories
+    keys = {t.key for t in NaltrexonePack().prefetch}
+    assert keys == set(data.NALTREXONE_CHECKS)
+    assert set(data.OPIOID_ORDER_CHECKS) <= keys
 
 
 def test_a_crashed_check_is_reported(tmp_path) -> None:
@@ -97,3 +97,55 @@ def test_a_crashed_check_is_reported(tmp_path) -> None:
     assert card["summary"] == "Naltrexone check incomplete: 1 check failed"
     assert "- Not completed: check 'boom-check' could not be completed (internal error, logged)" in card["detail"]
     assert "could **not** run completely for this order: `boom-check`" in card["detail"]
+
+
+def test_a_crash_on_one_order_stays_on_that_orders_card(tmp_path) -> None:
+    """Two naltrexone drafts, one rule that raises on the first only: only the first order's card says so."""
+    from fastapi.testclient import TestClient
+
+    from cds_service.app import create_app
+    from cds_service.rules.base import OrderCheck, rule
+    from cds_service.rules.naltrexone.pack import NaltrexonePack
+    from tests.conftest import make_settings
+
+    @rule(id="boom-check", title="Boom", indicators=("info",), trigger="-", suggestions="-", source="-")
+    def boom(ctx):
+        if ctx.order.ref == "MedicationRequest/tablets":
+            raise RuntimeError("bug")
+        return None
+
+    class CrashingPack(NaltrexonePack):
+        def checks(self, orders):
+            return [OrderCheck(c.order, (boom, *c.rules), c.prefetch_keys) for c in super().checks(orders)]
+
+    tablets = b.draft(rid="tablets")
+    injection = b.draft(None, med=b.medication("637213", "naltrexone 380 MG Injection"), rid="injection")
+    pack = CrashingPack()
+    with TestClient(create_app(make_settings(tmp_path), packs=[pack])) as http:
+        body = post(Client(http), b.request(*NORMAL, drafts=[tablets, injection]))
+    incomplete = b.cards_by_rule(body)["data-incomplete"]
+    assert [c["summary"] for c in incomplete] == ["Naltrexone check incomplete: 1 check failed"]  # the tablets
+    assert "could **not** run completely for this order: `boom-check`" in incomplete[0]["detail"]
+    # the other order's checks ran: both drafts get their duplicate-antagonist card, no second data-incomplete
+    assert [c["indicator"] for c in b.cards_by_rule(body)["duplicate-antagonist"]] == ["warning", "warning"]
+
+
+def test_crashes_are_kept_per_order_in_the_evaluation() -> None:
+    from datetime import date
+
+    from cds_service.rules.base import OrderCheck, RuleError, evaluate, rule
+    from cds_service.rules.naltrexone.data import data_incomplete
+    from cds_service.rules.naltrexone.pack import NaltrexonePack
+    from tests.rules.naltrexone.records import naltrexone_draft, record
+
+    @rule(id="boom-check", title="Boom", indicators=("info",), trigger="-", suggestions="-", source="-")
+    def boom(ctx):
+        raise RuntimeError("bug")
+
+    first, second = naltrexone_draft("MedicationRequest/a"), naltrexone_draft("MedicationRequest/b")
+    rec = record(date(2026, 11, 25), drafts=[first, second])
+    checks = [OrderCheck(first, (boom, data_incomplete), ()), OrderCheck(second, (data_incomplete,), ())]
+    result = evaluate(NaltrexonePack(), rec, checks, rec.patient_id, None)
+    assert result.errors == [RuleError("MedicationRequest/a", "boom-check")]
+    assert [(f.rule_id, f.order_ref) for f in result.findings] == [("data-incomplete", "MedicationRequest/a")]
+    assert rec.skipped == []  # the shared record is not written to
