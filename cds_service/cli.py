@@ -13,9 +13,12 @@ import json
 import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from cds_service.rules.base import RulePack
 
 cli = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="cds-naltrexone: CDS Hooks 2.0 naltrexone order checks.")
@@ -122,42 +125,41 @@ def draft_orders(data: Any, path: Path) -> list[dict]:
     return orders
 
 
-def _request_from_bundle(bundle: dict, orders: list[dict], hook: str) -> dict:
-    """A hook request whose prefetch is the patient bundle, split into the service's prefetch keys."""
-    from cds_service.fhir.read import bundle_resources
-    from cds_service.rules.registry import default_packs
+def _observation_codes(query: str) -> set[str] | None:
+    """The codes an Observation template searches for (`code=a,b`), or None when it names none."""
+    from urllib.parse import parse_qs, urlsplit
+
+    values = parse_qs(urlsplit(query).query).get("code")
+    return {c.split("|")[-1] for v in values for c in v.split(",")} if values else None
+
+
+def _request_from_bundle(bundle: dict, orders: list[dict], hook: str, pack: RulePack) -> dict:
+    """A hook request whose prefetch is the patient bundle, split into the pack's own prefetch templates."""
+    from cds_service.fhir.read import bundle_resources, codings
 
     resources = list(bundle_resources(bundle))
     patient = next((r for r in resources if r.get("resourceType") == "Patient"), None)
     if patient is None:
         raise typer.BadParameter("the patient Bundle has no Patient")
-    pack = default_packs()[0]
-    terminology = pack.terminology  # type: ignore[attr-defined]
     prefetch: dict[str, Any] = {}
     for template in pack.prefetch:
-        if template.key == "patient":
-            prefetch["patient"] = patient
+        if template.resource_types == ("Patient",):
+            prefetch[template.key] = patient
             continue
         chosen = [r for r in resources if r.get("resourceType") in template.resource_types]
-        if template.resource_types == ("Observation",):
-            wanted = {"liverTests": {"alt", "ast"}, "urineDrugScreens": {"urine-opioid-screen", "urine-naltrexone"}}
-            classes = wanted.get(template.key, set())
-            from cds_service.fhir.read import codings
-
-            chosen = [r for r in chosen if any(terminology.observation_classes(s, c) & classes
-                                               for s, c, _d in codings(r.get("code")))]
+        codes = _observation_codes(template.query) if "Observation" in template.resource_types else None
+        if codes is not None:  # what the template's search would return: its codes only
+            chosen = [r for r in chosen if r.get("resourceType") != "Observation"
+                      or any(c in codes for _s, c, _d in codings(r.get("code")))]
         prefetch[template.key] = {"resourceType": "Bundle", "type": "searchset", "total": len(chosen),
                                   "entry": [{"resource": r} for r in chosen]}
-    request: dict[str, Any] = {
-        "hook": hook, "hookInstance": "cli-evaluate",
-        "context": {"patientId": patient["id"], "userId": "Practitioner/cli",
-                    "draftOrders": {"resourceType": "Bundle", "type": "collection",
-                                    "entry": [{"resource": o} for o in orders]}},
-        "prefetch": prefetch,
-    }
-    if hook == "order-select":
-        request["context"]["selections"] = [f"MedicationRequest/{o['id']}" for o in orders]
-    return request
+    context: dict[str, Any] = {"patientId": patient["id"], "userId": "Practitioner/cli"}
+    if orders:
+        context["draftOrders"] = {"resourceType": "Bundle", "type": "collection",
+                                  "entry": [{"resource": o} for o in orders]}
+        if hook == "order-select":
+            context["selections"] = [f"MedicationRequest/{o['id']}" for o in orders]
+    return {"hook": hook, "hookInstance": "cli-evaluate", "context": context, "prefetch": prefetch}
 
 
 def print_cards(body: dict) -> None:
@@ -176,27 +178,34 @@ def evaluate(
 ) -> None:
     """Evaluate a hook request offline (no server, no database) and print the cards."""
     from cds_service.errors import ServiceError
+    from cds_service.hooks.request import DRAFT_ORDER_HOOKS
     from cds_service.pipeline import Pipeline
     from cds_service.rules.registry import default_packs
     from cds_service.settings import Settings
 
     today = _as_of(as_of)  # usage errors before any work
     data = _load(file)
-    if isinstance(data, dict) and data.get("resourceType") == "Bundle":
-        if order is None:
-            raise typer.BadParameter("FILE is a Bundle: give the draft order with --order")
-        data = _request_from_bundle(data, draft_orders(_load(order), order), hook)
-    elif order is not None:
+    is_bundle = isinstance(data, dict) and data.get("resourceType") == "Bundle"
+    if is_bundle and order is None and hook in DRAFT_ORDER_HOOKS:
+        raise typer.BadParameter(f"FILE is a Bundle: give the draft order with --order (hook {hook})")
+    if not is_bundle and order is not None:
         raise typer.BadParameter("--order goes with a patient Bundle; FILE is a hook request with its own "
                                  "draftOrders", param_hint="--order")
-    if not isinstance(data, dict) or "hook" not in data:
-        raise typer.BadParameter("FILE must be a CDS Hooks request (with 'hook') or a FHIR Bundle")
+    orders = draft_orders(_load(order), order) if order is not None else []
     # --as-of wins; otherwise CDS_TODAY (read by Settings), otherwise the real date
     settings = Settings(auth_mode="off", **({"today": today} if today else {}))
     pipeline = Pipeline(settings, default_packs())
-    service_id = next((sid for sid, (spec, _p) in pipeline.services.items() if spec.hook == data.get("hook")), None)
-    if service_id is None:
+    wanted = hook if is_bundle else (data.get("hook") if isinstance(data, dict) else None)
+    found = next(((sid, p) for sid, (spec, p) in pipeline.services.items() if spec.hook == wanted), None)
+    if is_bundle:
+        if found is None:
+            raise typer.BadParameter(f"no service answers hook {wanted!r}", param_hint="--hook")
+        data = _request_from_bundle(data, orders, hook, found[1])
+    if not isinstance(data, dict) or "hook" not in data:
+        raise typer.BadParameter("FILE must be a CDS Hooks request (with 'hook') or a FHIR Bundle")
+    if found is None:
         raise typer.BadParameter(f"no service answers hook {data.get('hook')!r}")
+    service_id = found[0]
     try:
         outcome = asyncio.run(pipeline.run(service_id, data))
     except ServiceError as err:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -27,8 +26,6 @@ CATALOGUE_ORDER = (
     "liver-enzymes", "liver-tests-missing", "young-patient", "indication-off-label", "indication-missing",
     "low-dose", "overdose-risk", "duplicate-antagonist", "allergy", "data-incomplete", "naltrexone-blocks-opioid",
 )
-# A pack module lists its rules per kind of checked order in these module-level tuples.
-DIRECTIONS = (("naltrexone orders", "NALTREXONE_RULES"), ("opioid orders", "OPIOID_RULES"))
 
 MARKERS = ("rules", "settings")
 
@@ -71,21 +68,18 @@ def env_var(config: type[BaseSettings], name: str) -> str:
 
 
 def pack_rules(pack: RulePack) -> list[tuple[Rule, list[str]]]:
-    """Every rule of the pack (once), with the kinds of order it checks, in catalogue order."""
-    module = sys.modules[type(pack).__module__]
-    found: dict[str, tuple[Rule, list[str]]] = {}
-    for direction, attribute in DIRECTIONS:
-        for fn in getattr(module, attribute, ()):
-            rule_id = rule_info(fn).id
-            found.setdefault(rule_id, (fn, []))[1].append(direction)
+    """Every rule the pack declares, with the labels of the scopes it applies to, in catalogue order."""
+    labels = {scope.id: scope.label for scope in pack.scopes}
+    found = [(fn, [labels.get(s, s) for s in fn.info.applies_to]) for fn in pack.rules]
     position = {rule_id: i for i, rule_id in enumerate(CATALOGUE_ORDER)}
-    ranked = sorted(enumerate(found.items()), key=lambda item: (position.get(item[1][0], len(position)), item[0]))
-    return [entry for _i, (_id, entry) in ranked]
+    ranked = sorted(enumerate(found), key=lambda item: (position.get(item[1][0].info.id, len(position)), item[0]))
+    return [entry for _i, entry in ranked]
 
 
 def rules_markdown(pack: RulePack) -> str:
-    """The pack's rules table: id, orders, indicators, trigger, suggestions, source, configurable thresholds."""
-    config = type(pack.config)  # type: ignore[attr-defined]
+    """The pack's rules table: id, scope, indicators, trigger, suggestions, source, the data it reads (from its
+    `needs` / `requires`), configurable thresholds."""
+    config = type(pack.config)
     rows = []
     for fn, directions in pack_rules(pack):
         info = rule_info(fn)
@@ -93,9 +87,12 @@ def rules_markdown(pack: RulePack) -> str:
             f"`{name}` = {_show_default(_default(config.model_fields[name]))} (`{env_var(config, name)}`)"
             for name in info.thresholds
         )
+        reads = ", ".join(f"`{key}`" + (" (silent without it)" if key in info.requires else "")
+                          for key in info.needs)
         rows.append((f"`{info.id}`<br>{info.title}", ", ".join(directions), ", ".join(info.indicators),
-                     info.trigger, info.suggestions, info.source, thresholds or "-"))
-    header = ("rule", "checks", "indicator", "fires when", "suggestions", "source", "configurable (default, env var)")
+                     info.trigger, info.suggestions, info.source, reads or "-", thresholds or "-"))
+    header = ("rule", "checks", "indicator", "fires when", "suggestions", "source", "reads (prefetch keys)",
+              "configurable (default, env var)")
     return _table(header, rows)
 
 
@@ -113,7 +110,7 @@ def settings_markdown(packs: Sequence[RulePack] | None = None) -> str:
     header = ("environment variable", "default", "description")
     parts = ["**Service** (`cds_service/settings.py`)", "", _table(header, _settings_rows(Settings))]
     for pack in packs:
-        config = type(pack.config)  # type: ignore[attr-defined]
+        config = type(pack.config)
         prefix = config.model_config.get("env_prefix", "")
         parts += ["", f"**Rule pack `{pack.id}`**: clinical thresholds (site policy, `{prefix}*`; "
                   f"`{config.__module__.replace('.', '/')}.py`)", "", _table(header, _settings_rows(config))]

@@ -12,11 +12,12 @@ from datetime import date
 from typing import Any
 
 from cds_service.cards.render import cards as render_cards
-from cds_service.errors import NotFound
-from cds_service.fhir.gather import Fetcher, gather
+from cds_service.errors import NotFound, PreconditionFailed
+from cds_service.fhir.gather import Fetcher, Gathered, gather, merge
 from cds_service.hooks.request import HookCall, parse_hook_call
 from cds_service.record.build import build_record, draft_uses, medication_index
-from cds_service.rules.base import Evaluation, RulePack, ServiceSpec, evaluate
+from cds_service.rules import engine
+from cds_service.rules.base import Evaluation, RulePack, Scope, ServiceSpec
 from cds_service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -51,8 +52,10 @@ class Pipeline:
     def discovery(self) -> dict[str, Any]:
         services = []
         for spec, pack in self.services.values():
+            keys = set(engine.service_keys(pack, spec.hook))
             entry: dict[str, Any] = {"hook": spec.hook, "title": spec.title, "description": spec.description,
-                                     "id": spec.id, "prefetch": {t.key: t.query for t in pack.prefetch}}
+                                     "id": spec.id,
+                                     "prefetch": {t.key: t.query for t in pack.prefetch if t.key in keys}}
             if spec.usage_requirements:
                 entry["usageRequirements"] = spec.usage_requirements
             services.append(entry)
@@ -68,22 +71,24 @@ class Pipeline:
     async def run(self, service_id: str, data: Any) -> Outcome:
         spec, pack = self.service(service_id)
         call = parse_hook_call(data, expected_hook=spec.hook, service_id=spec.id)
+        scope = engine.patient_scope(pack, spec.hook)
+        if scope is not None:
+            return await self._run_patient(spec, pack, scope, call)
         today = self.today()
-        terminology = pack.terminology  # type: ignore[attr-defined]
+        terminology = pack.terminology
 
         # decide from the draft orders alone: an unrelated order never touches the prefetch
         draft_meds = [r for r in call.draft_orders if r.get("resourceType") == "Medication"]
         draft_index = medication_index(draft_meds)
         drafts = draft_uses(call.draft_orders, draft_index, terminology, today, call.patient_id)
         selected = drafts if call.selections is None else [d for d in drafts if d.ref in call.selections]
-        checks = pack.checks(selected)
+        checks = engine.order_checks(pack, spec.hook, selected)
         if not checks:
             return Outcome({"cards": []}, call, spec, None)
 
         keys = {k for check in checks for k in check.prefetch_keys}
-        templates = [t for t in pack.prefetch if t.key in keys]
         fetcher = self.fetcher_factory(call)
-        gathered = await gather(call, templates, fetcher)
+        gathered = await gather(call, engine.templates_of(pack, keys), fetcher)
 
         index = medication_index(draft_meds + gathered.resources)
         if len(index) > len(draft_index) and any(d.matched_by == "unresolved" for d in drafts):
@@ -94,7 +99,35 @@ class Pipeline:
         # the checked orders, re-read with every Medication now at hand
         by_ref = {d.ref: d for d in drafts}
         checks = [replace(c, order=by_ref.get(c.order.ref, c.order)) for c in checks]
-        evaluation = evaluate(pack, record, checks, call.patient_id, call.encounter_id)
+        evaluation = engine.evaluate(pack, record, checks, call.patient_id, call.encounter_id)
         if record.skipped:
             log.info("hook %s: %d resources skipped", spec.id, len(record.skipped))
+        return Outcome({"cards": render_cards(evaluation.findings)}, call, spec, evaluation)
+
+    async def _run_patient(self, spec: ServiceSpec, pack: RulePack, scope: Scope, call: HookCall) -> Outcome:
+        """A hook without draft orders: read only what decides whether the scope's therapy is there; for a
+        patient without it, answer no cards without reading anything else (labs, conditions...)."""
+        today, terminology = self.today(), pack.terminology
+        fetcher = self.fetcher_factory(call)
+        first = await gather(call, engine.templates_of(pack, scope.therapy_needs), fetcher)
+        record = build_record(call.patient_id, first.resources, [], today, terminology, first.unavailable,
+                              history_days=pack.history_days)
+        check = engine.therapy_check(pack, scope, record)
+        if check is None:
+            return Outcome({"cards": []}, call, spec, None)
+        rest = [key for key in check.prefetch_keys if key not in scope.therapy_needs]
+        if rest:
+            try:
+                more = await gather(call, engine.templates_of(pack, rest), fetcher)
+            except PreconditionFailed as err:
+                supplied = call.prefetch if isinstance(call.prefetch, dict) else {}
+                if fetcher is None and any(key not in supplied for key in rest):
+                    raise  # the client sent neither the advertised prefetch nor FHIR access: 412
+                # the therapy is known, the rest failed: the checks report it (data-incomplete), never a 412
+                more = Gathered(call.patient_id, unavailable=dict.fromkeys(rest, err.message))
+            resources = merge(call.patient_id, [first.resources, more.resources])
+            record = build_record(call.patient_id, resources, [], today, terminology,
+                                  {**first.unavailable, **more.unavailable}, history_days=pack.history_days)
+            check = engine.therapy_check(pack, scope, record) or check
+        evaluation = engine.evaluate(pack, record, [check], call.patient_id, call.encounter_id)
         return Outcome({"cards": render_cards(evaluation.findings)}, call, spec, evaluation)

@@ -10,6 +10,9 @@ from cds_service.errors import BadRequest
 from cds_service.fhir.read import bundle_resources, resource_key, text
 
 MAX_ID = 256
+# hooks whose context carries the unsigned orders (CDS Hooks 2.0 order-select / order-sign); every other hook
+# (patient-view, encounter-start...) is called without them
+DRAFT_ORDER_HOOKS = frozenset({"order-select", "order-sign"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +23,7 @@ class HookCall:
     user_id: str | None
     encounter_id: str | None
     context: dict[str, Any]
-    draft_orders: list[dict]  # every resource in context.draftOrders
+    draft_orders: list[dict]  # every resource in context.draftOrders (empty for hooks without them)
     selections: tuple[str, ...] | None  # order-select: "Type/id" of the orders to check (order-sign: all)
     fhir_server: str | None
     access_token: str | None
@@ -69,15 +72,18 @@ def parse_hook_call(data: Any, *, expected_hook: str, service_id: str) -> HookCa
     encounter_id = context.get("encounterId") if isinstance(context.get("encounterId"), str) else None
 
     draft = context.get("draftOrders")
-    if draft is None:
+    if draft is None and hook in DRAFT_ORDER_HOOKS:
         raise BadRequest("`context.draftOrders` is required (a FHIR Bundle of the unsigned orders).",
                          expression=["context.draftOrders"])
-    if not isinstance(draft, dict) or draft.get("resourceType") != "Bundle":
-        raise BadRequest("`context.draftOrders` must be a FHIR Bundle (resourceType 'Bundle').",
-                         expression=["context.draftOrders"])
-    if "entry" in draft and not isinstance(draft["entry"], (list, dict)):
-        raise BadRequest("`context.draftOrders.entry` must be an array.", expression=["context.draftOrders.entry"])
-    draft_orders = _unique(bundle_resources(draft))
+    draft_orders: list[dict] = []
+    if draft is not None:
+        if not isinstance(draft, dict) or draft.get("resourceType") != "Bundle":
+            raise BadRequest("`context.draftOrders` must be a FHIR Bundle (resourceType 'Bundle').",
+                             expression=["context.draftOrders"])
+        if "entry" in draft and not isinstance(draft["entry"], (list, dict)):
+            raise BadRequest("`context.draftOrders.entry` must be an array.",
+                             expression=["context.draftOrders.entry"])
+        draft_orders = _unique(bundle_resources(draft))
 
     selections: tuple[str, ...] | None = None
     if hook == "order-select":

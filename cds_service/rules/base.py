@@ -1,18 +1,24 @@
 """What a rule pack is, and what rules return: findings, not cards and not HTTP.
 
-A rule is a pure function `(RuleContext) -> Finding | None`. A pack bundles the rules of one drug (or drug
-class), the hook services it offers, the data it needs, and which draft orders it looks at. The HTTP layer
-and the card renderer know only these types.
+A rule is a pure function `(RuleContext) -> Finding | None` with a declaration (`@rule`): its scope (which
+orders, or which patient-level hook), the prefetch keys it reads (`needs`) and those without which it must stay
+silent (`requires`). A pack bundles one drug's (or drug class's) services, prefetch templates, typed config,
+terminology, scopes and rules. The engine (`rules.engine`) derives everything else from these declarations:
+the prefetch keys of a call, which rules are silent for lack of data, which checks data-incomplete names, and
+the docs tables. The HTTP layer and the card renderer know only these types.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
+from pydantic_settings import BaseSettings
+
 from cds_service.hooks.prefetch import PrefetchTemplate
 from cds_service.record.model import MedicationUse, PatientRecord
+from cds_service.terminology import Terminology
 
 Indicator = Literal["info", "warning", "critical"]
 SEVERITY = {"info": 0, "warning": 1, "critical": 2}
@@ -80,14 +86,17 @@ class RuleContext(Generic[ConfigT]):
     # rules that crashed on THIS order (the engine appends; data-incomplete, run last, reports them): scoped to
     # the order, so one order's failure never shows on another order's card
     failed: list[str] = field(default_factory=list)
+    # prefetch key -> ids of this check's rules that read it (derived by the engine from the rules' `needs`)
+    readers: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
-Rule = Callable[[RuleContext[Any]], "Finding | None"]
+RuleFunction = Callable[[RuleContext[Any]], "Finding | None"]
 
 
 @dataclass(frozen=True, slots=True)
 class RuleInfo:
-    """What the generated rules table (docs/rules.md) says about a rule."""
+    """What a rule declares about itself: its public description (the docs table) and its contract with the
+    engine: what it applies to, the data it reads and the data without which it must stay silent."""
 
     id: str
     title: str
@@ -95,22 +104,42 @@ class RuleInfo:
     trigger: str
     suggestions: str
     source: str
+    applies_to: tuple[str, ...]  # ids of the pack's scopes (kinds of order, or a patient-level hook)
+    needs: tuple[str, ...] = ()  # prefetch keys the rule reads (the engine gathers them; data-incomplete names it)
+    # prefetch keys whose absence makes its silence meaningless (it concludes from the absence of something):
+    # when one could not be obtained, the engine does not run the rule and data-incomplete reports it
+    requires: tuple[str, ...] = ()
     thresholds: tuple[str, ...] = ()  # names of the pack's config fields the rule reads
 
 
-def rule(*, id: str, title: str, indicators: tuple[str, ...], trigger: str, suggestions: str, source: str,
-         thresholds: tuple[str, ...] = ()) -> Callable[[Rule], Rule]:
-    """Attach a rule's public description (its id is a public contract) to the rule function."""
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A rule function with its declaration; calling it runs the function."""
 
-    def mark(fn: Rule) -> Rule:
-        fn.info = RuleInfo(id, title, indicators, trigger, suggestions, source, thresholds)  # type: ignore[attr-defined]
-        return fn
+    info: RuleInfo
+    fn: RuleFunction
+
+    def __call__(self, ctx: RuleContext[Any]) -> Finding | None:
+        return self.fn(ctx)
+
+
+def rule(*, id: str, title: str, indicators: tuple[str, ...], trigger: str, suggestions: str, source: str,
+         applies_to: tuple[str, ...], needs: tuple[str, ...] = (), requires: tuple[str, ...] = (),
+         thresholds: tuple[str, ...] = ()) -> Callable[[RuleFunction], Rule]:
+    """Declare a rule (its id is a public contract): what it applies to and what data it needs."""
+    missing = [key for key in requires if key not in needs]
+    if missing:
+        raise ValueError(f"rule {id}: requires {missing} but does not declare it in needs")
+
+    def mark(fn: RuleFunction) -> Rule:
+        return Rule(RuleInfo(id, title, indicators, trigger, suggestions, source, applies_to, needs, requires,
+                             thresholds), fn)
 
     return mark
 
 
 def rule_info(fn: Rule) -> RuleInfo:
-    return fn.info  # type: ignore[attr-defined]
+    return fn.info
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,27 +152,54 @@ class ServiceSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class Scope:
+    """What a group of rules is about, in one or more hooks.
+
+    An order scope (`orders` set) picks the draft orders it checks, from the orders alone (an unrelated order
+    never touches the prefetch). A patient scope (`therapy` set; hooks without draftOrders, e.g. patient-view)
+    finds the therapy the checks are about in the record, from the keys in `therapy_needs` only: nothing else
+    is read for a patient without it. The first scope that matches an order wins.
+    """
+
+    id: str
+    label: str  # how the docs table names it ("naltrexone orders")
+    hooks: tuple[str, ...]
+    orders: Callable[[MedicationUse], bool] | None = None
+    therapy: Callable[[PatientRecord], list[MedicationUse]] | None = None
+    therapy_needs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class OrderCheck:
-    """A draft order a pack wants to check, the rules to run on it and the data those rules read."""
+    """What one check runs on (a draft order, or a patient scope's therapy), the rules and the data they read."""
 
     order: MedicationUse
     rules: tuple[Rule, ...]
     prefetch_keys: tuple[str, ...]
+    scope: str = ""
 
 
 class RulePack(Protocol):
-    id: str
-    services: tuple[ServiceSpec, ...]
-    prefetch: tuple[PrefetchTemplate, ...]
-    source_label: str
-    history_days: int | None  # records (labs, past medication use) older than this are never read (None: all)
+    """Everything the engine needs from a pack; a new drug is a new pack module, registered in `registry`."""
 
-    def checks(self, orders: Sequence[MedicationUse]) -> list[OrderCheck]:
-        """Which of the (selected) draft orders this pack checks, decided from the orders alone."""
-        ...
-
-    def context(self, record: PatientRecord, order: MedicationUse, patient_id: str,
-                encounter_id: str | None) -> RuleContext: ...
+    @property
+    def id(self) -> str: ...
+    @property
+    def source_label(self) -> str: ...
+    @property
+    def services(self) -> tuple[ServiceSpec, ...]: ...
+    @property
+    def prefetch(self) -> tuple[PrefetchTemplate, ...]: ...  # every key the pack's rules may need
+    @property
+    def scopes(self) -> tuple[Scope, ...]: ...
+    @property
+    def rules(self) -> tuple[Rule, ...]: ...  # in running order (a rule reporting on the others runs last)
+    @property
+    def config(self) -> BaseSettings: ...  # typed thresholds (site policy); the docs read its fields
+    @property
+    def terminology(self) -> Terminology: ...
+    @property
+    def history_days(self) -> int | None: ...  # labs and past medication use older than this are not read
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,33 +214,3 @@ class RuleError:
 class Evaluation:
     findings: list[Finding] = field(default_factory=list)
     errors: list[RuleError] = field(default_factory=list)
-
-
-def evaluate(pack: RulePack, record: PatientRecord, checks: Sequence[OrderCheck], patient_id: str,
-             encounter_id: str | None) -> Evaluation:
-    """Run every rule on every checked order; one finding per rule per order (the most severe)."""
-    import logging
-
-    log = logging.getLogger(__name__)
-    result = Evaluation()
-    for check in checks:
-        ctx = pack.context(record, check.order, patient_id, encounter_id)
-        best: dict[str, Finding] = {}
-        for rule in check.rules:
-            try:
-                finding = rule(ctx)
-            except Exception:  # a bug in one rule must not hide the others' findings
-                info = getattr(rule, "info", None)
-                name = info.id if info else getattr(rule, "__name__", "rule")
-                log.exception("rule %s failed on %s", name, check.order.ref)
-                result.errors.append(RuleError(check.order.ref, name))
-                if name not in ctx.failed:
-                    ctx.failed.append(name)
-                continue
-            if finding is None:
-                continue
-            kept = best.get(finding.rule_id)
-            if kept is None or SEVERITY[finding.indicator] > SEVERITY[kept.indicator]:
-                best[finding.rule_id] = finding
-        result.findings.extend(best.values())
-    return result

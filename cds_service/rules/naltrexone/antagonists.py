@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from cds_service.record.model import AllergyEntry, MedicationUse
 from cds_service.rules.base import Finding, Rule, rule
+from cds_service.rules.naltrexone import prefetch as k
 from cds_service.rules.naltrexone import wording as w
 from cds_service.rules.naltrexone.config import NaltrexoneContext
+from cds_service.rules.naltrexone.scopes import NALTREXONE_ORDERS
 from cds_service.terminology import Ingredient
 
 ANTAGONIST_CLASSES = ("opioid-antagonist-therapy", "samidorphan")
@@ -33,6 +35,7 @@ def _antagonist_names(m: MedicationUse) -> list[str]:
     "Vivitrol, Contrave, Lybalvi; not Embeda), or another such draft in the same ordering session.",
     suggestions="Remove the duplicate naltrexone draft.",
     source="Naltrexone, Contrave and Lybalvi labeling (opioid antagonists).",
+    applies_to=(NALTREXONE_ORDERS,), needs=k.MEDICATION_KEYS,
 )
 def duplicate_antagonist(ctx: NaltrexoneContext) -> Finding | None:
     """Another current (or drafted) naltrexone- or samidorphan-containing product."""
@@ -84,6 +87,7 @@ def _shared(allergy: AllergyEntry, order: MedicationUse) -> list[str]:
     "ordered product (naltrexone, samidorphan, bupropion, olanzapine...).",
     suggestions="Remove the draft.",
     source="Naltrexone and Vivitrol labeling (contraindication: hypersensitivity).",
+    applies_to=(NALTREXONE_ORDERS,), needs=(k.ALLERGIES,),
 )
 def allergy(ctx: NaltrexoneContext) -> Finding | None:
     """An active allergy to an ingredient of the ordered product."""

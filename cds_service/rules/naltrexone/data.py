@@ -12,36 +12,19 @@ from cds_service.rules.base import Finding, OverrideReasonSpec, Rule, rule
 from cds_service.rules.naltrexone import prefetch as k
 from cds_service.rules.naltrexone import wording as w
 from cds_service.rules.naltrexone.config import NaltrexoneContext
+from cds_service.rules.naltrexone.scopes import NALTREXONE_ORDERS, OPIOID_ORDERS
 
-_MEDICATION_CHECKS = ("opioid-concurrent", "opioid-washout", "urine-screen-needed", "duplicate-antagonist",
-                      "overdose-risk")
-# prefetch key -> the checks of a naltrexone order that read it
-NALTREXONE_CHECKS: dict[str, tuple[str, ...]] = {
-    k.PATIENT: ("young-patient",),
-    k.CONDITIONS: ("opioid-concurrent", "liver-disease", "indication-off-label", "indication-missing",
-                   "overdose-risk", "urine-screen-needed"),
-    k.MEDICATION_REQUESTS: _MEDICATION_CHECKS,
-    k.MEDICATION_STATEMENTS: _MEDICATION_CHECKS,
-    k.MEDICATION_DISPENSES: ("opioid-washout", "urine-screen-needed"),
-    k.LIVER_TESTS: ("liver-enzymes", "liver-tests-missing"),
-    k.URINE_SCREENS: ("urine-screen-positive", "urine-screen-needed"),
-    k.ALLERGIES: ("allergy",),
-}
-# prefetch key -> the checks of an opioid order that read it (only medication keys are gathered for those)
-OPIOID_ORDER_CHECKS: dict[str, tuple[str, ...]] = dict.fromkeys(k.MEDICATION_KEYS, ("naltrexone-blocks-opioid",))
 
-# resource type -> the prefetch keys it belongs to (for a resource skipped as unreadable)
-TYPE_KEYS: dict[str, tuple[str, ...]] = {
-    "Patient": (k.PATIENT,),
-    "Condition": (k.CONDITIONS,),
-    "MedicationRequest": (k.MEDICATION_REQUESTS,),
-    "MedicationStatement": (k.MEDICATION_STATEMENTS,),
-    "MedicationDispense": (k.MEDICATION_DISPENSES,),
-    "MedicationAdministration": (k.MEDICATION_STATEMENTS,),
-    "Medication": (k.MEDICATION_REQUESTS, k.MEDICATION_STATEMENTS),
-    "Observation": (k.LIVER_TESTS, k.URINE_SCREENS),
-    "AllergyIntolerance": (k.ALLERGIES,),
-}
+def _type_keys() -> dict[str, tuple[str, ...]]:
+    """resource type -> the prefetch keys that bring it (for a resource skipped as unreadable)."""
+    out: dict[str, list[str]] = {}
+    for key, (_name, types) in k.CATEGORIES.items():
+        for rtype in types:
+            out.setdefault(rtype, []).append(key)
+    return {rtype: tuple(keys) for rtype, keys in out.items()}
+
+
+TYPE_KEYS = _type_keys()
 
 TITLE = "Naltrexone check incomplete"
 DATA_REVIEWED = OverrideReasonSpec("data-reviewed", "Reviewed the missing data in the chart; no concern found")
@@ -54,6 +37,7 @@ DATA_REVIEWED = OverrideReasonSpec("data-reviewed", "Reviewed the missing data i
     suggestions="None; the detail lists each missing category with its reason, the checks that could not run, and "
     "every skipped resource.",
     source="Service design: a check that could not run must not look like a check that passed.",
+    applies_to=(NALTREXONE_ORDERS, OPIOID_ORDERS),
 )
 def data_incomplete(ctx: NaltrexoneContext) -> Finding | None:
     """Data the checks need is missing or unreadable: list what, why, and which checks could not run."""
@@ -62,20 +46,20 @@ def data_incomplete(ctx: NaltrexoneContext) -> Finding | None:
     if not record.unavailable and not record.skipped and not crashed:
         return None
     naltrexone_order = order.has("opioid-antagonist-therapy")
-    checks_by_category = NALTREXONE_CHECKS if naltrexone_order else OPIOID_ORDER_CHECKS
+    checks_by_key = ctx.readers  # this order's checks that read each key (from the rules' `needs`)
     short = w.short_name(order)
 
     lines: list[str] = []
     affected: list[str] = []
     for key, reason in record.unavailable.items():
-        checks = checks_by_category.get(key, ())
+        checks = checks_by_key.get(key, ())
         affected += [c for c in checks if c not in affected]
         lines.append(f"- **{k.category(key)}** could not be obtained: {reason}. Checks that could not run: "
                      f"{_ids(checks)}")
     unreadable = list(record.skipped)
     for item in unreadable:
         keys = TYPE_KEYS.get(item.split("/", 1)[0], ())
-        checks = tuple(dict.fromkeys(c for key in keys for c in checks_by_category.get(key, ())))
+        checks = tuple(dict.fromkeys(c for key in keys for c in checks_by_key.get(key, ())))
         affected += [c for c in checks if c not in affected]
         ref, _, why = item.partition(": ")
         shown = f"`{ref}`: {why}" if why and "/" in ref and " " not in ref else item
@@ -126,4 +110,3 @@ def _join(items: list[str]) -> str:
 
 
 RULES: tuple[Rule, ...] = (data_incomplete,)
-OPIOID_ORDER_RULES: tuple[Rule, ...] = (data_incomplete,)

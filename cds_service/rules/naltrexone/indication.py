@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from cds_service.record.model import ConditionEntry
 from cds_service.rules.base import Finding, Rule, rule
+from cds_service.rules.naltrexone import prefetch as k
 from cds_service.rules.naltrexone import wording as w
 from cds_service.rules.naltrexone.config import NaltrexoneContext
 from cds_service.rules.naltrexone.patient import naltrexone_only
-from cds_service.rules.naltrexone.prefetch import CONDITIONS
+from cds_service.rules.naltrexone.scopes import NALTREXONE_ORDERS
 
 INDICATION_CLASSES = ("alcohol-use-disorder", "opioid-use-disorder")
 OFF_LABEL_NAMES = {
@@ -51,6 +52,7 @@ def _kind(c: ConditionEntry) -> str:
     "personality, dissociative, cancer, opioid-induced constipation).",
     suggestions="None; the detail names the condition and says the use is off-label.",
     source="Source document (approved for opioid and alcohol dependence; the other uses are off-label); labeling.",
+    applies_to=(NALTREXONE_ORDERS,), needs=(k.CONDITIONS,),
 )
 def indication_off_label(ctx: NaltrexoneContext) -> Finding | None:
     """Off-label use: an off-label condition and no opioid or alcohol use disorder on record."""
@@ -86,11 +88,12 @@ def indication_off_label(ctx: NaltrexoneContext) -> Finding | None:
     "off-label condition on record; silent when conditions could not be obtained (data-incomplete reports that).",
     suggestions="None.",
     source="Source document (indications: opioid and alcohol dependence; off-label uses); labeling.",
+    applies_to=(NALTREXONE_ORDERS,), needs=(k.CONDITIONS,), requires=(k.CONDITIONS,),
 )
 def indication_missing(ctx: NaltrexoneContext) -> Finding | None:
     """Neither an approved nor an off-label indication on record."""
     record, order = ctx.record, ctx.order
-    if not naltrexone_only(order) or CONDITIONS in record.unavailable:
+    if not naltrexone_only(order):
         return None
     if approved_indications(ctx) or record.active_conditions("off-label-indication"):
         return None

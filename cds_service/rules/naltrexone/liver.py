@@ -6,9 +6,10 @@ from datetime import date, timedelta
 
 from cds_service.record.model import LabResult
 from cds_service.rules.base import ActionSpec, Finding, Rule, SuggestionSpec, rule
+from cds_service.rules.naltrexone import prefetch as k
 from cds_service.rules.naltrexone import wording as w
 from cds_service.rules.naltrexone.config import NaltrexoneConfig, NaltrexoneContext
-from cds_service.rules.naltrexone.prefetch import LIVER_TESTS
+from cds_service.rules.naltrexone.scopes import NALTREXONE_ORDERS
 
 LIVER_SOURCE = (
     f"{w.SOURCE_DOC}: \"administration of naltrexone is contraindicated in severe liver disease, such as "
@@ -23,6 +24,7 @@ LIVER_SOURCE = (
     suggestions="Remove the naltrexone draft; hepatology review.",
     source="Source document (contraindicated in severe liver disease such as cirrhosis); tablet labeling "
     "(acute hepatitis or liver failure).",
+    applies_to=(NALTREXONE_ORDERS,), needs=(k.CONDITIONS,),
 )
 def liver_disease(ctx: NaltrexoneContext) -> Finding | None:
     """Active acute hepatitis, hepatic failure or cirrhosis."""
@@ -86,6 +88,7 @@ def liver_panel_request(ctx: NaltrexoneContext) -> dict:
     thresholds=("liver_test_lookback_days", "liver_warning_uln_multiple", "liver_critical_uln_multiple",
                 "alt_default_uln", "ast_default_uln", "liver_baseline_multiple", "liver_monitoring_first_days",
                 "liver_monitoring_interval_days"),
+    applies_to=(NALTREXONE_ORDERS,), needs=(k.LIVER_TESTS,),
 )
 def liver_enzymes(ctx: NaltrexoneContext) -> Finding | None:
     """Latest ALT/AST in the look-back: ≥5x ULN critical, ≥3x warning, above ULN info."""
@@ -146,13 +149,12 @@ def liver_enzymes(ctx: NaltrexoneContext) -> Finding | None:
     source="CFP AUD guideline (liver tests at baseline, 4 weeks, then every 3 months); LabWisely (do not delay "
     "a standard-dose start for the results when liver disease is not suspected).",
     thresholds=("liver_test_lookback_days", "liver_monitoring_first_days", "liver_monitoring_interval_days"),
+    applies_to=(NALTREXONE_ORDERS,), needs=(k.LIVER_TESTS,), requires=(k.LIVER_TESTS,),
 )
 def liver_tests_missing(ctx: NaltrexoneContext) -> Finding | None:
     """No ALT and no AST in the look-back: baseline liver tests are recommended."""
     record, order, cfg = ctx.record, ctx.order, ctx.config
     days = cfg.liver_test_lookback_days
-    if LIVER_TESTS in record.unavailable:
-        return None
     if record.labs_within("alt", days) or record.labs_within("ast", days):
         return None
     name, short = w.drug_name(order), w.short_name(order)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from cds_service.record.model import MedicationUse
 from cds_service.rules.base import Finding, Rule, SuggestionSpec, rule
+from cds_service.rules.naltrexone import prefetch as k
 from cds_service.rules.naltrexone import wording as w
 from cds_service.rules.naltrexone.config import NaltrexoneContext
+from cds_service.rules.naltrexone.scopes import NALTREXONE_ORDERS
 
 
 def current_or_drafted_opioids(ctx: NaltrexoneContext) -> list[MedicationUse]:
@@ -23,6 +25,7 @@ def current_or_drafted_opioids(ctx: NaltrexoneContext) -> list[MedicationUse]:
     source="Naltrexone labeling (contraindications; mixed agonist-antagonists); source document (codeine, "
     "loperamide).",
     thresholds=("opioid_free_days", "opioid_free_full_days"),
+    applies_to=(NALTREXONE_ORDERS,), needs=(k.CONDITIONS, *k.MEDICATION_KEYS),
 )
 def opioid_concurrent(ctx: NaltrexoneContext) -> Finding | None:
     """Naltrexone with a current opioid: precipitated withdrawal, blocked analgesia, overdose risk."""

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from cds_service.rules.base import ActionSpec, Finding, Rule, SuggestionSpec, rule
+from cds_service.rules.naltrexone import prefetch as k
 from cds_service.rules.naltrexone import wording as w
 from cds_service.rules.naltrexone.config import NaltrexoneContext
 from cds_service.rules.naltrexone.orders import naloxone_request
 from cds_service.rules.naltrexone.prefetch import MEDICATION_REQUESTS, MEDICATION_STATEMENTS
+from cds_service.rules.naltrexone.scopes import NALTREXONE_ORDERS
 
 # "no naloxone" is concluded from these prefetch keys: when one is missing, stay silent (data-incomplete reports it)
 NALOXONE_KEYS = (MEDICATION_REQUESTS, MEDICATION_STATEMENTS)
@@ -20,12 +22,12 @@ NALOXONE_KEYS = (MEDICATION_REQUESTS, MEDICATION_STATEMENTS)
     suggestions="Prescribe naloxone 4 mg nasal spray (create MedicationRequest, RxNorm 1725059).",
     source="Vivitrol labeling W&P 5.1 (vulnerability to opioid overdose after stopping, a missed dose, or at the "
     "end of the dosing interval); naltrexone labeling (trying to overcome the blockade).",
+    applies_to=(NALTREXONE_ORDERS,), needs=(k.CONDITIONS, *k.MEDICATION_KEYS),
+    requires=NALOXONE_KEYS,
 )
 def overdose_risk(ctx: NaltrexoneContext) -> Finding | None:
     """Opioid use disorder on record and no rescue naloxone."""
     record, order = ctx.record, ctx.order
-    if any(key in record.unavailable for key in NALOXONE_KEYS):
-        return None
     disorders = [c for c in record.conditions_in_history("opioid-use-disorder")
                  if c.clinical_status != "resolved" or "opioid-use-disorder-remission" in c.classes]
     if not disorders:

@@ -6,10 +6,7 @@ new pack module, registered in `cds_service.rules.registry`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from cds_service.record.model import MedicationUse, PatientRecord
-from cds_service.rules.base import OrderCheck, Rule, RuleContext, ServiceSpec
+from cds_service.rules.base import Rule, ServiceSpec
 from cds_service.rules.naltrexone import (
     antagonists,
     data,
@@ -23,7 +20,8 @@ from cds_service.rules.naltrexone import (
     washout,
 )
 from cds_service.rules.naltrexone.config import NaltrexoneConfig
-from cds_service.rules.naltrexone.prefetch import ALL_KEYS, MEDICATION_KEYS, prefetch_templates
+from cds_service.rules.naltrexone.prefetch import prefetch_templates
+from cds_service.rules.naltrexone.scopes import ORDER_SCOPES
 from cds_service.rules.naltrexone.wording import SOURCE_LABEL
 from cds_service.terminology import Terminology, get_terminology
 
@@ -34,16 +32,16 @@ DESCRIPTION = (
     "for patients on naltrexone. Cards cite their evidence and offer one-click suggestions."
 )
 
-# Each topic module lists its rules in RULES (naltrexone orders) and OPIOID_ORDER_RULES (opioid orders).
-# `data` comes last: data-incomplete also reports checks that could not run.
+# The running order: `data` comes last, data-incomplete also reports checks that could not run.
 RULE_MODULES = (opioids, washout, urine, liver, patient, indication, overdose, antagonists, reverse, data)
-NALTREXONE_RULES: tuple[Rule, ...] = tuple(r for m in RULE_MODULES for r in getattr(m, "RULES", ()))
-OPIOID_RULES: tuple[Rule, ...] = tuple(r for m in RULE_MODULES for r in getattr(m, "OPIOID_ORDER_RULES", ()))
+RULES: tuple[Rule, ...] = tuple(r for m in RULE_MODULES for r in m.RULES)
 
 
 class NaltrexonePack:
     id = "naltrexone"
     source_label = SOURCE_LABEL
+    rules = RULES
+    scopes = ORDER_SCOPES
 
     def __init__(self, config: NaltrexoneConfig | None = None, terminology: Terminology | None = None) -> None:
         self.config = config or NaltrexoneConfig()
@@ -59,17 +57,3 @@ class NaltrexonePack:
             ServiceSpec("naltrexone-order-sign", "order-sign", "Naltrexone order checks (order-sign)",
                         DESCRIPTION + " order-sign: checks every draft order before signature."),
         )
-
-    def checks(self, orders: Sequence[MedicationUse]) -> list[OrderCheck]:
-        out = []
-        for order in orders:
-            if order.has("opioid-antagonist-therapy"):
-                out.append(OrderCheck(order, NALTREXONE_RULES, ALL_KEYS))
-            elif order.has("opioid") and OPIOID_RULES:
-                out.append(OrderCheck(order, OPIOID_RULES, MEDICATION_KEYS))
-        return out
-
-    def context(self, record: PatientRecord, order: MedicationUse, patient_id: str,
-                encounter_id: str | None) -> RuleContext[NaltrexoneConfig]:
-        return RuleContext(record=record, order=order, patient_id=patient_id, encounter_id=encounter_id,
-                           config=self.config)

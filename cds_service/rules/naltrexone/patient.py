@@ -5,8 +5,10 @@ from __future__ import annotations
 from cds_service.fhir.read import as_list, number, text
 from cds_service.record.model import MedicationUse
 from cds_service.rules.base import Finding, LinkSpec, Rule, SuggestionSpec, rule
+from cds_service.rules.naltrexone import prefetch as k
 from cds_service.rules.naltrexone import wording as w
 from cds_service.rules.naltrexone.config import NaltrexoneContext
+from cds_service.rules.naltrexone.scopes import NALTREXONE_ORDERS
 
 PEDIATRIC_URL = "https://www.renalandurologynews.com/drug/naltrexone/"
 LDN_URL = "https://pmc.ncbi.nlm.nih.gov/articles/PMC6313374"
@@ -21,6 +23,7 @@ LABELED_ADULT_AGE = 18  # labeling fact: safety and effectiveness under 18 not e
     source="Source document (few data in alcohol dependence under 20, so usually not used); labeling (safety "
     "under 18 not established).",
     thresholds=("minimum_age",),
+    applies_to=(NALTREXONE_ORDERS,), needs=(k.PATIENT,),
 )
 def young_patient(ctx: NaltrexoneContext) -> Finding | None:
     """Under the minimum age: little data in young people; not established under 18."""
@@ -72,6 +75,7 @@ def naltrexone_only(order: MedicationUse) -> bool:
     source="Low-dose naltrexone reviews (1-5 mg/day, off-label; no FDA-approved LDN product); source document "
     "(low-dose naltrexone in multiple sclerosis).",
     thresholds=("low_dose_max_mg",),
+    applies_to=(NALTREXONE_ORDERS,),
 )
 def low_dose(ctx: NaltrexoneContext) -> Finding | None:
     """Daily naltrexone at or under the low-dose maximum (e.g. 4.5 mg for multiple sclerosis)."""

@@ -28,7 +28,7 @@ CATEGORIES: dict[str, tuple[str, tuple[str, ...]]] = {
     CONDITIONS: ("conditions (diagnoses)", ("Condition",)),
     MEDICATION_REQUESTS: ("medication orders", ("MedicationRequest", "Medication")),
     MEDICATION_STATEMENTS: ("medication statements (including over-the-counter use)",
-                            ("MedicationStatement", "Medication")),
+                            ("MedicationStatement", "MedicationAdministration", "Medication")),
     MEDICATION_DISPENSES: ("medication dispenses", ("MedicationDispense", "Medication")),
     LIVER_TESTS: ("liver tests (ALT, AST)", ("Observation",)),
     URINE_SCREENS: ("urine drug screens", ("Observation",)),

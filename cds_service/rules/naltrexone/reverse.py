@@ -6,8 +6,10 @@ from datetime import date
 
 from cds_service.record.model import MedicationUse
 from cds_service.rules.base import Finding, Rule, SuggestionSpec, rule
+from cds_service.rules.naltrexone import prefetch as k
 from cds_service.rules.naltrexone import wording as w
 from cds_service.rules.naltrexone.config import NaltrexoneContext
+from cds_service.rules.naltrexone.scopes import OPIOID_ORDERS
 from cds_service.rules.naltrexone.washout import is_systemic_opioid
 
 XR = "extended-release-injection"
@@ -59,6 +61,7 @@ def recent_injections(ctx: NaltrexoneContext) -> list[tuple[MedicationUse, int]]
     source="Source document (opioid analgesics cannot exert their full effect; raising the dose risks serious "
     "complications); Vivitrol labeling W&P 5.6; ASAM guideline (72 h oral, 30 days XR).",
     thresholds=("xr_naltrexone_days",),
+    applies_to=(OPIOID_ORDERS,), needs=k.MEDICATION_KEYS,
 )
 def naltrexone_blocks_opioid(ctx: NaltrexoneContext) -> Finding | None:
     """An opioid order while naltrexone blocks the opioid receptors."""
@@ -132,5 +135,4 @@ def naltrexone_blocks_opioid(ctx: NaltrexoneContext) -> Finding | None:
     )
 
 
-RULES: tuple[Rule, ...] = ()
-OPIOID_ORDER_RULES: tuple[Rule, ...] = (naltrexone_blocks_opioid,)
+RULES: tuple[Rule, ...] = (naltrexone_blocks_opioid,)

@@ -6,10 +6,11 @@ from datetime import date
 
 from cds_service.record.model import LabResult, MedicationUse
 from cds_service.rules.base import ActionSpec, Finding, Rule, SuggestionSpec, rule
+from cds_service.rules.naltrexone import prefetch as k
 from cds_service.rules.naltrexone import wording as w
 from cds_service.rules.naltrexone.config import NaltrexoneContext
 from cds_service.rules.naltrexone.orders import urine_screen_request
-from cds_service.rules.naltrexone.prefetch import URINE_SCREENS
+from cds_service.rules.naltrexone.scopes import NALTREXONE_ORDERS
 from cds_service.rules.naltrexone.washout import is_systemic_opioid
 
 URINE_SOURCE = (
@@ -63,6 +64,7 @@ def order_urine_screen(ctx: NaltrexoneContext, label: str, recommended: bool = F
     source="Naltrexone and Vivitrol labeling (contraindication: positive urine opioid screen); source document "
     "(urine sample to confirm opiate freedom).",
     thresholds=("urine_positive_lookback_days",),
+    applies_to=(NALTREXONE_ORDERS,), needs=(k.URINE_SCREENS,),
 )
 def urine_screen_positive(ctx: NaltrexoneContext) -> Finding | None:
     """A recent positive urine opioid screen (the latest result of its code)."""
@@ -112,13 +114,14 @@ def opioid_exposures(ctx: NaltrexoneContext, days: int) -> list[MedicationUse]:
     "obtained (data-incomplete reports that).",
     suggestions="Order a urine opioid screen (create ServiceRequest: SNOMED 310627008 + LOINC screen codes).",
     source="Source document (a urine sample confirms opiate freedom before treatment); naltrexone labeling.",
-    thresholds=("opioid_history_lookback_days", "urine_negative_lookback_days", "urine_needed_silent_when_positive"),
+    thresholds=("opioid_history_lookback_days", "urine_negative_lookback_days",
+                "urine_needed_silent_when_positive"),
+    applies_to=(NALTREXONE_ORDERS,), needs=(k.CONDITIONS, *k.MEDICATION_KEYS, k.URINE_SCREENS),
+    requires=(k.URINE_SCREENS,),  # "no negative screen" cannot be concluded without the screens
 )
 def urine_screen_needed(ctx: NaltrexoneContext) -> Finding | None:
     """Opioid history and no recent negative urine opioid screen."""
     record, order, cfg = ctx.record, ctx.order, ctx.config
-    if URINE_SCREENS in record.unavailable:
-        return None  # "no negative screen" cannot be concluded without the screens
     disorders = record.conditions_in_history("opioid-use-disorder")
     exposures = opioid_exposures(ctx, cfg.opioid_history_lookback_days)
     if not disorders and not exposures:

@@ -7,8 +7,10 @@ from datetime import date, timedelta
 from cds_service.fhir.read import pruned
 from cds_service.record.model import MedicationUse
 from cds_service.rules.base import ActionSpec, Finding, Rule, SuggestionSpec, rule
+from cds_service.rules.naltrexone import prefetch as k
 from cds_service.rules.naltrexone import wording as w
 from cds_service.rules.naltrexone.config import NaltrexoneContext
+from cds_service.rules.naltrexone.scopes import NALTREXONE_ORDERS
 
 WASHOUT_SOURCE = (
     f"{w.SOURCE_DOC}: \"If opioid-dependent people are not opiate-free for at least one week before starting "
@@ -60,6 +62,7 @@ def _when_text(days: int) -> str:
     source="Source document (opiate-free for at least one week; urine sample); naltrexone labeling (7-10 "
     "opioid-free days, naloxone challenge); Vivitrol counseling checklist (2 weeks after buprenorphine/methadone).",
     thresholds=("opioid_free_days", "opioid_free_full_days", "maintenance_free_days"),
+    applies_to=(NALTREXONE_ORDERS,), needs=(*k.MEDICATION_KEYS, k.URINE_SCREENS),
 )
 def opioid_washout(ctx: NaltrexoneContext) -> Finding | None:
     """The last opioid ended too recently: critical under 7 days, warning 7-10 days or under 14 after maintenance."""

@@ -25,7 +25,7 @@ def test_unavailable_urine_screens_with_other_rules_still_firing(client: Client)
     assert card["summary"] == "Naltrexone check incomplete: urine drug screens could not be read"
     detail = card["detail"]
     assert ("- **urine drug screens** could not be obtained: the EHR reported an error: upstream timeout. Checks "
-            "that could not run: `urine-screen-positive`, `urine-screen-needed`") in detail
+            "that could not run: `opioid-washout`, `urine-screen-positive`, `urine-screen-needed`") in detail
     assert "**Evidence**" in detail and "**Source**" in detail
     assert "suggestions" not in card
     assert [r["code"] for r in card["overrideReasons"]] == ["data-reviewed", "already-addressed",
@@ -51,7 +51,8 @@ def test_malformed_observation(client: Client) -> None:
     card = body["cards"][0]
     assert card["summary"] == "Naltrexone check incomplete: 1 unreadable record skipped"
     assert ("- Skipped as unreadable: `Observation/bad-alt`: no readable effective date. Checks that may be "
-            "affected: `liver-enzymes`, `liver-tests-missing`, `urine-screen-positive`, `urine-screen-needed`"
+            "affected: `liver-enzymes`, `liver-tests-missing`, `opioid-washout`, `urine-screen-positive`, "
+            "`urine-screen-needed`"
             ) in card["detail"]
 
 
@@ -70,25 +71,24 @@ def test_categories_match_the_pack() -> None:
     from cds_service.rules.naltrexone.pack import NaltrexonePack
 
     keys = {t.key for t in NaltrexonePack().prefetch}
-    assert keys == set(data.NALTREXONE_CHECKS)
-    assert set(data.OPIOID_ORDER_CHECKS) <= keys
+    assert set(data.TYPE_KEYS.get("Observation", ())) <= keys
 
 
 def test_a_crashed_check_is_reported(tmp_path) -> None:
     from fastapi.testclient import TestClient
 
     from cds_service.app import create_app
-    from cds_service.rules.base import OrderCheck, rule
+    from cds_service.rules.base import rule
     from cds_service.rules.naltrexone.pack import NaltrexonePack
     from tests.conftest import make_settings
 
-    @rule(id="boom-check", title="Boom", indicators=("info",), trigger="-", suggestions="-", source="-")
+    @rule(id="boom-check", title="Boom", indicators=("info",), trigger="-", suggestions="-", source="-",
+          applies_to=("naltrexone-orders",))
     def boom(ctx):
         raise RuntimeError("bug")
 
     class CrashingPack(NaltrexonePack):
-        def checks(self, orders):
-            return [OrderCheck(c.order, (boom, *c.rules), c.prefetch_keys) for c in super().checks(orders)]
+        rules = (boom, *NaltrexonePack.rules)
 
     with TestClient(create_app(make_settings(tmp_path), packs=[CrashingPack()])) as http:
         body = post(Client(http), b.request(*NORMAL))
@@ -104,19 +104,19 @@ def test_a_crash_on_one_order_stays_on_that_orders_card(tmp_path) -> None:
     from fastapi.testclient import TestClient
 
     from cds_service.app import create_app
-    from cds_service.rules.base import OrderCheck, rule
+    from cds_service.rules.base import rule
     from cds_service.rules.naltrexone.pack import NaltrexonePack
     from tests.conftest import make_settings
 
-    @rule(id="boom-check", title="Boom", indicators=("info",), trigger="-", suggestions="-", source="-")
+    @rule(id="boom-check", title="Boom", indicators=("info",), trigger="-", suggestions="-", source="-",
+          applies_to=("naltrexone-orders",))
     def boom(ctx):
         if ctx.order.ref == "MedicationRequest/tablets":
             raise RuntimeError("bug")
         return None
 
     class CrashingPack(NaltrexonePack):
-        def checks(self, orders):
-            return [OrderCheck(c.order, (boom, *c.rules), c.prefetch_keys) for c in super().checks(orders)]
+        rules = (boom, *NaltrexonePack.rules)
 
     tablets = b.draft(rid="tablets")
     injection = b.draft(None, med=b.medication("637213", "naltrexone 380 MG Injection"), rid="injection")
@@ -133,12 +133,14 @@ def test_a_crash_on_one_order_stays_on_that_orders_card(tmp_path) -> None:
 def test_crashes_are_kept_per_order_in_the_evaluation() -> None:
     from datetime import date
 
-    from cds_service.rules.base import OrderCheck, RuleError, evaluate, rule
+    from cds_service.rules.base import OrderCheck, RuleError, rule
+    from cds_service.rules.engine import evaluate
     from cds_service.rules.naltrexone.data import data_incomplete
     from cds_service.rules.naltrexone.pack import NaltrexonePack
     from tests.rules.naltrexone.records import naltrexone_draft, record
 
-    @rule(id="boom-check", title="Boom", indicators=("info",), trigger="-", suggestions="-", source="-")
+    @rule(id="boom-check", title="Boom", indicators=("info",), trigger="-", suggestions="-", source="-",
+          applies_to=("naltrexone-orders",))
     def boom(ctx):
         raise RuntimeError("bug")
 

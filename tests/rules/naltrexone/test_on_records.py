@@ -18,8 +18,14 @@ def _ended(days: int, rxcui: str = r.OXYCODONE):
 
 
 def indicator(rule, rec, order=None, config=None):
-    finding = rule(r.context(rec, order or r.naltrexone_draft(), config))
-    return finding.indicator if finding else None
+    """The rule's verdict as the engine runs it (a rule whose required data is unavailable does not run)."""
+    from cds_service.rules.base import OrderCheck
+    from cds_service.rules.engine import evaluate
+    from cds_service.rules.naltrexone.pack import NaltrexonePack
+
+    check = OrderCheck(order or r.naltrexone_draft(), (rule,), rule.info.needs)
+    found = evaluate(NaltrexonePack(config), rec, [check], rec.patient_id, None).findings
+    return found[0].indicator if found else None
 
 
 @pytest.mark.parametrize(("days", "expected"), [(0, "critical"), (6, "critical"), (7, "warning"), (10, "warning"),
@@ -89,7 +95,12 @@ def test_unavailable_is_keyed_by_prefetch_key_not_by_wording(monkeypatch: pytest
     rec = r.record(conditions=OUD, unavailable={k.URINE_SCREENS: "denied", k.MEDICATION_REQUESTS: "denied"})
     assert indicator(urine.urine_screen_needed, rec) is None
     assert indicator(overdose.overdose_risk, rec) is None
-    from cds_service.rules.naltrexone.data import data_incomplete
+    from cds_service.rules.engine import evaluate, order_checks
+    from cds_service.rules.naltrexone.pack import NaltrexonePack
 
-    finding = data_incomplete(r.context(rec, r.naltrexone_draft()))
-    assert finding is not None and "**urine toxicology** could not be obtained: denied" in finding.detail
+    pack = NaltrexonePack()
+    findings = evaluate(pack, rec, order_checks(pack, "order-sign", [r.naltrexone_draft()]), rec.patient_id,
+                        None).findings
+    incomplete = [f for f in findings if f.rule_id == "data-incomplete"]
+    assert "**urine toxicology** could not be obtained: denied" in incomplete[0].detail
+    assert not {"overdose-risk", "urine-screen-needed"} & {f.rule_id for f in findings}

@@ -18,7 +18,7 @@ from cds_service.record.model import MedicationUse, PatientRecord
 from cds_service.rules.base import Finding, rule_info
 from cds_service.rules.naltrexone import wording as w
 from cds_service.rules.naltrexone.config import NaltrexoneConfig
-from cds_service.rules.naltrexone.pack import NALTREXONE_RULES, OPIOID_RULES
+from cds_service.rules.naltrexone.pack import RULES as PACK_RULES
 from tests.rules.naltrexone import records as r
 
 # citations that name a fixed number of their source, not a site threshold: the ASAM guideline, and the source
@@ -109,7 +109,7 @@ CASES = [
                                              start=r.ago(20), end=r.ago(20))], drafts=[OXY_DRAFT()]),
          OXY_DRAFT, "critical"),
 ]
-RULES = {rule_info(fn).id: fn for fn in (*NALTREXONE_RULES, *OPIOID_RULES)}
+RULES = {rule_info(fn).id: fn for fn in PACK_RULES}
 
 
 def _text(finding: Finding) -> str:
