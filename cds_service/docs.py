@@ -25,6 +25,7 @@ CATALOGUE_ORDER = (
     "opioid-concurrent", "opioid-washout", "urine-screen-positive", "urine-screen-needed", "liver-disease",
     "liver-enzymes", "liver-tests-missing", "young-patient", "indication-off-label", "indication-missing",
     "low-dose", "overdose-risk", "duplicate-antagonist", "allergy", "data-incomplete", "naltrexone-blocks-opioid",
+    "opioid-on-naltrexone", "liver-enzymes-on-naltrexone", "liver-monitoring-due", "xr-naltrexone-due",
 )
 
 MARKERS = ("rules", "settings")

@@ -24,9 +24,9 @@ def test_readme_generated_sections_are_current() -> None:
 
 def test_every_rule_once_in_catalogue_order() -> None:
     pack = NaltrexonePack()
-    ids = [rule_info(fn).id for fn, _directions in pack_rules(pack)]
-    expected = {rule_info(fn).id for fn in RULES}
-    assert sorted(ids) == sorted(expected) and len(ids) == len(set(ids))
+    listed = [fn for fn, _scopes in pack_rules(pack)]
+    assert sorted(listed, key=id) == sorted(RULES, key=id)  # every rule once (overdose-risk: twice, two scopes)
+    ids = list(dict.fromkeys(rule_info(fn).id for fn in listed))
     table = rules_markdown(pack)
     for rule_id in ids:
         assert f"| `{rule_id}`<br>" in table
@@ -34,7 +34,9 @@ def test_every_rule_once_in_catalogue_order() -> None:
                          "indication-off-label", "indication-missing", "low-dose", "data-incomplete") if i in ids]
     assert known == [i for i in ids if i in known]
     data_row = next(line for line in table.splitlines() if line.startswith("| `data-incomplete`"))
-    assert "| naltrexone orders, opioid orders |" in data_row
+    assert "| naltrexone orders, opioid orders, patient view (naltrexone current) |" in data_row
+    overdose = [line for line in table.splitlines() if line.startswith("| `overdose-risk`")]
+    assert [row.split(" | ")[1] for row in overdose] == ["naltrexone orders", "patient view (naltrexone current)"]
 
 
 def test_thresholds_with_defaults_and_env_vars() -> None:

@@ -1,4 +1,4 @@
-"""GET /cds-services: both services, CDS Hooks 2.0 prefetch templates only."""
+"""GET /cds-services: the three services, CDS Hooks 2.0 prefetch templates only."""
 
 from __future__ import annotations
 
@@ -10,17 +10,19 @@ from tests.conftest import Client
 TOKEN = re.compile(r"\{\{(.*?)\}\}")
 
 
-def test_discovery_lists_both_services(client: Client) -> None:
+def test_discovery_lists_the_services(client: Client) -> None:
     response = client.get("/cds-services")
     assert response.status_code == 200
     body = response.json()
     DiscoveryResponse.model_validate(body)
     services = {s["id"]: s for s in body["services"]}
-    assert set(services) == {"naltrexone-order-select", "naltrexone-order-sign"}
+    assert set(services) == {"naltrexone-order-select", "naltrexone-order-sign", "naltrexone-patient-view"}
     assert services["naltrexone-order-select"]["hook"] == "order-select"
     assert services["naltrexone-order-sign"]["hook"] == "order-sign"
+    assert services["naltrexone-patient-view"]["hook"] == "patient-view"
     for s in services.values():
         assert s["title"] and s["description"]
+    for s in (services["naltrexone-order-select"], services["naltrexone-order-sign"]):
         assert set(s["prefetch"]) == {"patient", "conditions", "medicationRequests", "medicationStatements",
                                       "medicationDispenses", "liverTests", "urineDrugScreens", "allergies"}
 

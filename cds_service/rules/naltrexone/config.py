@@ -50,6 +50,12 @@ class NaltrexoneConfig(BaseSettings):
         "liver-tests-missing still shows an older result up to this age.")
     xr_naltrexone_days: int = Field(
         30, description="An extended-release naltrexone injection blocks opioids for this many days.")
+    xr_naltrexone_due_day: int = Field(
+        26, description="patient-view: from this many days after an extended-release naltrexone injection, the "
+        "next one is due (info).")
+    xr_lapse_notice_days: int = Field(
+        30, description="patient-view: after an injection's interval has run out, warn for this many more days "
+        "(lost tolerance, fading blockade: the overdose window); later, the therapy is no longer current.")
 
 
 # What a naltrexone rule sees: `ctx.config` is this pack's config, so mypy catches a misspelt threshold.

@@ -12,7 +12,7 @@ from cds_service.rules.base import Finding, OverrideReasonSpec, Rule, rule
 from cds_service.rules.naltrexone import prefetch as k
 from cds_service.rules.naltrexone import wording as w
 from cds_service.rules.naltrexone.config import NaltrexoneContext
-from cds_service.rules.naltrexone.scopes import NALTREXONE_ORDERS, OPIOID_ORDERS
+from cds_service.rules.naltrexone.scopes import NALTREXONE_ORDERS, ON_NALTREXONE, OPIOID_ORDERS
 
 
 def _type_keys() -> dict[str, tuple[str, ...]]:
@@ -37,7 +37,7 @@ DATA_REVIEWED = OverrideReasonSpec("data-reviewed", "Reviewed the missing data i
     suggestions="None; the detail lists each missing category with its reason, the checks that could not run, and "
     "every skipped resource.",
     source="Service design: a check that could not run must not look like a check that passed.",
-    applies_to=(NALTREXONE_ORDERS, OPIOID_ORDERS),
+    applies_to=(NALTREXONE_ORDERS, OPIOID_ORDERS, ON_NALTREXONE),
 )
 def data_incomplete(ctx: NaltrexoneContext) -> Finding | None:
     """Data the checks need is missing or unreadable: list what, why, and which checks could not run."""
@@ -82,7 +82,8 @@ def data_incomplete(ctx: NaltrexoneContext) -> Finding | None:
 
     if not affected:
         return None  # nothing this order's checks read is missing: no card to earn
-    lead = (f"Some naltrexone checks could **not** run completely for this order: {_ids(affected)}. No card from "
+    about = "this order" if order.is_draft else "this patient's naltrexone therapy"
+    lead = (f"Some naltrexone checks could **not** run completely for {about}: {_ids(affected)}. No card from "
             "them does **not** mean they passed.")
     detail = w.detail(
         lead,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cds_service.record.model import ConditionEntry, PatientRecord
 from cds_service.rules.base import ActionSpec, Finding, Rule, SuggestionSpec, rule
 from cds_service.rules.naltrexone import prefetch as k
 from cds_service.rules.naltrexone import wording as w
@@ -12,6 +13,12 @@ from cds_service.rules.naltrexone.scopes import NALTREXONE_ORDERS
 
 # "no naloxone" is concluded from these prefetch keys: when one is missing, stay silent (data-incomplete reports it)
 NALOXONE_KEYS = (MEDICATION_REQUESTS, MEDICATION_STATEMENTS)
+
+
+def opioid_use_disorders(record: PatientRecord) -> list[ConditionEntry]:
+    """Opioid use disorder, active or in remission (a resolved diagnosis counts only when coded as remission)."""
+    return [c for c in record.conditions_in_history("opioid-use-disorder")
+            if c.clinical_status != "resolved" or "opioid-use-disorder-remission" in c.classes]
 
 
 @rule(
@@ -28,8 +35,7 @@ NALOXONE_KEYS = (MEDICATION_REQUESTS, MEDICATION_STATEMENTS)
 def overdose_risk(ctx: NaltrexoneContext) -> Finding | None:
     """Opioid use disorder on record and no rescue naloxone."""
     record, order = ctx.record, ctx.order
-    disorders = [c for c in record.conditions_in_history("opioid-use-disorder")
-                 if c.clinical_status != "resolved" or "opioid-use-disorder-remission" in c.classes]
+    disorders = opioid_use_disorders(record)
     if not disorders:
         return None
     if record.current_medications_with("naloxone-rescue") or record.draft_medications_with("naloxone-rescue"):

@@ -15,6 +15,7 @@ from cds_service.rules.naltrexone import (
     opioids,
     overdose,
     patient,
+    patient_view,
     reverse,
     urine,
     washout,
@@ -32,8 +33,15 @@ DESCRIPTION = (
     "for patients on naltrexone. Cards cite their evidence and offer one-click suggestions."
 )
 
+PATIENT_VIEW_DESCRIPTION = (
+    "For a patient whose naltrexone therapy is current (any product, any record type): liver tests due or "
+    "raised transaminases, the next extended-release injection due or overdue, rescue naloxone, and an opioid "
+    "on record. No cards, and no labs read, for a patient not on naltrexone."
+)
+
 # The running order: `data` comes last, data-incomplete also reports checks that could not run.
-RULE_MODULES = (opioids, washout, urine, liver, patient, indication, overdose, antagonists, reverse, data)
+RULE_MODULES = (opioids, washout, urine, liver, patient, indication, overdose, antagonists, reverse, patient_view,
+                data)
 RULES: tuple[Rule, ...] = tuple(r for m in RULE_MODULES for r in m.RULES)
 
 
@@ -41,19 +49,21 @@ class NaltrexonePack:
     id = "naltrexone"
     source_label = SOURCE_LABEL
     rules = RULES
-    scopes = ORDER_SCOPES
 
     def __init__(self, config: NaltrexoneConfig | None = None, terminology: Terminology | None = None) -> None:
         self.config = config or NaltrexoneConfig()
         self.terminology = terminology or get_terminology()
         self.prefetch = prefetch_templates(self.terminology)
+        self.scopes = (*ORDER_SCOPES, patient_view.therapy_scope(self.config))
         c = self.config
         self.history_days = max(c.history_days, c.liver_test_lookback_days, c.urine_positive_lookback_days,
                                 c.urine_negative_lookback_days, c.opioid_history_lookback_days,
-                                c.maintenance_free_days, c.xr_naltrexone_days)
+                                c.maintenance_free_days, c.xr_naltrexone_days + c.xr_lapse_notice_days)
         self.services = (
             ServiceSpec("naltrexone-order-select", "order-select", "Naltrexone order checks (order-select)",
                         DESCRIPTION + " order-select: checks the selected orders as they are chosen."),
             ServiceSpec("naltrexone-order-sign", "order-sign", "Naltrexone order checks (order-sign)",
                         DESCRIPTION + " order-sign: checks every draft order before signature."),
+            ServiceSpec("naltrexone-patient-view", "patient-view", "Naltrexone monitoring (patient-view)",
+                        PATIENT_VIEW_DESCRIPTION),
         )

@@ -8,6 +8,7 @@ from cds_service.rules.base import Scope
 
 NALTREXONE_ORDERS = "naltrexone-orders"
 OPIOID_ORDERS = "opioid-orders"
+ON_NALTREXONE = "patient-on-naltrexone"  # patient-view: naltrexone therapy current (scope in patient_view.py)
 ORDER_HOOKS = ("order-select", "order-sign")
 
 

@@ -30,7 +30,8 @@ B = NaltrexoneConfig(
     urine_negative_lookback_days=6, opioid_history_lookback_days=95, liver_test_lookback_days=85,
     liver_warning_uln_multiple=2.5, liver_critical_uln_multiple=4.5, liver_baseline_multiple=3.5,
     liver_monitoring_first_days=35, liver_monitoring_interval_days=100, alt_default_uln=45, ast_default_uln=45,
-    minimum_age=22, low_dose_max_mg=6, xr_naltrexone_days=33, history_days=400,
+    minimum_age=22, low_dose_max_mg=6, xr_naltrexone_days=33, history_days=400, xr_naltrexone_due_day=24,
+    xr_lapse_notice_days=35,
 )
 
 
@@ -44,6 +45,7 @@ KINDS: dict[str, Callable[[float], str]] = {
     "uln": lambda v: rf"ULN {v:g} U/L",
     "age": lambda v: rf"(?<![\d.\-]){v:g}(?![\d.])",
     "mg": lambda v: rf"(?<![\d.]){v:g} mg/day",
+    "day": lambda v: rf"\bday {v:g}\b",
 }
 # how each threshold is written in a card (None: it changes verdicts, never words)
 KIND = {
@@ -54,7 +56,7 @@ KIND = {
     "liver_warning_uln_multiple": "multiple", "liver_critical_uln_multiple": "multiple",
     "liver_baseline_multiple": "multiple", "alt_default_uln": "uln", "ast_default_uln": "uln",
     "minimum_age": "age", "low_dose_max_mg": "mg", "urine_needed_silent_when_positive": None,
-    "history_days": None,
+    "history_days": None, "xr_naltrexone_due_day": "day", "xr_lapse_notice_days": "days",
 }
 
 
@@ -109,7 +111,41 @@ CASES = [
                                              start=r.ago(20), end=r.ago(20))], drafts=[OXY_DRAFT()]),
          OXY_DRAFT, "critical"),
 ]
-RULES = {rule_info(fn).id: fn for fn in PACK_RULES}
+RULES = {rule_info(fn).id: fn for fn in PACK_RULES}  # overdose-risk: the patient-view one (no thresholds)
+
+
+def _on_ntx(started: int) -> MedicationUse:
+    return r.use("MedicationRequest/ntx", r.NALTREXONE_50, current=True, start=r.ago(started))
+
+
+def _xr(days: int) -> MedicationUse:
+    return r.use("MedicationStatement/xr", r.VIVITROL, status="completed", start=r.ago(days), end=r.ago(days))
+
+
+CASES += [
+    Case("liver-monitoring-due", "started 40 days ago, baseline only",
+         lambda: r.record(medications=[_on_ntx(40)], labs=[r.liver_lab("Observation/b", "alt", 20, r.ago(45),
+                                                                         uln=35)]),
+         lambda: _on_ntx(40), "info"),
+    Case("liver-monitoring-due", "last result 120 days ago",
+         lambda: r.record(medications=[_on_ntx(300)], labs=[r.liver_lab("Observation/l", "alt", 20, r.ago(120),
+                                                                          uln=35)]),
+         lambda: _on_ntx(300), "info"),
+    Case("liver-enzymes-on-naltrexone", "ALT 6.2x", lambda: r.record(
+        medications=[_on_ntx(60)], labs=[r.liver_lab("Observation/alt", "alt", 217, r.ago(2), uln=35)]),
+        lambda: _on_ntx(60), "critical"),
+    Case("liver-enzymes-on-naltrexone", "ALT 3.7x", lambda: r.record(
+        medications=[_on_ntx(60)], labs=[r.liver_lab("Observation/alt", "alt", 130, r.ago(2), uln=35)]),
+        lambda: _on_ntx(60), "warning"),
+    Case("liver-enzymes-on-naltrexone", "3.5x the baseline", lambda: r.record(
+        medications=[_on_ntx(60)], labs=[r.liver_lab("Observation/b", "alt", 16, r.ago(70), uln=35),
+                                         r.liver_lab("Observation/alt", "alt", 60, r.ago(2), uln=35)]),
+        lambda: _on_ntx(60), "warning"),
+    Case("xr-naltrexone-due", "injection 27 days ago", lambda: r.record(medications=[_xr(27)]), lambda: _xr(27),
+         "info"),
+    Case("xr-naltrexone-due", "injection 40 days ago", lambda: r.record(medications=[_xr(40)]), lambda: _xr(40),
+         "warning"),
+]
 
 
 def _text(finding: Finding) -> str:
