@@ -366,11 +366,13 @@ def test_package_never_references_shared_reference():
 
 def test_load_time_is_small():
     code = (
-        "import time; t=time.perf_counter();"
+        "import time; t=time.process_time();"
         "from cds_service.terminology import get_terminology; get_terminology();"
-        "print(time.perf_counter()-t)"
+        "print(time.process_time()-t)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # CPU time, not wall time: on a shared machine (load average 30 on 2 cores) the wall time of a 50 ms load
+    # passed 1 s while the CPU it used did not change
     assert float(out.stdout) < 1.0  # measured ~50 ms; generous bound for slow CI
 
 
