@@ -47,6 +47,8 @@ test: $(BIN)/.installed-test
 
 lint: $(BIN)/.installed-test
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 bench: $(BIN)/.installed-test
 	@echo "make: checking the benchmark's FHIR server (sekmet-fhir)"

@@ -23,7 +23,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 
 from cds_service import __version__
-from cds_service.errors import BadRequest, ServiceError, error_response, outcome_response
+from cds_service.errors import BadRequest, ServiceError
 from cds_service.hooks.body import read_json
 from cds_service.hooks.models import (
     CardsResponse,
@@ -34,10 +34,12 @@ from cds_service.hooks.models import (
 )
 from cds_service.ops.docs_ui import install_docs
 from cds_service.ops.logging_config import configure_logging
-from cds_service.ops.metrics import metrics_endpoint, observe_feedback
+from cds_service.ops.metrics import observe_feedback
+from cds_service.ops.metrics_route import metrics_endpoint
 from cds_service.ops.probes import install_probes
 from cds_service.ops.telemetry import RequestTelemetryMiddleware, note_hook_call, request_id_of
 from cds_service.pipeline import FetcherFactory, Outcome, Pipeline
+from cds_service.responses import error_response, outcome_response
 from cds_service.rules.base import RulePack
 from cds_service.rules.registry import default_packs
 from cds_service.security.dependency import auth_error_response, authenticate, cors_options

@@ -1,11 +1,11 @@
-"""Every non-2xx answer is a FHIR OperationOutcome a person can act on."""
+"""Every non-2xx answer is a FHIR OperationOutcome a person can act on.
+
+Framework-free: the errors are raised anywhere (rules packs and the pipeline import this module); turning them
+into HTTP responses is the web layer's job (`cds_service.responses`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-import orjson
-from starlette.responses import Response
 
 
 class ServiceError(Exception):
@@ -48,13 +48,3 @@ def operation_outcome(message: str, *, code: str = "invalid", severity: str = "e
     if expression:
         issue["expression"] = list(expression)
     return {"resourceType": "OperationOutcome", "issue": [issue]}
-
-
-def outcome_response(status: int, message: str, *, code: str = "invalid", expression: Sequence[str] = (),
-                     headers: dict[str, str] | None = None) -> Response:
-    body = orjson.dumps(operation_outcome(message, code=code, expression=expression))
-    return Response(body, status_code=status, media_type="application/json", headers=headers)
-
-
-def error_response(err: ServiceError) -> Response:
-    return outcome_response(err.status, err.message, code=err.code, expression=err.expression)

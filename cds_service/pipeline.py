@@ -13,7 +13,8 @@ from typing import Any
 
 from cds_service.cards.render import cards as render_cards
 from cds_service.errors import NotFound, PreconditionFailed
-from cds_service.fhir.gather import Fetcher, Gathered, gather, merge
+from cds_service.fhir.gather import Fetcher, merge
+from cds_service.gather import Gathered, gather
 from cds_service.hooks.request import HookCall, parse_hook_call
 from cds_service.record.build import build_record, draft_uses, medication_index
 from cds_service.rules import engine

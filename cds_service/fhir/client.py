@@ -21,6 +21,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 from urllib.parse import urljoin
 
 import httpx
@@ -28,7 +29,6 @@ import orjson
 
 from cds_service.fhir.gather import FetchError, FetchResult
 from cds_service.fhir.read import FHIR_ID, as_list, outcome_text, text
-from cds_service.hooks.request import HookCall
 from cds_service.ops.metrics import observe_fhir
 from cds_service.settings import Settings
 
@@ -340,6 +340,18 @@ class FhirFetcher:
         return resources, pages
 
 
+class FhirAccess(Protocol):
+    """What the fallback needs from a hook call (`hooks.request.HookCall` has it): the FHIR server, its token,
+    and the hook instance for the log. A protocol, so that `fhir` never imports the CDS Hooks layer."""
+
+    @property
+    def fhir_server(self) -> str | None: ...
+    @property
+    def access_token(self) -> str | None: ...
+    @property
+    def hook_instance(self) -> str: ...
+
+
 class FhirFetcherFactory:
     """Builds one `FhirFetcher` per hook call; owns the pooled HTTP client (close with `aclose()`).
 
@@ -366,7 +378,7 @@ class FhirFetcherFactory:
             )
         return self._client
 
-    def __call__(self, call: HookCall) -> FhirFetcher | None:
+    def __call__(self, call: FhirAccess) -> FhirFetcher | None:
         if not call.fhir_server or not call.access_token:
             return None
         refusal = server_refusal(call.fhir_server, self.settings.fhir_allow_http)

@@ -14,13 +14,11 @@ worker's values in memory-mapped files there, and `/metrics` on any worker sums 
 
 from __future__ import annotations
 
-import hmac
 import os
 import time
 from collections.abc import Iterable
 
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     REGISTRY,
     CollectorRegistry,
     Counter,
@@ -31,10 +29,6 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from starlette.requests import Request
-from starlette.responses import Response
-
-from cds_service.errors import outcome_response
 
 disable_created_metrics()  # no `*_created` twin for every counter and histogram series
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -113,17 +107,3 @@ def exposition() -> bytes:
     multiprocess.MultiProcessCollector(registry)
     ProcessCollector(registry=registry)  # the answering worker's own process metrics
     return generate_latest(registry)
-
-
-def metrics_endpoint(token: str | None):
-    """GET /metrics: open when `token` is unset (restrict it at the proxy), else `Bearer <token>` only."""
-
-    async def metrics(request: Request) -> Response:
-        if token:
-            given = request.headers.get("authorization", "")
-            if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-                return outcome_response(401, "Metrics need 'Authorization: Bearer <CDS_METRICS_TOKEN>'.",
-                                        code="security", headers={"WWW-Authenticate": "Bearer"})
-        return Response(exposition(), media_type=CONTENT_TYPE_LATEST)
-
-    return metrics

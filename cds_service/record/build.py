@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import date, timedelta
+from typing import Any
 
 from cds_service.fhir.read import parse_date, resource_key
 from cds_service.record.clinical import Unreadable, allergy_entry, condition_entry, lab_result
@@ -17,7 +18,7 @@ log = logging.getLogger(__name__)
 MEDICATION_TYPES = {"MedicationRequest", "MedicationStatement", "MedicationDispense", "MedicationAdministration"}
 
 
-def medication_index(resources: Iterable[dict]) -> MedicationIndex:
+def medication_index(resources: Iterable[dict[str, Any]]) -> MedicationIndex:
     return MedicationIndex({
         f"Medication/{r['id']}": r
         for r in resources
@@ -25,7 +26,7 @@ def medication_index(resources: Iterable[dict]) -> MedicationIndex:
     })
 
 
-def draft_uses(draft_orders: list[dict], index: MedicationIndex, terminology: Terminology,
+def draft_uses(draft_orders: list[dict[str, Any]], index: MedicationIndex, terminology: Terminology,
                today: date, patient_id: str) -> list[MedicationUse]:
     """The session's draft medication orders (cheap: the only resources read before deciding to evaluate)."""
     uses = []
@@ -47,7 +48,7 @@ def draft_uses(draft_orders: list[dict], index: MedicationIndex, terminology: Te
     return uses
 
 
-def build_record(patient_id: str, resources: list[dict], drafts: list[MedicationUse], today: date,
+def build_record(patient_id: str, resources: list[dict[str, Any]], drafts: list[MedicationUse], today: date,
                  terminology: Terminology, unavailable: dict[str, str] | None = None,
                  index: MedicationIndex | None = None, history_days: int | None = None) -> PatientRecord:
     """`history_days`: labs and past medication use older than this are left out (the pack says how far its

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from cds_service.fhir.read import (
     as_list,
@@ -32,7 +33,7 @@ class Unreadable(ValueError):
     """A resource the rules need is malformed: it is skipped and said so, never silently dropped."""
 
 
-def condition_entry(resource: dict, terminology: Terminology) -> ConditionEntry | None:
+def condition_entry(resource: dict[str, Any], terminology: Terminology) -> ConditionEntry | None:
     coded = codings(resource.get("code"))
     found = [terminology.condition_classes(s, c) for s, c, _d in coded]
     classes = frozenset().union(*found) if found else frozenset()
@@ -58,7 +59,7 @@ def condition_entry(resource: dict, terminology: Terminology) -> ConditionEntry 
     )
 
 
-def _effective(resource: dict) -> date | None:
+def _effective(resource: dict[str, Any]) -> date | None:
     moment = parse_date(resource.get("effectiveDateTime")) or parse_date(resource.get("effectiveInstant"))
     if moment:
         return moment
@@ -66,7 +67,7 @@ def _effective(resource: dict) -> date | None:
     return end or start or parse_date(resource.get("issued"))
 
 
-def _qualitative(resource: dict) -> bool | None:
+def _qualitative(resource: dict[str, Any]) -> bool | None:
     for concept in as_list(resource.get("interpretation")):
         for _s, code, display in codings(concept):
             word = (code or display or "").lower()
@@ -102,7 +103,7 @@ def _word_result(value: str) -> bool | None:
     return None
 
 
-def lab_result(resource: dict, terminology: Terminology, not_before: date | None = None) -> LabResult | None:
+def lab_result(resource: dict[str, Any], terminology: Terminology, not_before: date | None = None) -> LabResult | None:
     """The Observation as a LabResult; None when no rule reads it, or it is older than `not_before`."""
     # cheapest tests first (profiled: most Observations of a chart are old or not ours): status, date, codes
     status = resource.get("status")
@@ -152,7 +153,8 @@ def lab_result(resource: dict, terminology: Terminology, not_before: date | None
                 if h_factor is not None:
                     uln, uln_source = number(high.get("value")) * h_factor, "referenceRange"  # type: ignore[operator]
                     low_v = number(low.get("value")) if low else None
-                    reference_text = (f"{low.get('value')}-{high.get('value')} {h_unit}" if low_v is not None
+                    reference_text = (f"{low.get('value')}-{high.get('value')} {h_unit}"
+                                      if low is not None and low_v is not None
                                       else f"≤ {high.get('value')} {h_unit}")
                     break
             elif text(rng.get("text")):
@@ -171,7 +173,7 @@ def lab_result(resource: dict, terminology: Terminology, not_before: date | None
                      positive=positive)
 
 
-def allergy_entry(resource: dict, terminology: Terminology) -> AllergyEntry | None:
+def allergy_entry(resource: dict[str, Any], terminology: Terminology) -> AllergyEntry | None:
     product, _matched, display = identify(resource, NO_MEDICATIONS, terminology)
     if product is None:
         return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import date, timedelta
+from typing import Any
 
 from cds_service.fhir.read import (
     as_list,
@@ -46,13 +47,13 @@ _STRENGTH_IN_TEXT = re.compile(r"(\d+(?:\.\d+)?)\s*mg\b", re.IGNORECASE)
 class MedicationIndex:
     """Medications a resource may point to: contained, bundled with the request, or read from the server."""
 
-    def __init__(self, medications: Mapping[str, dict]) -> None:
+    def __init__(self, medications: Mapping[str, dict[str, Any]]) -> None:
         self._by_ref = dict(medications)
 
     def __len__(self) -> int:
         return len(self._by_ref)
 
-    def resolve(self, resource: dict) -> tuple[dict | None, str | None]:
+    def resolve(self, resource: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
         ref = reference(resource.get("medicationReference"))
         if ref is None:
             return None, None
@@ -66,7 +67,8 @@ class MedicationIndex:
         return self._by_ref.get(key), ref
 
 
-def identify(resource: dict, index: MedicationIndex, terminology: Terminology) -> tuple[Product | None, str, str]:
+def identify(resource: dict[str, Any], index: MedicationIndex,
+             terminology: Terminology) -> tuple[Product | None, str, str]:
     """(product, matched_by, display) for any medication-bearing resource (also AllergyIntolerance.code).
 
     `matched_by` is "unresolved" when the resource names a Medication the request does not hold: the display is
@@ -80,7 +82,7 @@ def identify(resource: dict, index: MedicationIndex, terminology: Terminology) -
         coded = tuple(codings(concept))
         if len(words or "") + sum(len(d or "") for _s, _c, d in coded) <= MEMO_TEXT_LIMIT:
             return _identify_concept(terminology, words, coded)
-        return _identify_concept.__wrapped__(terminology, words, coded)  # odd, huge names are not kept
+        return _identify_concept_uncached(terminology, words, coded)  # odd, huge names are not kept
     medication, ref = index.resolve(resource)
     if medication is not None:
         return _from_medication(medication, terminology)
@@ -94,8 +96,7 @@ def identify(resource: dict, index: MedicationIndex, terminology: Terminology) -
     return None, "none", "unnamed medication"
 
 
-@request_memo(maxsize=8192)
-def _identify_concept(terminology: Terminology, words: str | None,
+def _identify_concept_uncached(terminology: Terminology, words: str | None,
                       coded: tuple[tuple[str | None, str | None, str | None], ...]) -> tuple[Product | None, str, str]:
     """`identify` for a CodeableConcept, memoised on what it reads: its text and codings.
 
@@ -111,6 +112,9 @@ def _identify_concept(terminology: Terminology, words: str | None,
     return product, ("text" if product else "none"), display
 
 
+_identify_concept = request_memo(maxsize=8192)(_identify_concept_uncached)
+
+
 @request_memo(maxsize=8192)
 def _from_text(terminology: Terminology, value: str | None) -> Product | None:
     """`terminology.medication_from_text`, memoised per (terminology, text).
@@ -121,12 +125,12 @@ def _from_text(terminology: Terminology, value: str | None) -> Product | None:
     return terminology.medication_from_text(value) if value else None
 
 
-def _all_text(concept: dict) -> str:
+def _all_text(concept: dict[str, Any]) -> str:
     parts = [concept.get("text")] + [d for _s, _c, d in codings(concept)]
     return " ".join(p for p in parts if isinstance(p, str))
 
 
-def _from_medication(medication: dict, terminology: Terminology) -> tuple[Product | None, str, str]:
+def _from_medication(medication: dict[str, Any], terminology: Terminology) -> tuple[Product | None, str, str]:
     code = medication.get("code")
     display = concept_display(code) or "unnamed medication"
     product = terminology.medication(codings(code))
@@ -158,14 +162,14 @@ def _ratio_mg(ratio: object) -> float | None:
     num = ratio["numerator"]
     value = number(num.get("value"))
     unit = (text(num.get("code")) or text(num.get("unit")) or "").lower()
-    den = ratio.get("denominator") if isinstance(ratio.get("denominator"), dict) else {}
+    den: dict[str, Any] = ratio["denominator"] if isinstance(ratio.get("denominator"), dict) else {}
     den_value = number(den.get("value")) or 1.0
     if value is None or unit not in MG_FACTOR:
         return None
     return value * MG_FACTOR[unit] / den_value
 
 
-def daily_dose(resource: dict) -> tuple[float | None, str | None]:
+def daily_dose(resource: dict[str, Any]) -> tuple[float | None, str | None]:
     """Dose per day from the first dosage instruction: (amount, "mg" | "unit")."""
     key = "dosageInstruction" if "dosageInstruction" in resource else "dosage"
     dosages = [d for d in as_list(resource.get(key)) if isinstance(d, dict)]
@@ -199,7 +203,7 @@ def daily_dose(resource: dict) -> tuple[float | None, str | None]:
     return amount * per_day, unit
 
 
-def _supply_days(dispense: dict) -> float | None:
+def _supply_days(dispense: dict[str, Any]) -> float | None:
     duration = dispense.get("expectedSupplyDuration")
     if isinstance(duration, dict):
         value = number(duration.get("value"))
@@ -209,7 +213,7 @@ def _supply_days(dispense: dict) -> float | None:
     return None
 
 
-def exposure(resource: dict) -> tuple[date | None, date | None]:
+def exposure(resource: dict[str, Any]) -> tuple[date | None, date | None]:
     """(start, last day of exposure) from whatever dates the resource carries."""
     rtype = resource.get("resourceType")
     if rtype == "MedicationRequest":
@@ -242,12 +246,13 @@ def exposure(resource: dict) -> tuple[date | None, date | None]:
     return None, None
 
 
-def medication_use(resource: dict, index: MedicationIndex, terminology: Terminology, today: date,
+def medication_use(resource: dict[str, Any], index: MedicationIndex, terminology: Terminology, today: date,
                    *, draft: bool = False, not_before: date | None = None) -> MedicationUse | None:
     """A MedicationUse, or None when the record does not count (entered-in-error, cancelled, not taken, a
     past use that ended before `not_before`, a medicine no rule knows)."""
     rtype = resource.get("resourceType")
-    status = resource.get("status") if isinstance(resource.get("status"), str) else "unknown"
+    raw_status = resource.get("status")
+    status = raw_status if isinstance(raw_status, str) else "unknown"
     start, end = exposure(resource)
     if draft:
         current = False

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
 from cds_service.terminology import Ingredient
 
@@ -33,7 +34,7 @@ class MedicationUse:
     route: str | None = None  # "oral" | "injection" | "nasal" | ... (from dose form / route)
     rxnorm_codes: tuple[str, ...] = ()
     product_classes: frozenset[str] = frozenset()  # e.g. {"cough-medicine"}, {"extended-release-injection"}
-    raw: dict | None = field(default=None, compare=False, repr=False)  # the resource, for update suggestions
+    raw: dict[str, Any] | None = field(default=None, compare=False, repr=False)  # the resource, for update suggestions
 
     def has(self, ingredient_class: str) -> bool:
         return any(ingredient_class in i.classes for i in self.ingredients)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 from cds_service.record.model import LabResult
 from cds_service.rules.base import ActionSpec, Finding, Rule, SuggestionSpec, rule
@@ -73,7 +74,7 @@ def repeat_liver_tests(ctx: NaltrexoneContext) -> SuggestionSpec:
     )
 
 
-def liver_panel_request(ctx: NaltrexoneContext) -> dict:
+def liver_panel_request(ctx: NaltrexoneContext) -> dict[str, Any]:
     from cds_service.rules.naltrexone.orders import hepatic_panel_request
 
     return hepatic_panel_request(ctx.patient_id, ctx.encounter_id)
@@ -114,7 +115,7 @@ def liver_enzymes(ctx: NaltrexoneContext) -> Finding | None:
         summary = f"Do not start {short}: {analyte} {value} (≥{cfg.liver_critical_uln_multiple:g}× ULN)"
         advice = ("Transaminases this high suggest active liver injury: naltrexone should not be started. "
                   "Evaluate the liver injury and repeat the tests.")
-        suggestions = (w.remove_draft(ctx), repeat_liver_tests(ctx))
+        suggestions: tuple[SuggestionSpec, ...] = (w.remove_draft(ctx), repeat_liver_tests(ctx))
     elif worst >= cfg.liver_warning_uln_multiple:
         indicator, summary = "warning", f"{analyte} {value} before {short}: repeat liver tests before the first dose"
         advice = (f"Transaminases at or above {cfg.liver_warning_uln_multiple:g}× ULN: guidelines treat this as a "

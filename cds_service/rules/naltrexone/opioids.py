@@ -41,11 +41,11 @@ def opioid_concurrent(ctx: NaltrexoneContext) -> Finding | None:
         lines += [w.condition_line(c) for c in agonist_therapy]
         lines += [w.medication_line(m, record.today) for m in peripheral]
         kinds = _kinds(systemic)
-        first = systemic[0].ingredient_names("opioid")[0] if systemic else "opioid agonist therapy"
-        summary = f"Do not start {short}: patient is on {first}" + (" (opioid maintenance)" if
+        agent_name = systemic[0].ingredient_names("opioid")[0] if systemic else "opioid agonist therapy"
+        summary = f"Do not start {short}: patient is on {agent_name}" + (" (opioid maintenance)" if
                                                                     "maintenance" in kinds else "")
         summary += ": risk of precipitated withdrawal"
-        suggestions = [w.remove_draft(ctx)]
+        suggestions: list[SuggestionSpec] = [w.remove_draft(ctx)]
         window = f"{cfg.opioid_free_days}-{cfg.opioid_free_full_days}"
         for m in systemic[:2]:
             stop = w.stop_medication(m, f"Stop {m.display} (then wait {window} opioid-free days before naltrexone)")
@@ -81,7 +81,7 @@ def opioid_concurrent(ctx: NaltrexoneContext) -> Finding | None:
         first = peripheral[0]
         agent = first.ingredient_names("opioid-peripheral")[0]
         lines = [w.medication_line(m, record.today) for m in peripheral]
-        suggestions: list[SuggestionSpec] = []
+        suggestions = []
         stop = w.stop_medication(first, f"Stop {first.display}; use a non-opioid antidiarrheal")
         if stop is not None:
             suggestions.append(stop)

@@ -7,6 +7,7 @@ references are filled in (validating per call would cost milliseconds for nothin
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import orjson
 from fhir.resources.R4B.medicationrequest import MedicationRequest
@@ -23,7 +24,7 @@ URINE_SCREEN_LOINC = (
 )
 
 
-def _validated(model: type, resource: dict) -> bytes:
+def _validated(model: Any, resource: dict[str, Any]) -> bytes:
     """Validated once; kept as JSON bytes so each call gets a fresh copy for microseconds (no deepcopy)."""
     return orjson.dumps(model.model_validate(resource).model_dump(mode="json", exclude_none=True))
 
@@ -74,8 +75,8 @@ _NALOXONE = _validated(MedicationRequest, {
 })
 
 
-def _for_patient(template: bytes, patient_id: str, encounter_id: str | None) -> dict:
-    resource = orjson.loads(template)
+def _for_patient(template: bytes, patient_id: str, encounter_id: str | None) -> dict[str, Any]:
+    resource: dict[str, Any] = orjson.loads(template)
     resource["id"] = str(uuid.uuid4())
     resource["subject"] = {"reference": f"Patient/{patient_id}"}
     if encounter_id:
@@ -83,13 +84,13 @@ def _for_patient(template: bytes, patient_id: str, encounter_id: str | None) -> 
     return resource
 
 
-def urine_screen_request(patient_id: str, encounter_id: str | None) -> dict:
+def urine_screen_request(patient_id: str, encounter_id: str | None) -> dict[str, Any]:
     return _for_patient(_URINE_SCREEN, patient_id, encounter_id)
 
 
-def hepatic_panel_request(patient_id: str, encounter_id: str | None) -> dict:
+def hepatic_panel_request(patient_id: str, encounter_id: str | None) -> dict[str, Any]:
     return _for_patient(_HEPATIC_PANEL, patient_id, encounter_id)
 
 
-def naloxone_request(patient_id: str, encounter_id: str | None) -> dict:
+def naloxone_request(patient_id: str, encounter_id: str | None) -> dict[str, Any]:
     return _for_patient(_NALOXONE, patient_id, encounter_id)

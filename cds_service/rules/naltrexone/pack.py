@@ -6,7 +6,12 @@ new pack module, registered in `cds_service.rules.registry`.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from cds_service.rules.base import Rule, ServiceSpec
+
+if TYPE_CHECKING:
+    from cds_service.rules.base import RulePack
 from cds_service.rules.naltrexone import (
     antagonists,
     data,
@@ -67,3 +72,7 @@ class NaltrexonePack:
             ServiceSpec("naltrexone-patient-view", "patient-view", "Naltrexone monitoring (patient-view)",
                         PATIENT_VIEW_DESCRIPTION),
         )
+
+
+if TYPE_CHECKING:  # mypy checks that the pack meets the engine's contract (`rules.base.RulePack`)
+    _contract: RulePack = NaltrexonePack()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from cds_service.fhir.read import as_list, number, text
 from cds_service.record.model import MedicationUse
 from cds_service.rules.base import Finding, LinkSpec, Rule, SuggestionSpec, rule
@@ -113,7 +115,7 @@ _PERIOD_NAMES = {"s": "second", "min": "minute", "h": "hour", "d": "day", "wk": 
 def _dose_explanation(order: MedicationUse, mg: float) -> str:
     """How the daily dose was computed, in the order's own terms (its first dosage instruction)."""
     dosage = next((d for d in as_list((order.raw or {}).get("dosageInstruction")) if isinstance(d, dict)), {})
-    quantity = next((dr["doseQuantity"] for dr in as_list(dosage.get("doseAndRate"))
+    quantity: dict[str, Any] = next((dr["doseQuantity"] for dr in as_list(dosage.get("doseAndRate"))
                      if isinstance(dr, dict) and isinstance(dr.get("doseQuantity"), dict)), {})
     amount = number(quantity.get("value"))
     unit = (text(quantity.get("unit")) or text(quantity.get("code")) or "").strip("{}")
@@ -130,14 +132,15 @@ def _dose_explanation(order: MedicationUse, mg: float) -> str:
     return " = ".join(steps) + (f" (instruction: \"{shown[:80]}\")" if shown else "")
 
 
-def _frequency(dosage: dict) -> str:
+def _frequency(dosage: dict[str, Any]) -> str:
     timing = dosage.get("timing")
     repeat = timing.get("repeat") if isinstance(timing, dict) else None
     if not isinstance(repeat, dict):
         return "once a day (no timing given)"
     frequency = number(repeat.get("frequencyMax")) or number(repeat.get("frequency")) or 1.0
     period = number(repeat.get("period")) or 1.0
-    unit = _PERIOD_NAMES.get(repeat.get("periodUnit") if isinstance(repeat.get("periodUnit"), str) else "d", "day")
+    period_unit = repeat.get("periodUnit")
+    unit = _PERIOD_NAMES.get(period_unit if isinstance(period_unit, str) else "d", "day")
     times = {1.0: "once", 2.0: "twice"}.get(frequency, f"{frequency:g} times")
     return f"{times} a {unit}" if period == 1 else f"{times} every {period:g} {unit}s"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 from cds_service.fhir.read import pruned
 from cds_service.record.model import MedicationUse
@@ -179,8 +180,10 @@ def _postpone(ctx: NaltrexoneContext, last: MedicationUse, maintenance: list[Med
         return None
     updated = pruned(order.raw)
     day = start.isoformat()
-    dispense = updated.get("dispenseRequest") if isinstance(updated.get("dispenseRequest"), dict) else {}
-    validity = dispense.get("validityPeriod") if isinstance(dispense.get("validityPeriod"), dict) else {}
+    dispense: dict[str, Any] = updated["dispenseRequest"] \
+        if isinstance(updated.get("dispenseRequest"), dict) else {}
+    validity: dict[str, Any] = dispense["validityPeriod"] \
+        if isinstance(dispense.get("validityPeriod"), dict) else {}
     validity["start"] = day
     if isinstance(validity.get("end"), str) and validity["end"][:10] < day:
         del validity["end"]
@@ -194,7 +197,7 @@ def _postpone(ctx: NaltrexoneContext, last: MedicationUse, maintenance: list[Med
         if isinstance(repeat, dict):
             if "boundsDuration" in repeat or "boundsRange" in repeat:
                 continue  # one bounds[x] only: keep the prescriber's duration, the validity period moves
-            bounds = repeat.get("boundsPeriod") if isinstance(repeat.get("boundsPeriod"), dict) else {}
+            bounds: dict[str, Any] = repeat["boundsPeriod"] if isinstance(repeat.get("boundsPeriod"), dict) else {}
             bounds["start"] = day
             if isinstance(bounds.get("end"), str) and bounds["end"][:10] < day:
                 del bounds["end"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from typing import Any
 
 from cds_service.fhir.read import FHIR_ID, pruned
 from cds_service.record.model import ConditionEntry, LabResult, MedicationUse
@@ -119,7 +120,7 @@ def remove_draft(ctx: NaltrexoneContext, label: str | None = None, recommended: 
 _FHIR_ID = re.compile(FHIR_ID)
 
 
-def updatable(resource: dict | None) -> bool:
+def updatable(resource: dict[str, Any] | None) -> bool:
     """Whether an `update` action can carry this resource: it needs a valid FHIR id to say what it replaces."""
     return isinstance(resource, dict) and isinstance(resource.get("id"), str) \
         and _FHIR_ID.fullmatch(resource["id"]) is not None
