@@ -369,6 +369,17 @@ def order_sign(name: str = "typical", *, seed: int = SEED, unrelated: bool = Fal
     return request
 
 
+def patient_view(name: str = "typical", *, seed: int = SEED) -> dict:
+    """A patient-view request for the named profile, the patient on naltrexone tablets for 40 days (so that the
+    naltrexone-patient-view service reads the whole chart, not only the medication keys)."""
+    g, prefetch = _chart(name, PROFILES[name], seed)
+    therapy = _draft(g, NALTREXONE, 50)
+    therapy.update(id=f"ntx-{g.name}", status="active", authoredOn=(TODAY - timedelta(days=40)).isoformat())
+    prefetch["medicationRequests"]["entry"].append({"resource": therapy})
+    return {"hookInstance": g.uuid(), "hook": "patient-view", "fhirServer": BASE,
+            "context": {"userId": "Practitioner/example", "patientId": g.patient_id}, "prefetch": prefetch}
+
+
 def transaction_bundle(name: str = "typical", *, seed: int = SEED) -> dict:
     """The patient's chart as a FHIR transaction Bundle (PUT Type/id), to load into a FHIR server."""
     _g, prefetch = _chart(name, PROFILES[name], seed)

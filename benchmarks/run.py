@@ -42,6 +42,7 @@ from tests.support.uvicorn_server import ROOT, UvicornServer
 
 RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
 SERVICE = "/cds-services/naltrexone-order-sign"
+SERVICES = {"typical-patient-view": "/cds-services/naltrexone-patient-view"}  # payloads of another service
 MAX_BODY = 64 * 1024 * 1024
 
 
@@ -247,6 +248,8 @@ def plan(smoke: bool, only: str | None = None) -> list[tuple[Case, Case]]:
         c("2 typical order-sign", "typical", 1000, 100, 4, 25.0, 10),
         # one connection: the latency one EHR sees, without queueing behind the other connections
         c("2b typical, 1 connection", "typical", 400, 40, 1, 25.0, 10),
+        # the same chart at patient-view, on naltrexone (the whole chart is read): the same time class as 2
+        c("2c typical patient-view", "typical-patient-view", 1000, 100, 4, 25.0, 10),
         c("3 heavy order-sign", "heavy", 150, 10, 2, 25.0, 5),
         c("3b heavy, 1 connection", "heavy", 100, 5, 1, 25.0, 5),
         c("4 extreme order-sign", "extreme", 12, 1, 1, 40.0, 3),
@@ -357,6 +360,7 @@ async def run(smoke: bool, json_path: Path, only: str | None = None) -> int:
         "unrelated": patients.order_sign("typical", unrelated=True),
         "heavy": patients.order_sign("heavy"),
         "extreme": patients.order_sign("extreme"),
+        "typical-patient-view": patients.patient_view("typical"),
     }
     bodies = {k: patients.request_bytes(v) for k, v in payloads.items()}
     counts = {k: patients.resource_count(v) for k, v in payloads.items()}
@@ -380,8 +384,9 @@ async def run(smoke: bool, json_path: Path, only: str | None = None) -> int:
                 body = bodies[service_case.payload]
                 print(f"... {service_case.name} ({len(body) // 1024} KB x {service_case.requests}, "
                       f"{service_case.rounds} rounds with the baseline)", file=sys.stderr, flush=True)
-                pair = (Load(service.url + SERVICE, body, service_case, headers),
-                        Load(baseline.url + SERVICE, body, baseline_case, headers))
+                path = SERVICES.get(service_case.payload, SERVICE)
+                pair = (Load(service.url + path, body, service_case, headers),
+                        Load(baseline.url + path, body, baseline_case, headers))
                 try:
                     await measure_pair(*pair)
                 finally:
