@@ -34,7 +34,6 @@ CATEGORIES: dict[str, tuple[str, tuple[str, ...]]] = {
     URINE_SCREENS: ("urine drug screens", ("Observation",)),
     ALLERGIES: ("allergies", ("AllergyIntolerance",)),
 }
-ALL_KEYS = tuple(CATEGORIES)
 
 
 def category(key: str) -> str:
