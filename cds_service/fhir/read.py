@@ -7,7 +7,8 @@ costs a fraction of validating whole resources with fhir.resources.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from cds_service.memo import remember
@@ -119,7 +120,10 @@ _UNKNOWN = object()
 
 
 def parse_date(value: Any) -> date | None:
-    """The calendar date of a FHIR date/dateTime/instant (its local date as written), or None."""
+    """The calendar date of a FHIR date/dateTime/instant (its local date as written), or None.
+
+    A partial date ("2026", "2026-11") reads as its first day: use `date_span` wherever the difference can
+    matter clinically (an exposure's end, a result's date)."""
     if not isinstance(value, str) or len(value) > 40:
         return None
     found = _DATES.get(value, _UNKNOWN)
@@ -128,10 +132,79 @@ def parse_date(value: Any) -> date | None:
     return found  # type: ignore[return-value]
 
 
+@dataclass(frozen=True, slots=True)
+class DateSpan:
+    """The days a FHIR date/dateTime can mean: "2026-11" is any day from 2026-11-01 to 2026-11-30.
+
+    `precision` is "day", "month" or "year"; "zone" for a dateTime whose day differs between the time zone it
+    was written in and UTC (the service's "today" has no zone, so both days are possible).
+    """
+
+    earliest: date
+    latest: date
+    precision: str
+
+    @property
+    def precise(self) -> bool:
+        return self.earliest == self.latest
+
+    def clipped(self, today: date) -> DateSpan:
+        """An imprecise span that reaches past today ends today: a recorded event did not happen tomorrow."""
+        if self.precise or self.latest <= today or self.earliest > today:
+            return self
+        return DateSpan(self.earliest, today, self.precision)
+
+
+def _span(value: str) -> DateSpan | None:
+    try:
+        if len(value) == 4:
+            year = int(value)
+            return DateSpan(date(year, 1, 1), date(year, 12, 31), "year")
+        if len(value) == 7 and value[4] == "-":
+            year, month = int(value[:4]), int(value[5:7])
+            first = date(year, month, 1)
+            nxt = date(year + 1, 1, 1) if month == 12 else date(year, month + 1, 1)
+            return DateSpan(first, nxt - timedelta(days=1), "month")
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            return DateSpan(day, day, "day")
+        if len(value) > 10 and value[10] == "T":
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            local = moment.date()
+            if moment.tzinfo is None:
+                return DateSpan(local, local, "day")
+            utc = moment.astimezone(UTC).date()
+            if utc == local:
+                return DateSpan(local, local, "day")
+            return DateSpan(min(local, utc), max(local, utc), "zone")
+    except ValueError:
+        return None
+    return None
+
+
+_SPANS: dict[str, DateSpan | None] = {}
+
+
+def date_span(value: Any) -> DateSpan | None:
+    """Every day a FHIR date/dateTime/instant may mean (partial dates keep their precision), or None."""
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    found = _SPANS.get(value, _UNKNOWN)
+    if found is _UNKNOWN:
+        return remember(_SPANS, value, _span(value), 8192)
+    return found  # type: ignore[return-value]
+
+
 def period_bounds(value: Any) -> tuple[date | None, date | None]:
     if not isinstance(value, dict):
         return None, None
     return parse_date(value.get("start")), parse_date(value.get("end"))
+
+
+def period_spans(value: Any) -> tuple[DateSpan | None, DateSpan | None]:
+    if not isinstance(value, dict):
+        return None, None
+    return date_span(value.get("start")), date_span(value.get("end"))
 
 
 def number(value: Any) -> float | None:

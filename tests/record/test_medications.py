@@ -56,13 +56,13 @@ def test_unknown_dose_unit_is_not_guessed() -> None:
 def test_exposure_windows() -> None:
     request = mr("1049621", status="completed", authoredOn="2026-09-26",
                  dispenseRequest={"expectedSupplyDuration": {"value": 5, "code": "d"}})
-    assert exposure(request) == (date(2026, 9, 26), date(2026, 9, 30))
+    assert (exposure(request).start, exposure(request).end) == (date(2026, 9, 26), date(2026, 9, 30))
     statement = {"resourceType": "MedicationStatement", "status": "completed",
                  "effectivePeriod": {"start": "2026-11-01", "end": "2026-11-22T10:00:00Z"}}
-    assert exposure(statement) == (date(2026, 11, 1), date(2026, 11, 22))
+    assert (exposure(statement).start, exposure(statement).end) == (date(2026, 11, 1), date(2026, 11, 22))
     dispense = {"resourceType": "MedicationDispense", "status": "completed", "whenHandedOver": "2026-11-15",
                 "daysSupply": {"value": 5}}
-    assert exposure(dispense) == (date(2026, 11, 15), date(2026, 11, 19))
+    assert (exposure(dispense).start, exposure(dispense).end) == (date(2026, 11, 15), date(2026, 11, 19))
 
 
 @pytest.mark.parametrize(("status", "current", "counted"), [
