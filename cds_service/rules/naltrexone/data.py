@@ -16,6 +16,7 @@ CONDITIONS = "conditions (diagnoses)"
 MEDICATION_ORDERS = "medication orders"
 MEDICATION_STATEMENTS = "medication statements (including over-the-counter use)"
 MEDICATION_DISPENSES = "medication dispenses"
+MEDICATION_ADMINISTRATIONS = "medication administrations (doses and injections given)"
 LIVER_TESTS = "liver tests (ALT, AST)"
 URINE_SCREENS = "urine drug screens"
 ALLERGIES = "allergies"
@@ -29,7 +30,8 @@ NALTREXONE_CHECKS: dict[str, tuple[str, ...]] = {
                  "overdose-risk", "urine-screen-needed"),
     MEDICATION_ORDERS: _MEDICATION_CHECKS,
     MEDICATION_STATEMENTS: _MEDICATION_CHECKS,
-    MEDICATION_DISPENSES: ("opioid-washout", "urine-screen-needed"),
+    MEDICATION_DISPENSES: ("opioid-washout", "urine-screen-needed", "duplicate-antagonist"),
+    MEDICATION_ADMINISTRATIONS: ("opioid-washout", "urine-screen-needed", "duplicate-antagonist"),
     LIVER_TESTS: ("liver-enzymes", "liver-tests-missing"),
     URINE_SCREENS: ("urine-screen-positive", "urine-screen-needed"),
     ALLERGIES: ("allergy",),
@@ -39,6 +41,7 @@ OPIOID_ORDER_CHECKS: dict[str, tuple[str, ...]] = {
     MEDICATION_ORDERS: ("naltrexone-blocks-opioid",),
     MEDICATION_STATEMENTS: ("naltrexone-blocks-opioid",),
     MEDICATION_DISPENSES: ("naltrexone-blocks-opioid",),
+    MEDICATION_ADMINISTRATIONS: ("naltrexone-blocks-opioid",),
 }
 
 # resource type -> the categories it belongs to (for a resource skipped as unreadable)
@@ -48,8 +51,8 @@ TYPE_CATEGORIES: dict[str, tuple[str, ...]] = {
     "MedicationRequest": (MEDICATION_ORDERS,),
     "MedicationStatement": (MEDICATION_STATEMENTS,),
     "MedicationDispense": (MEDICATION_DISPENSES,),
-    "MedicationAdministration": (MEDICATION_STATEMENTS,),
-    "Medication": (MEDICATION_ORDERS, MEDICATION_STATEMENTS),
+    "MedicationAdministration": (MEDICATION_ADMINISTRATIONS,),
+    "Medication": (MEDICATION_ORDERS, MEDICATION_STATEMENTS, MEDICATION_DISPENSES, MEDICATION_ADMINISTRATIONS),
     "Observation": (LIVER_TESTS, URINE_SCREENS),
     "AllergyIntolerance": (ALLERGIES,),
 }
