@@ -140,7 +140,8 @@ async def gather(call: HookCall, templates: Sequence[PrefetchTemplate], fetcher:
         raise PreconditionFailed(f"None of the patient data could be obtained ({reasons}).",
                                  expression=[f"prefetch.{k}" for k in failed])
 
-    resources = merge(call.patient_id, list(got.values()))
+    # in the templates' order, whichever way each key arrived: the cards list evidence in the same order
+    resources = merge(call.patient_id, [got[t.key] for t in templates if t.key in got])
     if fetcher is not None:
         resources = await _resolve_medications(resources, fetcher, call.patient_id)
     unavailable = {by_name[k].category: reason for k, reason in failed.items()}
