@@ -535,3 +535,171 @@ SCENARIOS: list = [
     s_opioid_ended_offset, s_urine_positive_month_only, s_urine_negative_month_only,
     s_urine_partial_positive_precise_negative, s_alt_high_month_only, s_xr_administration_month_only,
 ]
+
+
+# --------------------------------------------------------------------------------------------------------
+# No silent draft: references the request does not carry
+# --------------------------------------------------------------------------------------------------------
+NOT_CHECKED = card("data-incomplete", "warning", (), ("could **not** be checked",))
+
+
+def _no_include(s: Scenario) -> dict:
+    """The prefetch a client builds from a template without `_include` (the CDS Hooks Sandbox, ehr-clients.md):
+    the searchsets hold the matches only, never the Medications they reference."""
+    from build_fixtures import prefetch
+
+    saved, s.prefetch_override = s.prefetch_override, None
+    try:
+        out = prefetch(s)
+    finally:
+        s.prefetch_override = saved
+    for value in out.values():
+        if value.get("resourceType") == "Bundle" and "entry" in value:
+            value["entry"] = [e for e in value["entry"] if e.get("search", {}).get("mode") != "include"]
+            if not value["entry"]:
+                del value["entry"]
+            for link in value.get("link", []):
+                link["url"] = link["url"].split("&_include=")[0]
+    return out
+
+
+def s_draft_reference_on_server() -> Scenario:
+    sid = "draft-reference-on-fhir-server"
+    pid = _pid(sid)
+    nal = medication(f"{sid}-nal", "naltrexone-50", ingredient=("naltrexone-in", 50, "mg"))
+    oxy = med_request(pid, f"{sid}-oxy", rx("oxycodone-5"), status="active", authored=at(6, "11:20"),
+                      dose=dosage("Take 1 tablet by mouth every 6 hours as needed for pain", 1, "{tbl}", period=6,
+                                  period_unit="h", prn=True), supply_days=30, quantity=(60, "{tbl}"))
+    draft = draft_order(pid, f"{sid}-nal-draft", f"Medication/{sid}-nal",
+                        dosage("Take 1 tablet by mouth once daily", 1, "{tbl}"), encounter_id=f"enc-{sid}",
+                        reason="aud-dependence")
+    return Scenario(
+        sid,
+        "The naltrexone draft names its drug only as medicationReference 'Medication/<id>', and neither the "
+        "draftOrders nor the prefetch carries that Medication (it is on the EHR's FHIR server). The patient takes "
+        "oxycodone. The service reads the Medication from the FHIR server BEFORE deciding the order is unrelated: "
+        "opioid-concurrent critical and urine-screen-needed warning. With the prefetch alone and no FHIR server "
+        "(prefetch-only), it cannot tell what the order is and says so: data-incomplete warning 'could not be "
+        "checked', never cards: [].",
+        patient(pid, "Hugo", "Stein", "male", "1980-02-20"),
+        [*aud_patient_record(pid, sid), oxy, nal], [draft],
+        expect([card("opioid-concurrent", "critical", [f"MedicationRequest/{sid}-oxy"]),
+                card("urine-screen-needed", "warning", [f"MedicationRequest/{sid}-oxy"])],
+               absent=("data-incomplete",)),
+        encounter_id=f"enc-{sid}", shape=CDS_DRAFT + "; FHIR R4 Reference (https://hl7.org/fhir/R4/references.html)",
+        prefetch_only=expect([card("data-incomplete", "warning", (), ("could **not** be checked",
+                                                                      "no fhirServer"))],
+                             absent=("opioid-concurrent",)),
+    )
+
+
+def s_draft_reference_nowhere() -> Scenario:
+    sid = "draft-reference-nowhere"
+    pid = _pid(sid)
+    draft = draft_order(pid, f"{sid}-draft", f"Medication/{sid}-gone",
+                        dosage("Take 1 tablet by mouth once daily", 1, "{tbl}"), encounter_id=f"enc-{sid}")
+    return Scenario(
+        sid,
+        "A draft whose medicationReference points at a Medication that exists nowhere (not in the request, 404 on "
+        "the FHIR server). Nobody can tell whether it is naltrexone or an opioid: data-incomplete warning saying "
+        "the order could not be checked and why (decision: an unclassifiable order is reported on every call, "
+        "since silence would look like a passed check).",
+        patient(pid, "Ida", "Lund", "female", "1979-09-19"), aud_patient_record(pid, sid), [draft],
+        expect([NOT_CHECKED], absent=("opioid-concurrent", "naltrexone-blocks-opioid")),
+        encounter_id=f"enc-{sid}", shape=CDS_DRAFT + "; FHIR R4 Reference (https://hl7.org/fhir/R4/references.html)",
+    )
+
+
+def s_draft_contained_missing() -> Scenario:
+    sid = "draft-contained-reference-missing"
+    pid = _pid(sid)
+    draft = draft_order(pid, f"{sid}-draft", "#med9", vivitrol_dose(), supply_days=28, encounter_id=f"enc-{sid}",
+                        contained=[{"resourceType": "Medication", "id": "med1", "code": rx("vivitrol")}])
+    return Scenario(
+        sid,
+        "A draft whose medicationReference '#med9' names a contained Medication the order does not contain (it "
+        "contains only '#med1'): the reference cannot be resolved anywhere -> data-incomplete warning naming the "
+        "missing contained Medication, never cards: [].",
+        patient(pid, "Jan", "Vos", "male", "1983-05-15"), aud_patient_record(pid, sid), [draft],
+        expect([card("data-incomplete", "warning", (), ("could **not** be checked", "contained Medication"))]),
+        encounter_id=f"enc-{sid}", not_strict={f"MedicationRequest/{sid}-draft"},
+        shape=CDS_DRAFT + "; contained resources (https://hl7.org/fhir/R4/references.html#contained)",
+    )
+
+
+def s_sandbox_prefetch_without_include() -> Scenario:
+    sid = "sandbox-prefetch-without-include"
+    pid = _pid(sid)
+    med = medication(f"{sid}-oxy-med", "oxycodone-5")
+    oxy = med_request(pid, f"{sid}-oxy", f"Medication/{sid}-oxy-med", status="active", authored=at(9, "11:20"),
+                      dose=dosage("Take 1 tablet by mouth every 6 hours as needed for pain", 1, "{tbl}", period=6,
+                                  period_unit="h", prn=True), supply_days=30, quantity=(60, "{tbl}"))
+    return Scenario(
+        sid,
+        "The active oxycodone order references 'Medication/<id>', and the client built its prefetch from a "
+        "template without _include (as the CDS Hooks Sandbox does), so the Medication is not in the prefetch. With "
+        "a FHIR server the service reads the Medication and the order is an active opioid: opioid-concurrent "
+        "critical and urine-screen-needed warning, not a mere 'check incomplete'. With the prefetch alone "
+        "(prefetch-only) the oxycodone order is unreadable and data-incomplete says so.",
+        patient(pid, "Kai", "Lehmann", "male", "1976-12-01"), [*aud_patient_record(pid, sid), oxy, med],
+        [nal50_draft(pid, sid, enc=f"enc-{sid}")],
+        expect([card("opioid-concurrent", "critical", [f"MedicationRequest/{sid}-oxy"]),
+                card("urine-screen-needed", "warning", [f"MedicationRequest/{sid}-oxy"])],
+               absent=("data-incomplete",)),
+        encounter_id=f"enc-{sid}", prefetch_override=_no_include,
+        shape="CDS Hooks Sandbox prefetch (cds-hooks/sandbox, ehr-clients.md: templates used as written, no "
+              "_include); " + R4_MR,
+        prefetch_only=expect([card("data-incomplete", "warning", (f"MedicationRequest/{sid}-oxy",))],
+                             absent=("opioid-concurrent",)),
+    )
+
+
+def s_draft_reference_display_only() -> Scenario:
+    sid = "draft-reference-display-only"
+    pid = _pid(sid)
+    tram = med_request(pid, f"{sid}-tramadol", rx("tramadol-50"), status="active", authored=at(10, "11:00"),
+                       dose=dosage("Take 1 tablet by mouth every 6 hours as needed", 1, "{tbl}", period=6,
+                                   period_unit="h", prn=True), supply_days=30, quantity=(120, "{tbl}"))
+    draft = draft_order(pid, f"{sid}-nal-draft", f"Medication/{sid}-x", dosage("Take 50 mg by mouth daily", 50, "mg"),
+                        encounter_id=f"enc-{sid}", reason="aud-dependence")
+    draft["medicationReference"] = {"display": "Naltrexone 50 mg tablet"}
+    return Scenario(
+        sid,
+        "The draft's medicationReference has only a display ('Naltrexone 50 mg tablet', a valid R4 Reference "
+        "without a reference). The display is the only clue and names naltrexone: the order is checked, and the "
+        "patient's active tramadol gives opioid-concurrent critical plus urine-screen-needed warning.",
+        patient(pid, "Lena", "Graf", "female", "1985-06-26"), [*aud_patient_record(pid, sid), tram], [draft],
+        expect([card("opioid-concurrent", "critical", [f"MedicationRequest/{sid}-tramadol"]),
+                card("urine-screen-needed", "warning", [f"MedicationRequest/{sid}-tramadol"])]),
+        encounter_id=f"enc-{sid}", shape=CDS_DRAFT + "; FHIR R4 Reference.display "
+                                                     "(https://hl7.org/fhir/R4/references.html)",
+    )
+
+
+def s_opioid_draft_reference_on_server() -> Scenario:
+    sid = "opioid-draft-reference-on-fhir-server"
+    pid = _pid(sid)
+    med = medication(f"{sid}-hm", "hydromorphone-2")
+    ma = administration(pid, f"{sid}-viv", rx("vivitrol"), effective=at(10, "10:00"))
+    draft = draft_order(pid, f"{sid}-opioid-draft", f"Medication/{sid}-hm",
+                        dosage("Take 2 mg by mouth every 4 hours as needed for severe pain", 2, "mg", period=4,
+                               period_unit="h", prn=True), supply_days=3, encounter_id=f"enc-{sid}",
+                        reason="renal-colic")
+    return Scenario(
+        sid,
+        "The reverse direction of draft-reference-on-fhir-server: the drafted opioid names its drug only by a "
+        "reference to a Medication on the FHIR server, and Vivitrol was injected 10 days ago "
+        "(MedicationAdministration). Read from the server, it is hydromorphone: naltrexone-blocks-opioid critical. "
+        "Prefetch alone: data-incomplete 'could not be checked'.",
+        patient(pid, "Mats", "Ek", "male", "1978-10-21"), [*aud_patient_record(pid, sid), ma, med], [draft],
+        expect([card("naltrexone-blocks-opioid", "critical", [f"MedicationAdministration/{sid}-viv"])],
+               absent=("data-incomplete",)),
+        encounter_id=f"enc-{sid}", shape=CDS_DRAFT + "; " + R4_MA,
+        prefetch_only=expect([NOT_CHECKED], absent=("naltrexone-blocks-opioid",)),
+    )
+
+
+SCENARIOS += [
+    s_draft_reference_on_server, s_draft_reference_nowhere, s_draft_contained_missing,
+    s_sandbox_prefetch_without_include, s_draft_reference_display_only, s_opioid_draft_reference_on_server,
+]

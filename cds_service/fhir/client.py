@@ -75,7 +75,7 @@ def server_refusal(server: str, allow_http: str) -> str | None:
     if url.scheme == "http" and refused:
         where = "" if allow_http == "never" else " except on this machine (loopback)"
         return (f"the FHIR server address is unencrypted http://, which this service does not accept{where}: "
-                "the access token would travel in clear text (ask for the https:// FHIR endpoint)")
+                "patient data and any access token would travel in clear text (ask for the https:// FHIR endpoint)")
     return None
 
 
@@ -180,7 +180,7 @@ class Stats:
 class FhirFetcher:
     """The FHIR access of one hook call (implements `fhir.gather.Fetcher`)."""
 
-    def __init__(self, factory: FhirFetcherFactory, server: str, token: str, refusal: str | None = None) -> None:
+    def __init__(self, factory: FhirFetcherFactory, server: str, token: str | None, refusal: str | None = None) -> None:
         self._factory = factory
         self._settings = factory.settings
         self.server = server.rstrip("/")
@@ -188,8 +188,11 @@ class FhirFetcher:
         self._refusal = refusal
         self._base = httpx.URL(self.server + "/") if refusal is None else None
         self._origin = origin(self._base) if self._base is not None else None
+        # an open FHIR server (CDS Hooks 2.0: `fhirServer` without `fhirAuthorization`) is read without a token
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._deadline: float | None = None  # loop time; set by the first request of the call
         self.stats = Stats()
+        self.failed_reads: dict[str, str] = {}  # reference -> why `read_many` could not read it
 
     def __repr__(self) -> str:  # never show the token
         return f"FhirFetcher(server={self.server!r})"
@@ -218,7 +221,10 @@ class FhirFetcher:
 
     async def read_many(self, refs: Sequence[str]) -> dict[str, dict]:
         wanted = [r for r in dict.fromkeys(refs) if isinstance(r, str) and _READ.match(r)]
-        if not wanted or self._refusal is not None:
+        if self._refusal is not None:
+            self.failed_reads.update(dict.fromkeys(wanted, self._refusal))
+            return {}
+        if not wanted:
             return {}
         t0 = time.perf_counter()
         outcomes = await asyncio.gather(*(self._run_query(ref, ref, False) for ref in wanted))
@@ -229,6 +235,7 @@ class FhirFetcher:
                 found[ref] = resources[0]
             else:
                 failed[ref] = reason or "not found"
+        self.failed_reads.update(failed)
         self._log_summary("reads", len(wanted), time.perf_counter() - t0, failed)
         return found
 
@@ -324,8 +331,7 @@ class FhirFetcher:
             try:
                 # httpx times each phase (connect, each read); this bounds the whole exchange
                 async with asyncio.timeout(per_request):
-                    response = await self._factory.http().get(
-                        target, headers={"Authorization": f"Bearer {self._token}"}, timeout=per_request)
+                    response = await self._factory.http().get(target, headers=self._headers, timeout=per_request)
             except TimeoutError:
                 raise FetchError(self._request_timeout_reason(), "timeout") from None
             pages += 1
@@ -367,7 +373,9 @@ class FhirFetcherFactory:
         return self._client
 
     def __call__(self, call: HookCall) -> FhirFetcher | None:
-        if not call.fhir_server or not call.access_token:
+        """A fetcher for the call's `fhirServer`, with its token when it sent `fhirAuthorization`, without one
+        when it did not (CDS Hooks 2.0 allows an open FHIR server); None without a `fhirServer`."""
+        if not call.fhir_server:
             return None
         refusal = server_refusal(call.fhir_server, self.settings.fhir_allow_http)
         if refusal is not None:

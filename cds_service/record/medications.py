@@ -45,6 +45,9 @@ PER_DAY = {"s": 86400.0, "min": 1440.0, "h": 24.0, "d": 1.0, "wk": 1 / 7, "mo": 
 _STRENGTH_IN_TEXT = re.compile(r"(\d+(?:\.\d+)?)\s*mg\b", re.IGNORECASE)
 
 
+UNRESOLVED = "unresolved "  # the display of a use whose Medication reference could not be read
+
+
 class MedicationIndex:
     """Medications a resource may point to: contained, bundled with the request, or read from the server."""
 
@@ -83,14 +86,15 @@ def identify(resource: dict, index: MedicationIndex, terminology: Terminology) -
     medication, ref = index.resolve(resource)
     if medication is not None:
         return _from_medication(medication, terminology)
+    pointer = resource.get("medicationReference")
+    # the Medication is not in the request (or the Reference has only a display): its display is the last clue
+    shown = text(pointer.get("display")) if isinstance(pointer, dict) else None
+    product = _from_text(terminology, shown) if shown else None
+    if product is not None:
+        return product, "text", shown  # type: ignore[return-value]
     if ref is not None:
-        # the Medication is not in the request: the reference's own display is the last clue
-        shown = text(resource["medicationReference"].get("display"))
-        product = _from_text(terminology, shown) if shown else None
-        if product is not None:
-            return product, "text", shown  # type: ignore[return-value]
-        return None, "none", f"unresolved {ref}"
-    return None, "none", "unnamed medication"
+        return None, "none", f"{UNRESOLVED}{ref}"
+    return None, "none", shown[:200] if shown else "unnamed medication"
 
 
 @request_memo(maxsize=8192)
@@ -349,7 +353,7 @@ def medication_use(resource: dict, index: MedicationIndex, terminology: Terminol
     if not current and not draft and not_before is not None and end is not None and end < not_before:
         return None  # history beyond every look-back (most of a long chart)
     product, matched_by, display = identify(resource, index, terminology)
-    if product is None and not display.startswith("unresolved"):
+    if product is None and not display.startswith(UNRESOLVED):
         return None  # a medicine no rule knows (a statin, an inhaler): nothing to compute for it
     amount, unit = daily_dose(resource)
     if unit == "unit" and product is not None and product.rxcui is None and matched_by == "text":

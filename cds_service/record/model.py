@@ -38,6 +38,13 @@ class MedicationUse:
     def has(self, ingredient_class: str) -> bool:
         return any(ingredient_class in i.classes for i in self.ingredients)
 
+    @property
+    def unresolved_reference(self) -> str | None:
+        """The `medicationReference` that could not be read (so nothing is known of the medicine), or None."""
+        if self.matched_by == "none" and not self.ingredients and self.display.startswith("unresolved "):
+            return self.display[len("unresolved "):]
+        return None
+
     def ingredient_names(self, ingredient_class: str | None = None) -> list[str]:
         return [i.name for i in self.ingredients if ingredient_class is None or ingredient_class in i.classes]
 

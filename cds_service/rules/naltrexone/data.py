@@ -64,7 +64,9 @@ DATA_REVIEWED = OverrideReasonSpec("data-reviewed", "Reviewed the missing data i
 @rule(
     id="data-incomplete", title=TITLE, indicators=("warning",),
     trigger="A data category the checks need could not be obtained (prefetch error or FHIR server failure) while "
-    "others could, or a resource was unreadable, or a check failed; only when a check of this order is affected.",
+    "others could, or a resource was unreadable, or a check failed; only when a check of this order is affected. "
+    "Also any draft order whose medicationReference could be read neither from the request nor from the FHIR "
+    "server: it may be naltrexone or an opioid, so it is reported as not checked (never a silent all-clear).",
     suggestions="None; the detail lists each missing category with its reason, the checks that could not run, and "
     "every skipped resource.",
     source="Service design: a check that could not run must not look like a check that passed.",
@@ -72,6 +74,8 @@ DATA_REVIEWED = OverrideReasonSpec("data-reviewed", "Reviewed the missing data i
 def data_incomplete(ctx: RuleContext) -> Finding | None:
     """Data the checks need is missing or unreadable: list what, why, and which checks could not run."""
     record, order = ctx.record, ctx.order
+    if order.unresolved_reference:
+        return _order_not_checked(ctx)
     if not record.unavailable and not record.skipped:
         return None
     naltrexone_order = order.has("opioid-antagonist-therapy")
@@ -124,6 +128,30 @@ def data_incomplete(ctx: RuleContext) -> Finding | None:
     return Finding(
         rule_id="data-incomplete", title=TITLE, indicator="warning", summary=summary, detail=detail,
         order_ref=order.ref, override_reasons=(DATA_REVIEWED, w.ALREADY_DONE, w.BENEFIT),
+        source_label=w.SOURCE_LABEL,
+    )
+
+
+def _order_not_checked(ctx: RuleContext) -> Finding:
+    """A draft whose medicine is unknown: say that no check ran on it, and why."""
+    order = ctx.order
+    ref = order.unresolved_reference or "?"
+    why = ctx.record.unresolved_orders.get(order.ref, "it could not be read")
+    detail = w.detail(
+        f"The draft order `{order.ref}` could **not** be checked: its medication is a reference "
+        f"(`{ref[:80]}`) that could not be read, so the service cannot tell whether it is naltrexone, an opioid or "
+        "neither. No naltrexone or opioid check ran on it.",
+        "If the order is naltrexone or an opioid, review the opioid, urine-screen, liver and naltrexone history "
+        "yourself before signing; otherwise the order is unaffected. Ask the EHR team to send the referenced "
+        "Medication with the order (draftOrders), or FHIR access to read it.",
+        [f"- Why: {why}."],
+        "service design (cds-naltrexone): an order that could not be classified is reported, never silently "
+        "treated as unrelated.",
+    )
+    return Finding(
+        rule_id="data-incomplete", title=TITLE, indicator="warning",
+        summary="Order not checked: its medication could not be read (it may be naltrexone or an opioid)",
+        detail=detail, order_ref=order.ref, override_reasons=(DATA_REVIEWED, w.ALREADY_DONE, w.BENEFIT),
         source_label=w.SOURCE_LABEL,
     )
 

@@ -113,6 +113,10 @@ class NaltrexonePack:
                 out.append(OrderCheck(order, NALTREXONE_RULES, ALL_KEYS))
             elif order.has("opioid") and OPIOID_RULES:
                 out.append(OrderCheck(order, OPIOID_RULES, MEDICATION_KEYS))
+            elif order.unresolved_reference:
+                # nothing is known of the medicine (its Medication could not be read): it may be naltrexone or
+                # an opioid, so the order gets a card saying it could not be checked, never a silent all-clear
+                out.append(OrderCheck(order, (data.data_incomplete,), ()))
         return out
 
     def context(self, record: PatientRecord, order: MedicationUse, patient_id: str,
