@@ -76,9 +76,10 @@ class Pipeline:
         draft_index = medication_index(draft_meds)
         drafts = draft_uses(call.draft_orders, draft_index, terminology, today, call.patient_id)
         selected = drafts if call.selections is None else [d for d in drafts if d.ref in call.selections]
-        fetcher = self.fetcher_factory(call)
+        fetcher: Fetcher | None = None
         unresolved: dict[str, str] = {}
         if any(d.unresolved_reference for d in selected):
+            fetcher = self.fetcher_factory(call)
             # a draft names a Medication the request does not carry: read it before deciding the order is
             # unrelated (never a silent `cards: []` for an opioid or naltrexone order nobody could read)
             found, unresolved = await resolve_draft_medications(call, selected, fetcher)
@@ -93,6 +94,8 @@ class Pipeline:
 
         keys = {k for check in checks for k in check.prefetch_keys}
         templates = [t for t in pack.prefetch if t.key in keys]
+        if fetcher is None and templates:
+            fetcher = self.fetcher_factory(call)
         gathered = await gather(call, templates, fetcher) if templates else Gathered(call.patient_id)
 
         index = medication_index(draft_meds + gathered.resources)
