@@ -9,6 +9,7 @@ import logging
 import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import datetime
 from functools import partial
 
@@ -38,6 +39,7 @@ from cds_service.ops.metrics import metrics_endpoint, observe_feedback
 from cds_service.ops.probes import install_probes
 from cds_service.ops.telemetry import RequestTelemetryMiddleware, note_hook_call, request_id_of
 from cds_service.pipeline import FetcherFactory, Outcome, Pipeline
+from cds_service.profiles import apply_profile
 from cds_service.rules.base import RulePack
 from cds_service.rules.registry import default_packs
 from cds_service.security.dependency import auth_error_response, authenticate, cors_options
@@ -79,17 +81,20 @@ async def after_response(service_id: str, outcome: Outcome, parsed_request: obje
     del parsed_request  # freed with this task, after the response
 
 
-def issued_cards(cards: list[dict]) -> list[IssuedCard]:
+def issued_cards(cards: list[dict], rule_ids: Sequence[str] | None = None) -> list[IssuedCard]:
+    """The ledger rows of the cards as sent; `rule_ids` (one per card) when the profile changed the topic
+    code (the ledger and the analytics key on the rule id, whatever the client saw)."""
+    ids = list(rule_ids) if rule_ids is not None else [c["source"]["topic"]["code"] for c in cards]
     return [
         IssuedCard(
             uuid=c["uuid"],
-            rule_id=c["source"]["topic"]["code"],
+            rule_id=rule_id,
             indicator=c["indicator"],
             summary=c["summary"],
             suggestions=tuple(IssuedSuggestion(s["uuid"], s["label"]) for s in c.get("suggestions", [])),
             override_reasons=tuple((r["system"], r["code"], r["display"]) for r in c.get("overrideReasons", [])),
         )
-        for c in cards
+        for c, rule_id in zip(cards, ids, strict=True)
     ]
 
 
@@ -184,8 +189,10 @@ def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | 
     app.state.settings = settings
     install_docs(app)
 
-    async def check_auth(request: Request, kind: str, service_id: str | None = None) -> None:
-        await authenticate(request, settings, verifier, kind, service_id)
+    async def check_auth(request: Request, kind: str, service_id: str | None = None) -> str:
+        """Authenticates the call; returns the client profile its responses follow."""
+        client = await authenticate(request, settings, verifier, kind, service_id)
+        return client.profile if client is not None else settings.client_profile
 
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError) -> Response:
@@ -227,15 +234,18 @@ def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | 
               summary="Call a CDS service (order-select / order-sign)")
     async def call_service(service_id: str, request: Request) -> Response:
         pipeline.service(service_id)  # 404 before anything else
-        await check_auth(request, "service", service_id)
+        profile = await check_auth(request, "service", service_id)
         data = await read_json(request, settings.max_json_depth)
         outcome: Outcome = await pipeline.run(service_id, data)
+        rule_ids = [c["source"]["topic"]["code"] for c in outcome.response["cards"]]
+        if profile != "generic" and rule_ids:
+            outcome = replace(outcome, response=apply_profile(profile, outcome.response))
         cards = outcome.response["cards"]
         if cards and outcome.call is not None:
             # durable before the EHR sees the cards: a card it received is always in the ledger
             write = partial(store.record_issued, service_id=service_id, hook=outcome.service.hook,
                             hook_instance=outcome.call.hook_instance, patient_id=outcome.call.patient_id,
-                            cards=issued_cards(cards))
+                            cards=issued_cards(cards, rule_ids))
             if inline_ledger:
                 write()  # a local SQLite commit (~0.25 ms): a thread hop costs more in GIL convoys than it saves
             else:

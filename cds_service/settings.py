@@ -54,6 +54,11 @@ class Settings(BaseSettings):
 
     # --- security (JWT from CDS clients) -------------------------------------------------------
     auth_mode: Literal["jwt", "off"] = Field("jwt", description="`jwt` verifies CDS Hooks JWTs; `off` trusts everyone.")
+    client_profile: Literal["generic", "sandbox", "epic", "oracle"] = Field(
+        "generic",
+        description="Client profile of the responses when `CDS_AUTH_MODE=off` (with JWTs, each trusted issuer's "
+        "`profile` decides): `generic`, `sandbox`, `epic` or `oracle` (see Connecting an EHR).",
+    )
     trusted_issuers: Path = Field(
         PACKAGE_DIR / "security" / "trusted_issuers.json",
         description="JSON or YAML file listing trusted issuers and their keys (default: the CDS Hooks Sandbox).",
