@@ -27,7 +27,7 @@ import httpx
 import orjson
 
 from cds_service.fhir.gather import FetchError, FetchResult
-from cds_service.fhir.read import FHIR_ID, as_list, outcome_text, text
+from cds_service.fhir.read import FHIR_ID, as_list, outcome_text, search_matches, text
 from cds_service.hooks.request import HookCall
 from cds_service.ops.metrics import observe_fhir
 from cds_service.settings import Settings
@@ -137,16 +137,12 @@ def with_page_size(query: str, page_size: int) -> str:
 
 
 def _page_resources(bundle: dict) -> list[dict]:
-    """Matches and includes of a searchset page; `outcome` entries (warnings about the search) are dropped."""
-    out: list[dict] = []
-    for entry in as_list(bundle.get("entry")):
-        if not isinstance(entry, dict) or not isinstance(entry.get("resource"), dict):
-            continue
-        search = entry.get("search")
-        if isinstance(search, dict) and search.get("mode") == "outcome":
-            continue
-        out.append(entry["resource"])
-    return out
+    """Matches and includes of a searchset page; `outcome` entries are dropped: informational ones (Epic's
+    "no results") mean nothing more, an error or fatal one fails the query (FetchError)."""
+    matches, problem = search_matches(bundle)
+    if problem is not None:
+        raise FetchError(f"the FHIR server's search reported an error: {problem}")
+    return matches
 
 
 def _next_link(bundle: dict) -> str | None:
@@ -180,7 +176,8 @@ class Stats:
 class FhirFetcher:
     """The FHIR access of one hook call (implements `fhir.gather.Fetcher`)."""
 
-    def __init__(self, factory: FhirFetcherFactory, server: str, token: str | None, refusal: str | None = None) -> None:
+    def __init__(self, factory: FhirFetcherFactory, server: str, token: str | None, refusal: str | None = None,
+                 token_expires_at: float | None = None) -> None:
         self._factory = factory
         self._settings = factory.settings
         self.server = server.rstrip("/")
@@ -191,6 +188,7 @@ class FhirFetcher:
         # an open FHIR server (CDS Hooks 2.0: `fhirServer` without `fhirAuthorization`) is read without a token
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._deadline: float | None = None  # loop time; set by the first request of the call
+        self._token_expires_at = token_expires_at  # time.monotonic(); None: no expires_in was given
         self.stats = Stats()
         self.failed_reads: dict[str, str] = {}  # reference -> why `read_many` could not read it
 
@@ -326,6 +324,9 @@ class FhirFetcher:
                                  "not followed (the access token is only sent to the fhirServer)"
                                  if pages or continuation else "the query does not address the fhirServer",
                                  "refused")
+            if self._token_expires_at is not None and time.monotonic() >= self._token_expires_at:
+                raise FetchError("the FHIR access token expired (fhirAuthorization.expires_in) before this "
+                                 "query; not sent", "refused")
             page_start = time.perf_counter()
             per_request = self._settings.fhir_request_timeout_seconds
             try:
@@ -377,10 +378,10 @@ class FhirFetcherFactory:
         when it did not (CDS Hooks 2.0 allows an open FHIR server); None without a `fhirServer`."""
         if not call.fhir_server:
             return None
-        refusal = server_refusal(call.fhir_server, self.settings.fhir_allow_http)
+        refusal = server_refusal(call.fhir_server, self.settings.fhir_allow_http) or call.token_refusal
         if refusal is not None:
             log.warning("FHIR fallback refused for hook %s: %s", call.hook_instance[:64], refusal)
-        return FhirFetcher(self, call.fhir_server, call.access_token, refusal)
+        return FhirFetcher(self, call.fhir_server, call.access_token, refusal, call.token_expires_at)
 
     async def aclose(self) -> None:
         client, self._client = self._client, None

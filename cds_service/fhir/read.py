@@ -247,6 +247,37 @@ def bundle_resources(bundle: Any) -> list[dict]:
             if isinstance(entry, dict) and isinstance(entry.get("resource"), dict)]
 
 
+PROBLEM_SEVERITIES = frozenset({"error", "fatal"})
+
+
+def search_matches(bundle: Any) -> tuple[list[dict], str | None]:
+    """A searchset's resources without its OperationOutcome entries, and the problem those report (or None).
+
+    Servers put notes about a search into the Bundle as OperationOutcome entries (`search.mode: "outcome"`).
+    Epic answers an empty search with `total: 0` and one such entry, "Resource request returns no results"
+    (severity warning/information): that is a known empty result, not data and not an error. An entry with
+    severity `error` or `fatal` means the search failed: the category could not be checked.
+    """
+    matches: list[dict] = []
+    problem: str | None = None
+    for entry in as_list(bundle.get("entry")) if isinstance(bundle, dict) else []:
+        if not isinstance(entry, dict) or not isinstance(entry.get("resource"), dict):
+            continue
+        resource = entry["resource"]
+        search = entry.get("search")
+        is_outcome = resource.get("resourceType") == "OperationOutcome" or (
+            isinstance(search, dict) and search.get("mode") == "outcome")
+        if not is_outcome:
+            matches.append(resource)
+            continue
+        if problem is None and resource.get("resourceType") == "OperationOutcome":
+            for issue in as_list(resource.get("issue")):
+                if isinstance(issue, dict) and issue.get("severity") in PROBLEM_SEVERITIES:
+                    problem = outcome_text(resource) or "the search reported an error (OperationOutcome)"
+                    break
+    return matches, problem
+
+
 def resource_key(resource: dict) -> str | None:
     rtype, rid = resource.get("resourceType"), resource.get("id")
     if isinstance(rtype, str) and isinstance(rid, str) and rid:

@@ -5,6 +5,11 @@
 | `null`                     | known empty                  | no resources                 |
 | OperationOutcome           | the client hit an error      | `failed` (data-incomplete)   |
 | Bundle / resource          | data                         | resources                    |
+| searchset with an error    | the search failed            | `failed` (data-incomplete)   |
+|   OperationOutcome entry   |                              |                              |
+
+OperationOutcome entries of a searchset (`search.mode: "outcome"`) are never data: one with severity
+information/warning (Epic's "no results") leaves the key known-empty, one with error/fatal fails it.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from typing import Any
 from urllib.parse import quote
 
 from cds_service.errors import BadRequest
-from cds_service.fhir.read import as_list, bundle_resources, outcome_text, text
+from cds_service.fhir.read import as_list, outcome_text, search_matches, text
 
 _TOKEN = re.compile(r"\{\{\s*([A-Za-z.]+)\s*\}\}")
 _USER_TOKENS = {
@@ -96,7 +101,11 @@ def read_prefetch(prefetch: Any, templates: Sequence[PrefetchTemplate]) -> Prefe
         if rtype == "OperationOutcome":
             out.failed[t.key] = _outcome_reason(value)
         elif rtype == "Bundle":
-            out.resources[t.key] = list(bundle_resources(value))
+            matches, problem = search_matches(value)
+            if problem is not None:
+                out.failed[t.key] = f"the EHR's search reported an error: {problem}"
+                continue
+            out.resources[t.key] = matches
             for link in as_list(value.get("link")):
                 if isinstance(link, dict) and link.get("relation") == "next" and text(link.get("url")):
                     out.next_links[t.key] = link["url"]

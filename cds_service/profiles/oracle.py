@@ -17,7 +17,8 @@ from cds_service.profiles.base import ClientProfile
 PROFILE = ClientProfile(
     name="oracle",
     title="Oracle Health (Cerner Millennium)",
-    document="Oracle Health CDS Hooks documentation (fhir.cerner.com, content/millennium/cds_hooks.md, beta)",
+    document="Oracle Health CDS Hooks documentation, https://fhir.cerner.com/millennium/cds-hooks/ (beta; "
+    "cerner/fhir.cerner.com content/millennium/cds_hooks.md)",
     selection_behavior="at-most-one",
     max_actions_per_suggestion=None,
     applies={"create": None, "update": None, "delete": None},

@@ -15,12 +15,14 @@ from cds_service.fhir.read import (
     date_span,
     number,
     reference,
+    reference_id,
     resource_key,
     text,
 )
 from cds_service.memo import request_memo
 from cds_service.record.model import MedicationUse
 from cds_service.terminology import Ingredient, Product, Terminology
+from cds_service.terminology.systems import RXNORM, canonical
 
 CURRENT = {
     "MedicationRequest": {"active", "on-hold"},
@@ -66,9 +68,8 @@ class MedicationIndex:
                 if isinstance(c, dict) and c.get("resourceType") == "Medication" and c.get("id") == ref[1:]:
                     return c, ref
             return None, ref
-        parts = ref.rstrip("/").split("/")
-        key = "/".join(parts[-2:]) if len(parts) >= 2 else ref
-        return self._by_ref.get(key), ref
+        mid = reference_id(resource.get("medicationReference"), "Medication")  # relative, absolute, _history
+        return (self._by_ref.get(f"Medication/{mid}") if mid else None), ref
 
 
 def identify(resource: dict, index: MedicationIndex, terminology: Terminology) -> tuple[Product | None, str, str]:
@@ -377,8 +378,8 @@ def medication_use(resource: dict, index: MedicationIndex, terminology: Terminol
         daily_amount=amount,
         daily_unit=unit,
         route=(product.dose_form if product else None),
-        rxnorm_codes=tuple(c for s, c, _d in codings(resource.get("medicationCodeableConcept")) if c and s
-                           and "rxnorm" in s),
+        rxnorm_codes=tuple(c for s, c, _d in codings(resource.get("medicationCodeableConcept")) if c
+                           and canonical(s) == RXNORM),  # Epic sends RxNorm as urn:oid:2.16.840.1.113883.6.88
         product_classes=product.classes if product else frozenset(),
         raw=resource,
     )
