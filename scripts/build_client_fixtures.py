@@ -164,7 +164,7 @@ def oracle(request: dict, scenario: str, hook: str) -> dict:
                         "http://hl7.org/fhir/sid/icd-10-cm": "400"}[coding[0]["system"]]
             node["coding"] = [{"system": f"https://fhir.cerner.com/ec2458f2-1e24-41c8-b71b-0e701af7583d/"
                                          f"codeSet/{code_set}", "code": str(2000 + len(coding[0]["code"])),
-                               "userSelected": True}] + coding
+                               "userSelected": True}, *coding]
 
     _walk(r.get("prefetch", {}), add_code_set)
     return r
