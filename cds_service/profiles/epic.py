@@ -1,8 +1,7 @@
 """`epic`: Epic (Hyperspace / Hyperdrive) as its public CDS Hooks documentation describes it.
 
 Follows: Epic on FHIR, "CDS Hooks" documentation (fhir.epic.com/Documentation?docId=cds-hooks), sections
-Cards, Suggestions, Actions, Links, Feedback; summarised with the details checked in
-`/work/shared/reference/ehr-clients.md` [E]:
+Cards, Suggestions, Actions, Links, Feedback:
 
 * only `selectionBehavior: "any"`;
 * one action per suggestion; the suggestion `label` is required but not shown, the action's `description`

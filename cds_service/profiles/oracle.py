@@ -1,7 +1,7 @@
 """`oracle`: Oracle Health (Cerner Millennium) as its public (beta) CDS Hooks documentation describes it.
 
 Follows: Oracle Health (Cerner) "CDS Hooks" documentation, fhir.cerner.com `content/millennium/cds_hooks.md`
-(cerner/fhir.cerner.com PR #707, beta), summarised in `/work/shared/reference/ehr-clients.md` [C]:
+(cerner/fhir.cerner.com PR #707, beta):
 
 * critical cards open a pop-up; the others sit in a side panel about an eighth of the screen wide, so a
   detail longer than 3,000 characters is cut at a line boundary (the cut is said at the end);
