@@ -29,6 +29,7 @@ from cds_service.hooks.body import read_json
 from cds_service.hooks.models import (
     CardsResponse,
     DiscoveryResponse,
+    FeedbackEntry,
     FeedbackRequest,
     HookRequest,
     OperationOutcome,
@@ -118,17 +119,68 @@ def parse_feedback(data: object) -> list[FeedbackItem]:
         if entry.outcome == "accepted" and not accepted:
             raise BadRequest(f"feedback[{i}]: outcome 'accepted' requires acceptedSuggestions.",
                              expression=[f"feedback[{i}].acceptedSuggestions"])
-        reason = entry.overrideReason.reason if entry.overrideReason else None
+        reasons, comment = feedback_reasons(entry, i)
         items.append(FeedbackItem(
             card=entry.card,
             outcome=entry.outcome,
             accepted_suggestions=accepted,
-            reason_system=reason.system if reason else None,
-            reason_code=reason.code if reason else None,
-            user_comment=entry.overrideReason.userComment if entry.overrideReason else None,
+            reason_system=reasons[0][0] if reasons else None,
+            reason_code=reasons[0][1] if reasons else None,
+            user_comment=comment,
             outcome_timestamp=stamp,
+            reasons=reasons,
         ))
     return items
+
+
+MAX_REASON_CHARS = 500
+
+
+def _coding(value: object, where: str) -> tuple[str | None, str] | None:
+    """(system, code) of a Coding, or of an OverrideReason's `reason`; None when there is no code at all."""
+    if isinstance(value, dict) and isinstance(value.get("reason"), dict):
+        value = value["reason"]
+    if not isinstance(value, dict) or "code" not in value:
+        return None
+    code, system = value.get("code"), value.get("system")
+    if not isinstance(code, str) or not code.strip() or len(code) > MAX_REASON_CHARS:
+        raise BadRequest(f"{where}.code must be a non-empty string (at most {MAX_REASON_CHARS} characters).",
+                         expression=[f"{where}.code"])
+    if system is not None and (not isinstance(system, str) or not system or len(system) > MAX_REASON_CHARS):
+        raise BadRequest(f"{where}.system must be a URI string.", expression=[f"{where}.system"])
+    return system, code
+
+
+def feedback_reasons(entry: FeedbackEntry, i: int) -> tuple[tuple[tuple[str | None, str], ...], str | None]:
+    """Every override reason of a feedback item, in order and without repeats, and the first user comment.
+
+    Sources: `overrideReason` (CDS Hooks 2.0), `overrideReasons` (Epic's documentation: the plural, a list of
+    OverrideReason objects; a list of bare Codings is read too), and `extension` members whose name says
+    `reason` (Epic extension reasons: a Coding, an OverrideReason, or a list of them). `display` is never
+    required: the Sandbox and Epic send reasons without it; the analytics take it from the issued card.
+    """
+    found: list[tuple[str | None, str]] = []
+    comment: str | None = None
+    if entry.overrideReason is not None:
+        if entry.overrideReason.reason is not None:
+            found.append((entry.overrideReason.reason.system, entry.overrideReason.reason.code))
+        comment = entry.overrideReason.userComment
+    for n, item in enumerate(entry.overrideReasons or []):
+        coding = _coding(item, f"feedback[{i}].overrideReasons[{n}]")
+        if coding is not None:
+            found.append(coding)
+        said = item.get("userComment")
+        if comment is None and isinstance(said, str) and said:
+            comment = said
+    for key, value in sorted((entry.extension or {}).items()):
+        if "reason" not in key.lower():
+            continue
+        values = value if isinstance(value, list) else [value]
+        for n, item in enumerate(values[:50]):
+            coding = _coding(item, f"feedback[{i}].extension.{key[:60]}[{n}]")
+            if coding is not None:
+                found.append(coding)
+    return tuple(dict.fromkeys(found)), comment
 
 
 def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | None = None,

@@ -129,6 +129,20 @@ class FeedbackRow(Base):
     dedupe_key: Mapped[str] = mapped_column(String(64), unique=True)
 
 
+class FeedbackReasonRow(Base):
+    """Every override reason of one feedback event, in the order sent (`overrideReason`, `overrideReasons`,
+    EHR extension reasons); `feedback.reason_system/code` keep the first one."""
+
+    __tablename__ = "feedback_reason"
+
+    feedback_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("feedback.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    system: Mapped[str | None] = mapped_column(Text)
+    code: Mapped[str] = mapped_column(Text)
+
+
 class AcceptedSuggestionRow(Base):
     __tablename__ = "feedback_accepted_suggestion"
 
@@ -166,6 +180,7 @@ __all__ = [
     "AcceptedSuggestionRow",
     "Base",
     "CardRow",
+    "FeedbackReasonRow",
     "FeedbackRow",
     "JwtReplayRow",
     "OverrideReasonRow",

@@ -49,12 +49,14 @@ from cds_service.store.checkpoint import WalCheckpointer
 from cds_service.store.models import (
     AcceptedSuggestionRow,
     CardRow,
+    FeedbackReasonRow,
     FeedbackRow,
     JwtReplayRow,
     OverrideReasonRow,
     SuggestionRow,
     as_utc,
 )
+from cds_service.store.non_adherence import non_adherence
 from cds_service.store.report import ReasonCount, RuleStats, SuggestionStats
 
 log = logging.getLogger(__name__)
@@ -96,6 +98,14 @@ class FeedbackItem:
     reason_code: str | None
     user_comment: str | None  # clinician free text: stored, never logged
     outcome_timestamp: datetime
+    # every reason sent ((system, code), in order: overrideReason, overrideReasons, extension reasons);
+    # empty: the one in reason_system/reason_code (if any)
+    reasons: tuple[tuple[str | None, str], ...] = ()
+
+    def all_reasons(self) -> tuple[tuple[str | None, str], ...]:
+        if self.reasons:
+            return self.reasons
+        return ((self.reason_system, self.reason_code),) if self.reason_code else ()
 
 
 class FeedbackError(Exception):
@@ -128,6 +138,9 @@ def dedupe_key(item: FeedbackItem) -> str:
         item.reason_system,
         item.reason_code,
     ]
+    extra = item.all_reasons()[1:]
+    if extra:  # several reasons: part of the event's identity (one reason: the same key as before)
+        payload.append([list(r) for r in extra])
     return hashlib.sha256(json.dumps(payload, separators=(",", ":")).encode()).hexdigest()
 
 
@@ -465,6 +478,11 @@ class Store:
                 if feedback_id is None:
                     continue  # already stored (earlier post, or twice in this one)
                 stored += 1
+                reasons = item.all_reasons()
+                if reasons:
+                    conn.execute(insert(FeedbackReasonRow), [
+                        {"feedback_id": feedback_id, "position": i, "system": system, "code": code}
+                        for i, (system, code) in enumerate(reasons)])
                 accepted = sorted(set(item.accepted_suggestions))
                 if accepted:
                     conn.execute(
@@ -502,7 +520,9 @@ class Store:
         expired JWT replay entries. Returns the number of rows removed (all tables)."""
         cutoff = as_utc(older_than)
         old_cards = select(CardRow.card_uuid).where(CardRow.issued_at < cutoff)
+        old_feedback = select(FeedbackRow.id).where(FeedbackRow.card_uuid.in_(old_cards))
         statements = [
+            delete(FeedbackReasonRow).where(FeedbackReasonRow.feedback_id.in_(old_feedback)),
             delete(AcceptedSuggestionRow).where(AcceptedSuggestionRow.card_uuid.in_(old_cards)),
             delete(FeedbackRow).where(FeedbackRow.card_uuid.in_(old_cards)),
             delete(OverrideReasonRow).where(OverrideReasonRow.card_uuid.in_(old_cards)),
@@ -524,7 +544,10 @@ class Store:
         rate, override reasons (most frequent first, display from the issued card), suggestion acceptance.
 
         Accepted / overridden / reason counts count cards (a card posted twice with different timestamps
-        counts once). All aggregation happens in SQL; one consistent snapshot.
+        counts once). A card with both outcomes counts by its latest feedback (outcomeTimestamp, then
+        arrival); every event stays stored. Each reason of an event counts (`overrideReasons`); reasons are
+        also rolled up by HL7 non-adherence reason code where one fits (`non_adherence`). All aggregation
+        happens in SQL (the HL7 roll-up in Python over the same snapshot).
         """
 
         def window(stmt: Any) -> Any:
@@ -534,47 +557,60 @@ class Store:
                 stmt = stmt.where(CardRow.issued_at < as_utc(until))
             return stmt
 
-        on_card = FeedbackRow.card_uuid == CardRow.card_uuid
+        # a card's outcome is its latest feedback (outcomeTimestamp, then arrival): a card accepted and later
+        # overridden counts as overridden (both events stay stored)
+        ranked = select(
+            FeedbackRow.card_uuid,
+            FeedbackRow.outcome,
+            func.row_number().over(partition_by=FeedbackRow.card_uuid,
+                                   order_by=(FeedbackRow.outcome_timestamp.desc(), FeedbackRow.id.desc()))
+            .label("rank"),
+        ).subquery()
+        final = select(ranked.c.card_uuid, ranked.c.outcome).where(ranked.c.rank == 1).subquery()
         issued_q = window(select(CardRow.rule_id, func.count()).group_by(CardRow.rule_id))
         outcome_q = window(
-            select(CardRow.rule_id, FeedbackRow.outcome, func.count(distinct(FeedbackRow.card_uuid)))
-            .join_from(FeedbackRow, CardRow, on_card)
-            .group_by(CardRow.rule_id, FeedbackRow.outcome)
+            select(CardRow.rule_id, final.c.outcome, func.count())
+            .join_from(final, CardRow, final.c.card_uuid == CardRow.card_uuid)
+            .group_by(CardRow.rule_id, final.c.outcome)
         )
         display = (
             select(func.max(OverrideReasonRow.display))
             .where(
                 OverrideReasonRow.card_uuid == FeedbackRow.card_uuid,
-                OverrideReasonRow.code == FeedbackRow.reason_code,
+                OverrideReasonRow.code == FeedbackReasonRow.code,
                 or_(
-                    FeedbackRow.reason_system.is_(None), OverrideReasonRow.system == FeedbackRow.reason_system
+                    FeedbackReasonRow.system.is_(None), OverrideReasonRow.system == FeedbackReasonRow.system
                 ),
             )
             .scalar_subquery()
         )
+        # reasons of the override events of cards whose outcome is overridden
         given = window(
             select(
                 CardRow.rule_id,
                 FeedbackRow.card_uuid,
-                FeedbackRow.reason_system,
-                FeedbackRow.reason_code,
+                FeedbackReasonRow.system,
+                FeedbackReasonRow.code,
                 display.label("display"),
             )
-            .join_from(FeedbackRow, CardRow, on_card)
-            .where(FeedbackRow.outcome == "overridden", FeedbackRow.reason_code.is_not(None))
+            .join_from(FeedbackReasonRow, FeedbackRow, FeedbackReasonRow.feedback_id == FeedbackRow.id)
+            .join(final, final.c.card_uuid == FeedbackRow.card_uuid)
+            .join(CardRow, FeedbackRow.card_uuid == CardRow.card_uuid)
+            .where(FeedbackRow.outcome == "overridden", final.c.outcome == "overridden")
         ).subquery()
         n_cards = func.count(distinct(given.c.card_uuid))
         reasons_q = (
             select(
                 given.c.rule_id,
-                given.c.reason_system,
-                given.c.reason_code,
+                given.c.system,
+                given.c.code,
                 func.max(given.c.display),
                 n_cards,
             )
-            .group_by(given.c.rule_id, given.c.reason_system, given.c.reason_code)
-            .order_by(given.c.rule_id, n_cards.desc(), given.c.reason_code, given.c.reason_system)
+            .group_by(given.c.rule_id, given.c.system, given.c.code)
+            .order_by(given.c.rule_id, n_cards.desc(), given.c.code, given.c.system)
         )
+        non_adherence_q = select(given.c.rule_id, given.c.card_uuid, given.c.system, given.c.code)
         was_accepted = (
             exists()
             .where(
@@ -601,8 +637,14 @@ class Store:
             reasons: dict[str, list[ReasonCount]] = {}
             for rule, system, code, disp, n in conn.execute(reasons_q):
                 reasons.setdefault(rule, []).append(
-                    ReasonCount(code=code, display=disp, count=n, system=system)
+                    ReasonCount(code=code, display=disp, count=n, system=system,
+                                non_adherence=non_adherence(system, code))
                 )
+            mapped: dict[str, dict[tuple[str, str], set[str]]] = {}
+            for rule, card, system, code in conn.execute(non_adherence_q):
+                hl7 = non_adherence(system, code)
+                if hl7 is not None:
+                    mapped.setdefault(rule, {}).setdefault(hl7, set()).add(card)
             suggestions: dict[str, list[SuggestionStats]] = {}
             for rule, label, n_issued, n_accepted in conn.execute(suggestions_q):
                 suggestions.setdefault(rule, []).append(
@@ -616,6 +658,8 @@ class Store:
                 overridden=int(outcomes.get((rule, "overridden"), 0)),
                 override_reasons=tuple(reasons.get(rule, ())),
                 suggestions=tuple(suggestions.get(rule, ())),
+                non_adherence=tuple(sorted(((c, d, len(cards)) for (c, d), cards in mapped.get(rule, {}).items()),
+                                           key=lambda x: (-x[2], x[0]))),
             )
             for rule in sorted(issued)
         ]

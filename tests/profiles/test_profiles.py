@@ -163,3 +163,23 @@ def test_sandbox_keeps_delete_and_service_request_creates_only() -> None:
 def test_generic_changes_nothing() -> None:
     assert apply_profile("generic", {"cards": [CARD]}) == {"cards": [CARD]}
     assert apply_profile(None, {"cards": []}) == {"cards": []}
+
+
+def test_epic_split_suggestions_are_in_the_ledger_and_feedback_keys_on_the_rule_id(tmp_path: Path) -> None:
+    """Under `epic` the client sees other suggestion uuids and topic codes than the generic card: the ledger
+    records what was sent (so feedback on a split suggestion is accepted) and analytics keep the rule id."""
+    settings = make_settings(tmp_path, client_profile="epic", admin_token="t")
+    with TestClient(create_app(settings)) as http:
+        client = Client(http, "epic")
+        body = client.hook(load_fixture("opioid-stopped-3-days", "order-sign.json")).json()
+        washout = next(c for c in body["cards"] if c["source"]["topic"]["code"] == "opioidwashout")
+        suggestion = washout["suggestions"][0]
+        feedback = {"feedback": [{"card": washout["uuid"], "outcome": "accepted",
+                                  "outcomeTimestamp": "2026-11-25T16:33:03Z",
+                                  "acceptedSuggestions": [{"id": suggestion["uuid"]}]}]}
+        response = http.post("/cds-services/naltrexone-order-sign/feedback", json=feedback)
+        assert response.json() == {"stored": 1, "received": 1}, response.text
+        rules = {r["rule_id"]: r for r in http.get("/analytics/rules",
+                                                   headers={"Authorization": "Bearer t"}).json()["rules"]}
+    assert "opioid-washout" in rules and "opioidwashout" not in rules
+    assert rules["opioid-washout"]["accepted"] == 1

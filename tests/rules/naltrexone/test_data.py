@@ -28,7 +28,7 @@ def test_unavailable_urine_screens_with_other_rules_still_firing(client: Client)
             "that could not run: `urine-screen-positive`, `urine-screen-needed`") in detail
     assert "**Evidence**" in detail and "**Source**" in detail
     assert "suggestions" not in card
-    assert [r["code"] for r in card["overrideReasons"]] == ["data-reviewed", "already-addressed",
+    assert [r["code"] for r in card["overrideReasons"]] == ["data-reviewed", "action-completed",
                                                             "benefit-outweighs-risk"]
     assert "`Condition/cirr`" in b.cards_by_rule(body)["liver-disease"][0]["detail"]
 
