@@ -136,7 +136,15 @@ def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | 
         from cds_service.fhir.client import FhirFetcherFactory
 
         fetcher_factory = FhirFetcherFactory(settings)
-    pipeline_packs = packs if packs is not None else default_packs()
+    if packs is None:
+        from cds_service.terminology.site_map import SiteMapError
+
+        try:
+            packs = default_packs(settings.site_conceptmap)
+        except SiteMapError as err:  # start-up stops with the element named, not a traceback
+            logging.getLogger(__name__).error("%s", err)
+            raise SystemExit(str(err)) from None
+    pipeline_packs = packs
     pipeline = Pipeline(settings, pipeline_packs, fetcher_factory)
     # measured (single worker, 4 connections, typical order): handing the sub-millisecond SQLite commit to
     # a thread made the CPU-bound event loop and the thread fight for the GIL: p99 205 ms -> 45 ms inline

@@ -81,6 +81,19 @@ def _load(path: Path) -> Any:
         raise typer.BadParameter(f"{path}: {err}") from None
 
 
+def _packs() -> list:
+    """The rule packs with the site's ConceptMap (`CDS_SITE_CONCEPTMAP`); a malformed map is a clear error."""
+    from cds_service.rules.registry import default_packs
+    from cds_service.settings import Settings
+    from cds_service.terminology.site_map import SiteMapError
+
+    try:
+        return default_packs(Settings().site_conceptmap)
+    except SiteMapError as err:
+        typer.echo(str(err), err=True)
+        raise typer.Exit(2) from None
+
+
 def _as_of(value: str | None) -> date | None:
     if value is None:
         return None
@@ -125,13 +138,12 @@ def draft_orders(data: Any, path: Path) -> list[dict]:
 def _request_from_bundle(bundle: dict, orders: list[dict], hook: str) -> dict:
     """A hook request whose prefetch is the patient bundle, split into the service's prefetch keys."""
     from cds_service.fhir.read import bundle_resources
-    from cds_service.rules.registry import default_packs
 
     resources = list(bundle_resources(bundle))
     patient = next((r for r in resources if r.get("resourceType") == "Patient"), None)
     if patient is None:
         raise typer.BadParameter("the patient Bundle has no Patient")
-    pack = default_packs()[0]
+    pack = _packs()[0]
     terminology = pack.terminology  # type: ignore[attr-defined]
     prefetch: dict[str, Any] = {}
     for template in pack.prefetch:
@@ -177,7 +189,6 @@ def evaluate(
     """Evaluate a hook request offline (no server, no database) and print the cards."""
     from cds_service.errors import ServiceError
     from cds_service.pipeline import Pipeline
-    from cds_service.rules.registry import default_packs
     from cds_service.settings import Settings
 
     today = _as_of(as_of)  # usage errors before any work
@@ -193,7 +204,7 @@ def evaluate(
         raise typer.BadParameter("FILE must be a CDS Hooks request (with 'hook') or a FHIR Bundle")
     # --as-of wins; otherwise CDS_TODAY (read by Settings), otherwise the real date
     settings = Settings(auth_mode="off", **({"today": today} if today else {}))
-    pipeline = Pipeline(settings, default_packs())
+    pipeline = Pipeline(settings, _packs())
     service_id = next((sid for sid, (spec, _p) in pipeline.services.items() if spec.hook == data.get("hook")), None)
     if service_id is None:
         raise typer.BadParameter(f"no service answers hook {data.get('hook')!r}")

@@ -80,6 +80,11 @@ class Settings(BaseSettings):
         "loopback", description="Accept an `http` fhirServer: only on loopback (default), always, or never."
     )
 
+    # --- terminology ---------------------------------------------------------------------------
+    site_conceptmap: Path | None = Field(
+        None, description="FHIR ConceptMap (JSON) from the site's local medication, condition and lab codes to codes "
+        "the rule packs classify; read once at start-up, a malformed map stops start-up (README: Terminology).")
+
     # --- storage -------------------------------------------------------------------------------
     database_url: str = Field(
         "sqlite:///./cds-naltrexone.sqlite3",

@@ -70,6 +70,7 @@ class ConditionEntry:
     verification_status: str | None
     onset: date | None = None
     recorded: date | None = None
+    matched_by: str = "code"  # "code" (a recognised code, or a site ConceptMap entry) | "text" (a clinical term)
 
     @property
     def is_active(self) -> bool:

@@ -76,8 +76,12 @@ def canonical_or_self(system: str | None) -> str | None:
     return canonical(system) or system.strip()
 
 
+_ICD_MARKS = str.maketrans("", "", ".*\u2020+! ")
+
+
 def normalise_code(system: str | None, code: str) -> str:
-    """Codes as compared: ICD-10 of any flavour without dots and upper case; others stripped."""
+    """Codes as compared: ICD-10 of any flavour upper case, without dots, dagger/asterisk/exclamation marks
+    (WHO and GM write `I98.2*`, `K74.6†`, `U69.40!`) or spaces; others stripped."""
     if system in ICD10_FAMILY:
-        return code.strip().upper().replace(".", "")
+        return code.strip().upper().translate(_ICD_MARKS)
     return code.strip()
