@@ -219,6 +219,64 @@ def evaluate(
         print_cards(outcome.response)
 
 
+terminology_cli = typer.Typer(no_args_is_help=True, help="What the terminology classifies, and what it cannot.")
+cli.add_typer(terminology_cli, name="terminology")
+
+
+def _terminology():  # the pack's Terminology (imported lazily: the CLI starts fast)
+    return _packs()[0].terminology  # type: ignore[attr-defined]  # with the site ConceptMap, if configured
+
+
+@terminology_cli.command("audit")
+def terminology_audit(
+    path: Annotated[Path, typer.Argument(help="A patient Bundle, a hook request, an NDJSON file, or a directory "
+                                         "of them (searched recursively).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """List every medication, condition and observation code the service could not classify, most frequent first."""
+    from cds_service.terminology.audit import AuditInputError, audit, render
+
+    try:
+        report = audit(path, _terminology())
+    except AuditInputError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(json.dumps(report.as_json(), indent=2, ensure_ascii=False) if as_json else render(report))
+
+
+@terminology_cli.command("explain")
+def terminology_explain(
+    coding: Annotated[str, typer.Argument(metavar="SYSTEM|CODE", help="e.g. atc|N02AA05, "
+                                          "http://loinc.org|1743-4, urn:oid:2.16.840.1.113883.6.88|1049621")],
+    display: Annotated[str | None, typer.Option(help="The coding's display, as the chart sends it.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the explanation as JSON.")] = False,
+) -> None:
+    """Print how one code is classified, and why (the sources of the entries that apply)."""
+    from cds_service.terminology.systems import from_command_line
+
+    system, sep, code = coding.partition("|")
+    if not sep or not system.strip() or not code.strip():
+        typer.echo("error: give SYSTEM|CODE, e.g. atc|N02AA05 or http://loinc.org|1742-6", err=True)
+        raise typer.Exit(2)
+    found = _terminology().explain(from_command_line(system), code, display)
+    if as_json:
+        typer.echo(json.dumps({
+            "system": found.system, "code": found.code, "classes": sorted(found.classes), "how": found.how,
+            "sources": list(found.sources),
+            "ingredients": [{"name": i.name, "classes": sorted(i.classes)} for i in found.product.ingredients]
+            if found.product else [],
+        }, indent=2, ensure_ascii=False))
+        return
+    typer.echo(f"{found.system}|{found.code}")
+    typer.echo(f"  classes: {', '.join(sorted(found.classes)) or '(none: no rule reads it)'}")
+    typer.echo(f"  how:     {found.how}")
+    if found.product:
+        for i in found.product.ingredients:
+            typer.echo(f"  ingredient {i.name}: {', '.join(sorted(i.classes)) or '(no class)'}")
+    for source in found.sources:
+        typer.echo(f"  source:  {source}")
+
+
 def _when(value: str | None, option: str) -> datetime | None:
     if value is None:
         return None

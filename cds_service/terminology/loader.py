@@ -620,7 +620,7 @@ class Terminology:
         """How a code is classified, and why (the sources of every entry that applies)."""
         sys = _system(system)
         code = code.strip()
-        shown = sys or (system or "").strip() or None
+        shown = canonical(system) or (system or "").strip() or None
         if sys in (RXNORM, ATC, NDC):
             product = self._medication_code(sys, code, display)
             if product is not None:

@@ -235,7 +235,8 @@ def test_product_from_ingredients_applies_context(t):
     alone = t.product_from_ingredients([naltrexone], "compounded naltrexone")
     assert alone.ingredients[0].classes == {"naltrexone", "opioid-antagonist-therapy", "opioid-antagonist"}
     nlx = t.ingredient_by_name("naloxone HCl")
-    assert t.product_from_ingredients([nlx], "x").ingredients[0].classes == {"naloxone", "naloxone-rescue", "opioid-antagonist"}
+    assert t.product_from_ingredients([nlx], "x").ingredients[0].classes == {"naloxone", "naloxone-rescue",
+                                                                             "opioid-antagonist"}
     assert t.ingredient_by_name("unobtainium") is None
 
 
