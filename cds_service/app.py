@@ -131,11 +131,6 @@ def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | 
                verifier: JwtVerifier | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_format)
-    store = store or Store(settings.database_url, settings.patient_hash_key)
-    if fetcher_factory is None:
-        from cds_service.fhir.client import FhirFetcherFactory
-
-        fetcher_factory = FhirFetcherFactory(settings)
     if packs is None:
         from cds_service.terminology.site_map import SiteMapError
 
@@ -144,6 +139,11 @@ def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | 
         except SiteMapError as err:  # start-up stops with the element named, not a traceback
             logging.getLogger(__name__).error("%s", err)
             raise SystemExit(str(err)) from None
+    store = store or Store(settings.database_url, settings.patient_hash_key)
+    if fetcher_factory is None:
+        from cds_service.fhir.client import FhirFetcherFactory
+
+        fetcher_factory = FhirFetcherFactory(settings)
     pipeline_packs = packs
     pipeline = Pipeline(settings, pipeline_packs, fetcher_factory)
     # measured (single worker, 4 connections, typical order): handing the sub-millisecond SQLite commit to
