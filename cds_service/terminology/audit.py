@@ -6,7 +6,8 @@ looked up as the service would, and the ones it cannot classify are ranked by ho
 display: those are the codes a site maps in its ConceptMap (`CDS_SITE_CONCEPTMAP`).
 
 Three outcomes per coding:
-- classified: the code itself is known (a class, or known not to be relevant: a non-opioid in ATC, say);
+- classified: the code itself, or another coding of the same concept, is known (a class, or known not to be
+  relevant: a non-opioid in ATC, say);
 - text only: the code is unknown, but the concept's text names something the pack knows ("recognised from the
   text" on a card): worth mapping, so the card can cite a code;
 - unclassified: neither. The service treats the record as unrelated to every rule.
@@ -194,12 +195,14 @@ def _audit_concept(report: AuditReport, t: Terminology, kind: str, concept: dict
         if words:
             report.uncoded[(kind, words[:120], "text-only" if _text_known(t, kind, words) else "unclassified")] += 1
         return
+    if any(_known(t, kind, system, code) for system, code, _d in coded):
+        # one recognised coding classifies the concept (an ATC code beside a PZN): its siblings need no map
+        report.codings += len(coded)
+        report.classified += len(coded)
+        return
     by_text = None
     for system, code, display in coded:
         report.codings += 1
-        if _known(t, kind, system, code):
-            report.classified += 1
-            continue
         site = t.site_map.target(system, code) if t.site_map is not None else None
         if site is not None and site[0] is None:
             outcome, note = "reviewed", site[2]
