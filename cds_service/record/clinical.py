@@ -40,6 +40,8 @@ def condition_entry(resource: dict, terminology: Terminology) -> ConditionEntry 
     classes = frozenset().union(*found) if found else frozenset()
     matched_by = "code"
     if not classes:
+        if any(terminology.classifies_whole_system(s) for s, _c, _d in coded):
+            return None  # an ICD-10 code outside every class: known not to be one (profiled: most problem lists)
         # no recognised code: the clinical term in the text or a coding's display ("Leberzirrhose")
         concept = resource.get("code")
         words = [concept.get("text")] + [d for _s, _c, d in coded] if isinstance(concept, dict) else []
