@@ -299,3 +299,15 @@ def test_no_code_lists_in_the_package_python():
             continue  # the naltrexone pack's suggestion resources name the codes they order (LOINC 24325-3...)
         offenders += [f"{py.name}: {m.group(0)}" for m in pattern.finditer(py.read_text("utf-8"))]
     assert offenders == []
+
+
+def test_unknown_rxnorm_product_falls_back_to_its_display(t):
+    """A real chart sends RxNorm SCDs the pack does not list: the display names the ingredient (said on the card)."""
+    from cds_service.record.medications import MedicationIndex, identify
+
+    resource = {"resourceType": "MedicationStatement", "medicationCodeableConcept": {"coding": [
+        {"system": "urn:oid:2.16.840.1.113883.6.88", "code": "99999901",
+         "display": "12 HR oxycodone hydrochloride 60 MG Extended Release Oral Tablet"}]}}
+    product, matched_by, _display = identify(resource, MedicationIndex({}), t)
+    assert matched_by == "text" and [i.name for i in product.ingredients] == ["oxycodone"]
+    assert "opioid" in product.ingredients[0].classes
