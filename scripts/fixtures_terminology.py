@@ -86,7 +86,7 @@ def scenarios(bf: ModuleType) -> list[Callable[[], Any]]:
                   source_patient: bool = True, note: str | None = None, status: str | None = None) -> dict:
         st = status or ("completed" if end_days is not None else "active")
         return med_statement(pid, sid, concept, status=st, start=at(days, "08:00"),
-                             end=at(end_days, "21:00") if end_days is not None else None, asserted=at(0, "08:40"),
+                             end=at(end_days, "09:00") if end_days is not None else None, asserted=at(0, "08:40"),
                              source_patient=source_patient, note=note)
 
     def recent_opioid(scenario_id: str, p: str, concept: dict, ended_days_ago: int, description: str,
