@@ -90,11 +90,10 @@ class Pipeline:
             # a draft names a Medication that only the gathered data holds: read the drafts again with it
             drafts = draft_uses(call.draft_orders, index, terminology, today, call.patient_id)
         record = build_record(call.patient_id, gathered.resources, drafts, today, terminology,
-                              gathered.unavailable, index, history_days=pack.history_days)
+                              gathered.unavailable, index, history_days=pack.history_days,
+                              dropped=gathered.dropped)
         # the checked orders, re-read with every Medication now at hand
         by_ref = {d.ref: d for d in drafts}
         checks = [replace(c, order=by_ref.get(c.order.ref, c.order)) for c in checks]
         evaluation = evaluate(pack, record, checks, call.patient_id, call.encounter_id)
-        if record.skipped:
-            log.info("hook %s: %d resources skipped", spec.id, len(record.skipped))
         return Outcome({"cards": render_cards(evaluation.findings)}, call, spec, evaluation)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from cds_service.bounded import OutOfRange, checked_date, finite_number
 from cds_service.memo import remember
 
 Codings = list[tuple[str | None, str | None, str | None]]
@@ -98,33 +99,43 @@ def reference_id(value: Any, resource_type: str) -> str | None:
     return None
 
 
-def _parse_date(value: str) -> date | None:
+def _parse_date(value: str) -> date | OutOfRange | None:
     # FHIR date / dateTime / instant: YYYY, YYYY-MM, YYYY-MM-DD, YYYY-MM-DDThh:mm:ss(.s)(Z|+hh:mm)
     try:
         if len(value) == 4:
-            return date(int(value), 1, 1)
-        if len(value) == 7:
-            return date(int(value[:4]), int(value[5:7]), 1)
-        if len(value) == 10:
-            return date.fromisoformat(value)
-        if len(value) > 10 and value[10] == "T":
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).date()
+            found = date(int(value), 1, 1)
+        elif len(value) == 7:
+            found = date(int(value[:4]), int(value[5:7]), 1)
+        elif len(value) == 10:
+            found = date.fromisoformat(value)
+        elif len(value) > 10 and value[10] == "T":
+            found = datetime.fromisoformat(value.replace("Z", "+00:00")).date()
+        else:
+            return None
     except ValueError:
         return None
-    return None
+    try:
+        return checked_date(found)
+    except OutOfRange as err:
+        return err
 
 
-_DATES: dict[str, date | None] = {}  # the same dates recur in every call about a patient
+_DATES: dict[str, date | OutOfRange | None] = {}  # the same dates recur in every call about a patient
 _UNKNOWN = object()
 
 
 def parse_date(value: Any) -> date | None:
-    """The calendar date of a FHIR date/dateTime/instant (its local date as written), or None."""
+    """The calendar date of a FHIR date/dateTime/instant (its local date as written), or None.
+
+    A well-formed date outside the bounded range (year 1, year 9999) raises `OutOfRange`: the resource
+    carrying it is unreadable, and date arithmetic on what is returned cannot overflow."""
     if not isinstance(value, str) or len(value) > 40:
         return None
     found = _DATES.get(value, _UNKNOWN)
     if found is _UNKNOWN:
-        return remember(_DATES, value, _parse_date(value), 8192)
+        found = remember(_DATES, value, _parse_date(value), 8192)
+    if isinstance(found, OutOfRange):
+        raise OutOfRange(f"date {value[:12]!r} out of range")
     return found  # type: ignore[return-value]
 
 
@@ -135,16 +146,9 @@ def period_bounds(value: Any) -> tuple[date | None, date | None]:
 
 
 def number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
+    """A FHIR decimal/integer as a float; None when it is not a number; `OutOfRange` when it is infinite,
+    NaN or beyond the bounded range (`cds_service.bounded`)."""
+    return finite_number(value)
 
 
 def outcome_text(resource: Any) -> str | None:
@@ -161,6 +165,9 @@ def outcome_text(resource: Any) -> str | None:
                 return " ".join(detail.split())[:200]
     return ""
 
+
+# why a resource of another patient than `context.patientId` was left out (gathering, record, card)
+OTHER_PATIENT = "it belongs to another patient than the hook's patient"
 
 # FHIR `id` syntax (R4 §2.24.0.1): what a reference or an `update` action may carry
 FHIR_ID = r"[A-Za-z0-9\-.]{1,64}"

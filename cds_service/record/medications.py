@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import date, timedelta
+from datetime import date
 
+from cds_service.bounded import OutOfRange, add_days, finite_number
 from cds_service.fhir.read import (
     as_list,
     codings,
@@ -159,7 +160,7 @@ def _ratio_mg(ratio: object) -> float | None:
     den_value = number(den.get("value")) or 1.0
     if value is None or unit not in MG_FACTOR:
         return None
-    return value * MG_FACTOR[unit] / den_value
+    return finite_number(value * MG_FACTOR[unit] / den_value, "strength") if den_value else None
 
 
 def daily_dose(resource: dict) -> tuple[float | None, str | None]:
@@ -193,7 +194,7 @@ def daily_dose(resource: dict) -> tuple[float | None, str | None]:
         unit_code = repeat.get("periodUnit") if isinstance(repeat.get("periodUnit"), str) else "d"
         if unit_code in PER_DAY and period > 0:
             per_day = frequency / period * PER_DAY[unit_code]
-    return amount * per_day, unit
+    return finite_number(amount * per_day, "daily dose"), unit
 
 
 def _supply_days(dispense: dict) -> float | None:
@@ -217,7 +218,7 @@ def exposure(resource: dict) -> tuple[date | None, date | None]:
         start = parse_date(resource.get("authoredOn")) or v_start
         supply = _supply_days(dispense)
         if supply is not None and start is not None:
-            return start, start + timedelta(days=max(supply - 1, 0))
+            return start, add_days(start, max(supply - 1, 0), "supply end")
         return start, v_end
     if rtype == "MedicationStatement":
         start, end = period_bounds(resource.get("effectivePeriod"))
@@ -230,7 +231,7 @@ def exposure(resource: dict) -> tuple[date | None, date | None]:
         supply = resource.get("daysSupply")
         days = number(supply.get("value")) if isinstance(supply, dict) else None
         if handed is not None:
-            return handed, handed + timedelta(days=max((days or 1) - 1, 0))
+            return handed, add_days(handed, max((days or 1) - 1, 0), "supply end")
         return None, None
     if rtype == "MedicationAdministration":
         start, end = period_bounds(resource.get("effectivePeriod"))
@@ -245,7 +246,14 @@ def medication_use(resource: dict, index: MedicationIndex, terminology: Terminol
     past use that ended before `not_before`, a medicine no rule knows)."""
     rtype = resource.get("resourceType")
     status = resource.get("status") if isinstance(resource.get("status"), str) else "unknown"
-    start, end = exposure(resource)
+    problems: tuple[str, ...] = ()
+    try:
+        start, end = exposure(resource)
+    except OutOfRange as err:
+        if not draft:
+            raise  # a record on file: unreadable, skipped and said so
+        # a draft is still the order to check: its dates are unknown, and the card says so
+        start, end, problems = None, None, (f"{err}: its dates were not used",)
     if draft:
         current = False
     elif rtype in CURRENT and status in CURRENT[rtype]:
@@ -263,7 +271,12 @@ def medication_use(resource: dict, index: MedicationIndex, terminology: Terminol
     product, matched_by, display = identify(resource, index, terminology)
     if product is None and not display.startswith("unresolved"):
         return None  # a medicine no rule knows (a statin, an inhaler): nothing to compute for it
-    amount, unit = daily_dose(resource)
+    try:
+        amount, unit = daily_dose(resource)
+    except OutOfRange as err:
+        if not draft:
+            raise
+        amount, unit, problems = None, None, (*problems, f"{err}: its dose was not used")
     if unit == "unit" and product is not None and product.rxcui is None and matched_by == "text":
         # a text-only product ("naltrexone 4.5 mg capsule"): take the strength from the text
         m = _STRENGTH_IN_TEXT.search(display)
@@ -287,4 +300,5 @@ def medication_use(resource: dict, index: MedicationIndex, terminology: Terminol
                            and "rxnorm" in s),
         product_classes=product.classes if product else frozenset(),
         raw=resource,
+        problems=problems,
     )
