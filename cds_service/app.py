@@ -22,7 +22,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 
-from cds_service import __version__
+from cds_service import __version__, logsafe
+from cds_service.bounded import utc_instant
 from cds_service.errors import BadRequest, ServiceError, error_response, outcome_response
 from cds_service.hooks.body import read_json
 from cds_service.hooks.models import (
@@ -104,11 +105,13 @@ def parse_feedback(data: object) -> list[FeedbackItem]:
     for i, entry in enumerate(request.feedback):
         stamp = None
         if RFC3339_DATE_TIME.fullmatch(entry.outcomeTimestamp):
-            with contextlib.suppress(ValueError):  # e.g. month 13, or a leap second (:60)
-                stamp = datetime.fromisoformat(entry.outcomeTimestamp.upper().replace("Z", "+00:00"))
+            # e.g. month 13, a leap second (:60), or year 1 with an offset (no UTC form: OutOfRange)
+            with contextlib.suppress(ValueError):
+                stamp = utc_instant(datetime.fromisoformat(entry.outcomeTimestamp.upper().replace("Z", "+00:00")))
         if stamp is None:
-            raise BadRequest(f"feedback[{i}].outcomeTimestamp must be an RFC 3339 date-time with a time zone, "
-                             f"e.g. 2026-11-25T16:33:03Z.", expression=[f"feedback[{i}].outcomeTimestamp"])
+            raise BadRequest(f"feedback[{i}].outcomeTimestamp must be an RFC 3339 date-time with a time zone "
+                             f"between 1900 and 2200, e.g. 2026-11-25T16:33:03Z.",
+                             expression=[f"feedback[{i}].outcomeTimestamp"])
         accepted = tuple(s.id for s in entry.acceptedSuggestions or [])
         if entry.outcome == "accepted" and not accepted:
             raise BadRequest(f"feedback[{i}]: outcome 'accepted' requires acceptedSuggestions.",
@@ -126,10 +129,28 @@ def parse_feedback(data: object) -> list[FeedbackItem]:
     return items
 
 
+def analytics_window(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
+    """`?since=&until=` as UTC datetimes (ISO 8601; a date alone is midnight UTC), or a 400 naming the field."""
+    out: list[datetime | None] = []
+    for name, value in (("since", since), ("until", until)):
+        if value is None or value == "":
+            out.append(None)
+            continue
+        try:
+            if len(value) > 40:
+                raise ValueError(value)
+            out.append(utc_instant(datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))))
+        except ValueError:
+            raise BadRequest(f"`{name}` must be an ISO 8601 date or date-time between 1900 and 2200, "
+                             "e.g. 2026-11-01 or 2026-11-01T00:00:00Z.", expression=[name]) from None
+    return out[0], out[1]
+
+
 def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | None = None,
                store: Store | None = None, fetcher_factory: FetcherFactory | None = None,
                verifier: JwtVerifier | None = None) -> FastAPI:
     settings = settings or get_settings()
+    logsafe.install()  # every value interpolated into a log line is escaped; no query strings in the access log
     configure_logging(settings.log_level, settings.log_format)
     store = store or Store(settings.database_url, settings.patient_hash_key)
     if fetcher_factory is None:
@@ -264,15 +285,18 @@ def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | 
 
     @app.get("/analytics/rules", summary="Override analytics per rule (admin token)",
              responses={401: ERRORS[401]})
-    async def analytics(request: Request, since: datetime | None = None, until: datetime | None = None) -> Response:
+    async def analytics(request: Request, since: str | None = None, until: str | None = None) -> Response:
+        # `since`/`until` arrive as text and are parsed only after the token check: an unauthenticated
+        # caller learns nothing, not even which query values are valid (auth before validation)
         expected = settings.admin_token
-        given = request.headers.get("authorization", "")
+        given = request.headers.getlist("authorization")
         if not expected:
             return outcome_response(401, "Analytics are disabled: set CDS_ADMIN_TOKEN.", code="security",
                                     headers={"WWW-Authenticate": "Bearer"})
-        if not hmac.compare_digest(given.encode(), f"Bearer {expected}".encode()):
-            return outcome_response(401, "Analytics need 'Authorization: Bearer <CDS_ADMIN_TOKEN>'.",
+        if len(given) != 1 or not hmac.compare_digest(given[0].encode(), f"Bearer {expected}".encode()):
+            return outcome_response(401, "Analytics need one 'Authorization: Bearer <CDS_ADMIN_TOKEN>' header.",
                                     code="security", headers={"WWW-Authenticate": "Bearer"})
+        since, until = analytics_window(since, until)
         from cds_service.store import report_json
 
         stats = await run_in_threadpool(store.analytics, since, until)

@@ -211,12 +211,13 @@ def evaluate(
 def _when(value: str | None, option: str) -> datetime | None:
     if value is None:
         return None
+    from cds_service.bounded import utc_instant
+
     try:
-        moment = datetime.fromisoformat(value)
+        return utc_instant(datetime.fromisoformat(value))  # bounded: year 1 with an offset is no traceback
     except ValueError:
-        raise typer.BadParameter(f"{value!r} is not an ISO date or date-time (e.g. 2026-11-25 or "
-                                 f"2026-11-25T08:00:00Z)", param_hint=option) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        raise typer.BadParameter(f"{value[:60]!r} is not an ISO date or date-time between 1900 and 2200 (e.g. "
+                                 f"2026-11-25 or 2026-11-25T08:00:00Z)", param_hint=option) from None
 
 
 @cli.command()

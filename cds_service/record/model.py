@@ -164,8 +164,9 @@ class SkippedResources:
         return [r for g in self._groups.values() for r in g.first_refs]
 
     def log_summary(self) -> str:
-        """One line for the log: "Observation x25000 (no readable effective date); Patient x1 (...)"."""
-        return "; ".join(f"{g.resource_type} x{g.count} ({g.reason})" for g in self._groups.values())
+        """One line for the log: "Observation x25000 (no readable effective date: Observation/a, ...)"."""
+        return "; ".join(f"{g.resource_type} x{g.count} ({g.reason}: {', '.join(g.first_refs)})"
+                         for g in self._groups.values())
 
     def __len__(self) -> int:
         return self.total
