@@ -34,8 +34,9 @@ $(BIN)/.installed-test: requirements-test.lock pyproject.toml | $(VENV)/.venv-cr
 	$(PIP_SELF)
 	@touch $@ $(BIN)/.installed-run
 
+# a local sandbox's FHIR server is plain http on this machine: allowed for `make run` only (default: never)
 run: $(BIN)/.installed-run
-	$(BIN)/python -m cds_service serve --host $(HOST) --port $(PORT)
+	CDS_FHIR_ALLOW_HTTP=$${CDS_FHIR_ALLOW_HTTP:-loopback} $(BIN)/python -m cds_service serve --host $(HOST) --port $(PORT)
 
 test: $(BIN)/.installed-test
 	@echo "make: checking the test servers' system packages (PostgreSQL, sekmet-fhir, chromium)"

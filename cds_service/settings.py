@@ -77,7 +77,9 @@ class Settings(BaseSettings):
         "pages (servers may send fewer).",
     )
     fhir_allow_http: Literal["loopback", "always", "never"] = Field(
-        "loopback", description="Accept an `http` fhirServer: only on loopback (default), always, or never."
+        "never", description="Accept an `http` fhirServer: never (default: the bearer token would travel in clear "
+        "text, and a trusted client could make the service probe local ports), only on loopback (`make run` sets "
+        "this for local sandboxes), or always."
     )
 
     # --- storage -------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ import httpx
 import orjson
 
 from cds_service.fhir.gather import FetchError, FetchResult
-from cds_service.fhir.read import FHIR_ID, as_list, outcome_text, text
+from cds_service.fhir.read import FHIR_ID, as_list, is_fhir_id, outcome_text, text
 from cds_service.hooks.request import HookCall
 from cds_service.ops.metrics import observe_fhir
 from cds_service.settings import Settings
@@ -217,7 +217,8 @@ class FhirFetcher:
         return FetchResult(resources, failed)
 
     async def read_many(self, refs: Sequence[str]) -> dict[str, dict]:
-        wanted = [r for r in dict.fromkeys(refs) if isinstance(r, str) and _READ.match(r)]
+        wanted = [r for r in dict.fromkeys(refs)
+                  if isinstance(r, str) and _READ.match(r) and is_fhir_id(r.partition("/")[2])]
         if not wanted or self._refusal is not None:
             return {}
         t0 = time.perf_counter()
@@ -280,9 +281,12 @@ class FhirFetcher:
         except httpx.TimeoutException:
             reason, outcome = self._request_timeout_reason(), "timeout"
         except httpx.ConnectError:
-            reason, outcome = "could not connect to the FHIR server", "connect-error"
-        except httpx.HTTPError as err:
-            reason, outcome = f"could not reach the FHIR server ({type(err).__name__})", "http-error"
+            # one sentence for a refused connection, a reset and a non-HTTP answer alike: the clinician cannot
+            # act on the difference, and a caller must not learn from it what listens on a port (the metric,
+            # for operators only, keeps the kind)
+            reason, outcome = "could not reach the FHIR server", "connect-error"
+        except httpx.HTTPError:
+            reason, outcome = "could not reach the FHIR server", "http-error"
         except Exception as err:  # a FHIR problem must never become a 500
             log.warning("FHIR query %s failed unexpectedly: %s", key, type(err).__name__)
             reason, outcome = "unexpected error while reading the FHIR server's answer", "error"

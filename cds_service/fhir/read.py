@@ -7,6 +7,7 @@ costs a fraction of validating whole resources with fhir.resources.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Any
 
@@ -171,6 +172,13 @@ OTHER_PATIENT = "it belongs to another patient than the hook's patient"
 
 # FHIR `id` syntax (R4 §2.24.0.1): what a reference or an `update` action may carry
 FHIR_ID = r"[A-Za-z0-9\-.]{1,64}"
+_FHIR_ID = re.compile(FHIR_ID)
+
+
+def is_fhir_id(value: object) -> bool:
+    """A FHIR id that is safe in a URL path: the id syntax, and not `.` or `..` (which the syntax allows but
+    which would walk the path: `Patient/..` is the server's base)."""
+    return isinstance(value, str) and _FHIR_ID.fullmatch(value) is not None and value.strip(".") != ""
 
 
 def bundle_resources(bundle: Any) -> list[dict]:
