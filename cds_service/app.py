@@ -42,7 +42,7 @@ from cds_service.pipeline import FetcherFactory, Outcome, Pipeline
 from cds_service.rules.base import RulePack
 from cds_service.rules.registry import default_packs
 from cds_service.security.dependency import auth_error_response, authenticate, cors_options
-from cds_service.security.jwt import AuthError, JwtVerifier, ThreadedReplayCache
+from cds_service.security.jwt import AuthError, JwtVerifier, ThreadedReplayCache, VerifiedClient
 from cds_service.security.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from cds_service.settings import Settings, get_settings
 from cds_service.store import FeedbackError, FeedbackItem, IssuedCard, IssuedSuggestion, Store
@@ -205,8 +205,8 @@ def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | 
     app.state.settings = settings
     install_docs(app)
 
-    async def check_auth(request: Request, kind: str, service_id: str | None = None) -> None:
-        await authenticate(request, settings, verifier, kind, service_id)
+    async def check_auth(request: Request, kind: str, service_id: str | None = None) -> VerifiedClient | None:
+        return await authenticate(request, settings, verifier, kind, service_id)
 
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError) -> Response:
@@ -248,7 +248,7 @@ def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | 
               summary="Call a CDS service (order-select / order-sign)")
     async def call_service(service_id: str, request: Request) -> Response:
         pipeline.service(service_id)  # 404 before anything else
-        await check_auth(request, "service", service_id)
+        client = await check_auth(request, "service", service_id)
         data = await read_json(request, settings.max_json_depth)
         outcome: Outcome = await pipeline.run(service_id, data)
         cards = outcome.response["cards"]
@@ -256,7 +256,8 @@ def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | 
             # durable before the EHR sees the cards: a card it received is always in the ledger
             write = partial(store.record_issued, service_id=service_id, hook=outcome.service.hook,
                             hook_instance=outcome.call.hook_instance, patient_id=outcome.call.patient_id,
-                            cards=issued_cards(cards))
+                            cards=issued_cards(cards), issuer=client.iss if client else None,
+                            tenant=client.tenant if client else None)
             if inline_ledger:
                 write()  # a local SQLite commit (~0.25 ms): a thread hop costs more in GIL convoys than it saves
             else:
@@ -273,11 +274,13 @@ def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | 
               summary="Feedback on cards (accepted / overridden)")
     async def feedback(service_id: str, request: Request) -> Response:
         pipeline.service(service_id)
-        await check_auth(request, "feedback", service_id)
+        client = await check_auth(request, "feedback", service_id)
         data = await read_json(request, settings.max_json_depth)
         items = parse_feedback(data)
         try:
-            stored = await run_in_threadpool(store.record_feedback, service_id, items)
+            stored = await run_in_threadpool(partial(store.record_feedback, service_id, items,
+                                                     issuer=client.iss if client else None,
+                                                     tenant=client.tenant if client else None))
         except FeedbackError as err:
             raise BadRequest(err.message, expression=["feedback"]) from None
         observe_feedback(service_id, (item.outcome for item in items))

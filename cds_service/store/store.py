@@ -134,7 +134,7 @@ def dedupe_key(item: FeedbackItem) -> str:
 # the ledger's columns in the order `record_issued` sends them (checked against the models at start-up)
 LEDGER_COLUMNS = {
     "card": ("card_uuid", "service_id", "hook", "hook_instance", "patient_hash", "rule_id", "indicator", "summary",
-             "issued_at"),
+             "issued_at", "issuer", "tenant"),
     "suggestion": ("card_uuid", "suggestion_uuid", "position", "label"),
     "reason": ("card_uuid", "system", "code", "display"),
 }
@@ -360,8 +360,13 @@ class Store:
         patient_id: str,
         cards: Sequence[IssuedCard],
         issued_at: datetime | None = None,
+        issuer: str | None = None,
+        tenant: str | None = None,
     ) -> None:
-        """Remember the cards of one hook call, in one transaction committed before returning."""
+        """Remember the cards of one hook call, in one transaction committed before returning.
+
+        `issuer`/`tenant`: the verified JWT client that receives the cards (None with auth off); only it may
+        post feedback on them."""
         if not cards:
             return
         at = as_utc(issued_at) if issued_at is not None else utcnow()
@@ -369,7 +374,7 @@ class Store:
         stamp: Any = at.replace(tzinfo=None).isoformat(" ", "microseconds") if self.dialect == "sqlite" else at
         patient_hash = self.patient_hash(patient_id)
         card_rows = [(c.uuid, service_id, hook, hook_instance, patient_hash, c.rule_id, c.indicator, c.summary,
-                      stamp) for c in cards]
+                      stamp, issuer, tenant) for c in cards]
         suggestion_rows = [(c.uuid, s.uuid, i, s.label) for c in cards for i, s in enumerate(c.suggestions)]
         reason_rows = [(c.uuid, *reason) for c in cards for reason in c.override_reasons]
         # Driver-level executemany on a pooled connection (measured: 0.2 ms instead of 0.6 ms through Core
@@ -402,12 +407,14 @@ class Store:
 
     # --- feedback ------------------------------------------------------------------------------
 
-    def record_feedback(self, service_id: str, items: Sequence[FeedbackItem]) -> int:
+    def record_feedback(self, service_id: str, items: Sequence[FeedbackItem], *, issuer: str | None = None,
+                        tenant: str | None = None) -> int:
         """Validate every item, then store the new ones; returns how many were newly stored.
 
         Raises FeedbackError (and stores nothing) if any item names an unknown card, a card issued by
-        another service, a suggestion not of that card, or an unknown outcome. Posting the same feedback
-        again stores nothing new (unique dedupe key + INSERT .. ON CONFLICT DO NOTHING).
+        another service, a card issued to another issuer or tenant (reported as unknown: a client learns
+        nothing about others' cards), a suggestion not of that card, or an unknown outcome. Posting the same
+        feedback again stores nothing new (unique dedupe key + INSERT .. ON CONFLICT DO NOTHING).
         """
         if not items:
             return 0
@@ -419,13 +426,15 @@ class Store:
         received_at = utcnow()
         with self._write() as conn:
             services: dict[str, str] = {}
+            owners: dict[str, tuple[str | None, str | None]] = {}
             suggestions: set[tuple[str, str]] = set()
             for chunk in _chunks(card_ids):
-                services.update(
-                    conn.execute(
-                        select(CardRow.card_uuid, CardRow.service_id).where(CardRow.card_uuid.in_(chunk))
-                    ).all()
-                )
+                for card_uuid, card_service, card_issuer, card_tenant in conn.execute(
+                    select(CardRow.card_uuid, CardRow.service_id, CardRow.issuer, CardRow.tenant)
+                    .where(CardRow.card_uuid.in_(chunk))
+                ):
+                    services[card_uuid] = card_service
+                    owners[card_uuid] = (card_issuer, card_tenant)
                 suggestions.update(
                     conn.execute(
                         select(SuggestionRow.card_uuid, SuggestionRow.suggestion_uuid).where(
@@ -434,10 +443,10 @@ class Store:
                     ).all()
                 )
             for n, item in enumerate(items):
-                issuer = services.get(item.card)
-                if issuer is None:
+                card_service = services.get(item.card)
+                if card_service is None or owners[item.card] != (issuer, tenant):
                     raise FeedbackError(f"feedback[{n}]: unknown card {item.card!r}")
-                if issuer != service_id:
+                if card_service != service_id:
                     raise FeedbackError(f"feedback[{n}]: card {item.card!r} was not issued by this service")
                 for suggestion in item.accepted_suggestions:
                     if (item.card, suggestion) not in suggestions:

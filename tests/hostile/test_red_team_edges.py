@@ -1,4 +1,4 @@
-"""Red-team findings 7 and 10 (issue 17): edge values are a 400, never a 500; two `Authorization`
+"""Red-team findings 6, 7 and 10 (issue 17): edge values are a 400, never a 500; two `Authorization`
 headers are a 401; analytics check the token before the query; over the real app with real ES384 JWTs."""
 
 from __future__ import annotations
@@ -21,26 +21,26 @@ ADMIN = "admin-secret-token"
 
 
 class Env:
-    def __init__(self, http: TestClient, client: CdsTestClient) -> None:
-        self.http, self.client = http, client
+    def __init__(self, http: TestClient, client: CdsTestClient, other: CdsTestClient) -> None:
+        self.http, self.client, self.other = http, client, other
 
     def service(self, token: str, body: dict | None = None) -> Any:
         return self.http.post(f"/cds-services/{SERVICE_ID}", json=body or load_request(),
                               headers={"Authorization": f"Bearer {token}"})
 
-    def feedback(self, body: dict) -> Any:
-        token = self.client.token(aud=f"{SERVICE_AUD}/feedback")
+    def feedback(self, body: dict, client: CdsTestClient | None = None, **claims: Any) -> Any:
+        token = (client or self.client).token(aud=f"{SERVICE_AUD}/feedback", **claims)
         return self.http.post(f"/cds-services/{SERVICE_ID}/feedback", json=body,
                               headers={"Authorization": f"Bearer {token}"})
 
 
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[Env]:
-    issuers, inline, _ = write_trusted_issuers(tmp_path)
+    issuers, inline, from_file = write_trusted_issuers(tmp_path)
     settings = make_settings(tmp_path, auth_mode="jwt", public_base_url=BASE, trusted_issuers=issuers,
                              admin_token=ADMIN)
     with TestClient(create_app(settings)) as http:
-        yield Env(http, inline)
+        yield Env(http, inline, from_file)
 
 
 # --- finding 7 -------------------------------------------------------------------------------------------
@@ -96,3 +96,22 @@ def test_two_authorization_headers_are_refused(env: Env) -> None:
 def test_analytics_check_the_token_before_the_query(env: Env, query: str) -> None:
     assert_outcome(env.http.get(f"/analytics/rules?{query}"), 401)
     assert_outcome(env.http.get(f"/analytics/rules?{query}", headers={"Authorization": "Bearer wrong"}), 401)
+
+
+# --- finding 6 -------------------------------------------------------------------------------------------
+
+def overridden(card: str) -> dict:
+    return {"feedback": [{"card": card, "outcome": "overridden", "outcomeTimestamp": "2026-11-25T10:00:00Z"}]}
+
+
+def test_feedback_only_from_the_issuer_and_tenant_that_received_the_card(env: Env) -> None:
+    response = env.service(env.client.token(aud=SERVICE_AUD, tenant="t1"))
+    card = response.json()["cards"][0]["uuid"]
+    # another trusted issuer, and the same issuer for another tenant: as if the card did not exist
+    assert_outcome(env.feedback(overridden(card), env.other, tenant="t1"), 400, "unknown card")
+    assert_outcome(env.feedback(overridden(card), tenant="t2"), 400, "unknown card")
+    assert_outcome(env.feedback(overridden(card)), 400, "unknown card")  # no tenant is another tenant
+    ok = env.feedback(overridden(card), tenant="t1")
+    assert ok.status_code == 200 and ok.json() == {"stored": 1, "received": 1}
+    stats = env.http.get("/analytics/rules", headers={"Authorization": f"Bearer {ADMIN}"}).json()["rules"]
+    assert [(r["rule_id"], r["issued"], r["overridden"]) for r in stats] == [("liver-disease", 1, 1)]
