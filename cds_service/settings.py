@@ -76,6 +76,16 @@ class Settings(BaseSettings):
         description="`_count` asked for on each FHIR search: one page instead of a chain of sequential `next` "
         "pages (servers may send fewer).",
     )
+    fhir_max_response_bytes: int = Field(
+        5_000_000, ge=10_000,
+        description="Largest FHIR answer read, counted both as received and after decompression (a gzip bomb is "
+        "cut off at this size); a larger answer fails that data category. 5 MB, as `CDS_MAX_BODY_BYTES`.",
+    )
+    fhir_max_call_bytes: int = Field(
+        20_000_000, ge=10_000,
+        description="Largest total of all FHIR answers of one hook call (decompressed): what does not fit fails "
+        "its category. Bounds a worker's memory whatever the server sends.",
+    )
     fhir_allow_http: Literal["loopback", "always", "never"] = Field(
         "never", description="Accept an `http` fhirServer: never (default: the bearer token would travel in clear "
         "text, and a trusted client could make the service probe local ports), only on loopback (`make run` sets "

@@ -64,6 +64,7 @@ class Gathered:
     unavailable: dict[str, str] = field(default_factory=dict)  # category -> reason
     by_key: dict[str, str] = field(default_factory=dict)  # how each key was obtained: prefetch|fhir|failed
     dropped: list[tuple[str, str]] = field(default_factory=list)  # (ref, reason) left out: another patient's
+    deadline: float | None = None  # time.monotonic() of the FHIR deadline when the FHIR server was used
 
     def of_type(self, resource_type: str) -> list[dict]:
         return [r for r in self.resources if r.get("resourceType") == resource_type]
@@ -160,7 +161,7 @@ async def gather(call: HookCall, templates: Sequence[PrefetchTemplate], fetcher:
         resources = await _resolve_medications(resources, fetcher, call.patient_id, dropped)
     unavailable = {by_name[k].category: reason for k, reason in failed.items()}
     return Gathered(patient_id=call.patient_id, resources=resources, unavailable=unavailable, by_key=by_key,
-                    dropped=dropped)
+                    dropped=dropped, deadline=getattr(fetcher, "deadline", None) if needs_fetch else None)
 
 
 async def _resolve_medications(resources: list[dict], fetcher: Fetcher, patient_id: str,

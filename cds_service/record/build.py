@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
 
 from cds_service.bounded import OutOfRange
@@ -15,6 +16,7 @@ from cds_service.terminology import Terminology
 
 log = logging.getLogger(__name__)
 
+DEADLINE_EVERY = 256  # resources read between two looks at the clock
 MEDICATION_TYPES = {"MedicationRequest", "MedicationStatement", "MedicationDispense", "MedicationAdministration"}
 
 
@@ -51,13 +53,18 @@ def draft_uses(draft_orders: list[dict], index: MedicationIndex, terminology: Te
 def build_record(patient_id: str, resources: list[dict], drafts: list[MedicationUse], today: date,
                  terminology: Terminology, unavailable: dict[str, str] | None = None,
                  index: MedicationIndex | None = None, history_days: int | None = None,
-                 dropped: Iterable[tuple[str, str]] | None = None) -> PatientRecord:
+                 dropped: Iterable[tuple[str, str]] | None = None, deadline: float | None = None,
+                 categories: Mapping[str, Sequence[str]] | None = None) -> PatientRecord:
     """`history_days`: labs and past medication use older than this are left out (the pack says how far its
     rules look back). `dropped`: (ref, reason) of resources gathering left out (another patient's), for the
     data-incomplete card.
 
     A resource that cannot be read (malformed, or a number or date out of range) is skipped and counted,
-    never allowed to fail the call: the log gets one aggregated line, not one line per resource."""
+    never allowed to fail the call: the log gets one aggregated line, not one line per resource.
+
+    `deadline` (time.monotonic()): reading stops there, and the categories (`categories`: resource type ->
+    category names) of the resources not read become unavailable: a FHIR server that sends 100,000 records
+    cannot hold the call past its deadline, and what was not read is reported, never taken as absent."""
     not_before = today - timedelta(days=history_days) if history_days is not None else None
     record = PatientRecord(patient_id=patient_id, today=today, drafts=drafts, unavailable=dict(unavailable or {}))
     skipped = record.skipped_resources
@@ -69,7 +76,10 @@ def build_record(patient_id: str, resources: list[dict], drafts: list[Medication
     draft_refs = {d.ref for d in drafts}
     draft_ids = {ref.partition("/")[2] for ref in draft_refs}  # a cheap first test (most records are no draft)
     index = index if index is not None else medication_index(resources)
-    for r in resources:
+    for n, r in enumerate(resources):
+        if deadline is not None and n % DEADLINE_EVERY == 0 and n and time.monotonic() > deadline:
+            _out_of_time(record, resources[n:], categories or {})
+            break
         rtype = r.get("resourceType")
         try:
             if rtype == "Patient":
@@ -109,6 +119,15 @@ def build_record(patient_id: str, resources: list[dict], drafts: list[Medication
     if skipped:
         log.warning("record: %d resources skipped: %s", len(skipped), skipped.log_summary())
     return record
+
+
+def _out_of_time(record: PatientRecord, unread: Sequence[dict], categories: Mapping[str, Sequence[str]]) -> None:
+    types = {r.get("resourceType") for r in unread}
+    reason = f"too much data to read within the deadline ({len(unread)} records not read)"
+    for rtype in sorted(t for t in types if isinstance(t, str)):
+        for category in categories.get(rtype, ()):
+            record.unavailable.setdefault(category, reason)
+    log.warning("record: deadline reached, %d resources not read", len(unread))
 
 
 def _type_name(rtype: object) -> str:
