@@ -9,7 +9,7 @@ PORT ?= 8080
 CDS_AUTH_MODE ?= off
 export CDS_AUTH_MODE
 
-.PHONY: run test lint bench bench-smoke docs openapi lock clean
+.PHONY: fuzz run test lint bench bench-smoke docs openapi lock clean
 
 # Installs come from the hash-locked files (`make lock` regenerates them from pyproject.toml + uv.lock):
 # requirements.lock is what serving needs, requirements-test.lock adds the test extras. --no-deps: a lock
@@ -45,6 +45,12 @@ test: $(BIN)/.installed-test
 	$(BIN)/ruff check .
 	@echo "make: pytest (random order, pytest-randomly: the seed is printed; replay an order with --randomly-seed=N)"
 	$(BIN)/python -m pytest -p no:cacheprovider
+
+# the fuzzers at 25x their `make test` budget: schemathesis over the committed OpenAPI document (~10,500
+# requests) plus the hypothesis strategies (mutated fixtures, extreme FHIR values); no 5xx allowed
+fuzz: $(BIN)/.installed-test
+	CDS_FUZZ_SCALE=$${CDS_FUZZ_SCALE:-25} $(BIN)/python -m pytest -p no:cacheprovider -p no:randomly -q \
+		tests/security/test_fuzz_schemathesis.py tests/hostile/test_extreme_values_fuzz.py
 
 lint: $(BIN)/.installed-test
 	$(BIN)/ruff check .

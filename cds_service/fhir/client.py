@@ -351,17 +351,10 @@ class FhirFetcher:
     # -- internals -----------------------------------------------------------------------------
 
     def _release_aborted(self) -> None:
-        """Collect the garbage that cut-off responses (timeout, too large, cancelled) leave behind.
-
-        Measured with a server that streams without end: the cut-off exchanges (httpcore connection state,
-        buffers, exception tracebacks) sit in reference cycles, and with the raised GC threshold a worker grew
-        by ~13 MB a call to 750 MB before full collections caught up. One collection when the batch is done
-        (the start-up heap is frozen, so it scans only the live requests: a few ms) keeps RSS flat; calls
-        whose answers were read in full never pay for it."""
+        """A response was cut off (timeout, too large, cancelled): its garbage is collected after the send."""
         if self._aborted:
             self._aborted = False
-            gc.collect()
-            _trim_heap()
+            self._factory.garbage_pending = True
 
     def _log_summary(self, what: str, count: int, wall: float, failed: dict[str, str]) -> None:
         self.stats.wall_seconds += wall
@@ -524,6 +517,20 @@ class FhirFetcherFactory:
         self._transport = transport
         self._client = client
         self._owns_client = client is None
+        self.garbage_pending = False  # a response was cut off since the last release_garbage()
+
+    def release_garbage(self) -> None:
+        """Collect the garbage cut-off responses left behind (the app calls it after a hook's response is sent).
+
+        Measured with a server that streams without end: the cut-off exchanges (httpcore connection state,
+        buffers, exception tracebacks) sit in reference cycles, and with the raised GC threshold a worker grew
+        by ~13 MB a call to 750 MB before full collections caught up. One collection after the response (the
+        start-up heap is frozen, so it scans only the live requests) and a heap trim keep RSS flat; calls whose
+        answers were read in full never pay for it."""
+        if self.garbage_pending:
+            self.garbage_pending = False
+            gc.collect()
+            _trim_heap()
 
     def http(self) -> httpx.AsyncClient:
         if self._client is None:
