@@ -13,7 +13,7 @@ from typing import Any
 
 from cds_service.cards.render import cards as render_cards
 from cds_service.errors import NotFound
-from cds_service.fhir.gather import Fetcher, gather
+from cds_service.fhir.gather import Fetcher, Gathered, gather, resolve_draft_medications
 from cds_service.hooks.prefetch import PrefetchTemplate
 from cds_service.hooks.request import HookCall, parse_hook_call
 from cds_service.record.build import build_record, draft_uses, medication_index
@@ -89,17 +89,30 @@ class Pipeline:
         draft_index = medication_index(draft_meds)
         drafts = draft_uses(call.draft_orders, draft_index, terminology, today, call.patient_id)
         selected = drafts if call.selections is None else [d for d in drafts if d.ref in call.selections]
+        fetcher: Fetcher | None = None
+        unresolved: dict[str, str] = {}
+        if any(d.unresolved_reference for d in selected):
+            fetcher = self.fetcher_factory(call)
+            # a draft names a Medication the request does not carry: read it before deciding the order is
+            # unrelated (never a silent `cards: []` for an opioid or naltrexone order nobody could read)
+            found, unresolved = await resolve_draft_medications(call, selected, fetcher)
+            if found:
+                draft_meds = draft_meds + found
+                draft_index = medication_index(draft_meds)
+                drafts = draft_uses(call.draft_orders, draft_index, terminology, today, call.patient_id)
+                selected = drafts if call.selections is None else [d for d in drafts if d.ref in call.selections]
         checks = pack.checks(selected)
         if not checks:
             return Outcome({"cards": []}, call, spec, None)
 
         keys = {k for check in checks for k in check.prefetch_keys}
         templates = [t for t in pack.prefetch if t.key in keys]
-        fetcher = self.fetcher_factory(call)
-        gathered = await gather(call, templates, fetcher)
+        if fetcher is None and templates:
+            fetcher = self.fetcher_factory(call)
+        gathered = await gather(call, templates, fetcher) if templates else Gathered(call.patient_id)
 
         index = medication_index(draft_meds + gathered.resources)
-        if len(index) > len(draft_index) and any(d.display.startswith("unresolved") for d in drafts):
+        if len(index) > len(draft_index) and any(d.unresolved_reference for d in drafts):
             # a draft names a Medication that only the gathered data holds: read the drafts again with it
             drafts = draft_uses(call.draft_orders, index, terminology, today, call.patient_id)
         record = build_record(call.patient_id, gathered.resources, drafts, today, terminology,
@@ -107,6 +120,8 @@ class Pipeline:
                               dropped=gathered.dropped,
                               deadline=None if gathered.deadline is None else gathered.deadline + CPU_GRACE_SECONDS,
                               categories=_categories(templates))
+        record.unresolved_orders = {d.ref: unresolved.get(d.unresolved_reference or "", "it could not be read")
+                                    for d in drafts if d.unresolved_reference}
         # the checked orders, re-read with every Medication now at hand
         by_ref = {d.ref: d for d in drafts}
         checks = [replace(c, order=by_ref.get(c.order.ref, c.order)) for c in checks]

@@ -77,7 +77,7 @@ def server_refusal(server: str, allow_http: str) -> str | None:
     if url.scheme == "http" and refused:
         where = "" if allow_http == "never" else " except on this machine (loopback)"
         return (f"the FHIR server address is unencrypted http://, which this service does not accept{where}: "
-                "the access token would travel in clear text (ask for the https:// FHIR endpoint)")
+                "patient data and any access token would travel in clear text (ask for the https:// FHIR endpoint)")
     return None
 
 
@@ -290,7 +290,7 @@ class Stats:
 class FhirFetcher:
     """The FHIR access of one hook call (implements `fhir.gather.Fetcher`)."""
 
-    def __init__(self, factory: FhirFetcherFactory, server: str, token: str, refusal: str | None = None) -> None:
+    def __init__(self, factory: FhirFetcherFactory, server: str, token: str | None, refusal: str | None = None) -> None:
         self._factory = factory
         self._settings = factory.settings
         self.server = server.rstrip("/")
@@ -298,11 +298,14 @@ class FhirFetcher:
         self._refusal = refusal
         self._base = httpx.URL(self.server + "/") if refusal is None else None
         self._origin = origin(self._base) if self._base is not None else None
+        # an open FHIR server (CDS Hooks 2.0: `fhirServer` without `fhirAuthorization`) is read without a token
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._deadline: float | None = None  # loop time; set by the first request of the call
         self._deadline_monotonic: float | None = None  # the same instant on time.monotonic()
         self._budget = CallBudget(self._settings.fhir_max_call_bytes)
         self._aborted = False  # a response was cut off: its garbage is collected when the batch is done
         self.stats = Stats()
+        self.failed_reads: dict[str, str] = {}  # reference -> why `read_many` could not read it
 
     def __repr__(self) -> str:  # never show the token
         return f"FhirFetcher(server={self.server!r})"
@@ -333,7 +336,10 @@ class FhirFetcher:
     async def read_many(self, refs: Sequence[str]) -> dict[str, dict]:
         wanted = [r for r in dict.fromkeys(refs)
                   if isinstance(r, str) and _READ.match(r) and is_fhir_id(r.partition("/")[2])]
-        if not wanted or self._refusal is not None:
+        if self._refusal is not None:
+            self.failed_reads.update(dict.fromkeys(wanted, self._refusal))
+            return {}
+        if not wanted:
             return {}
         t0 = time.perf_counter()
         outcomes = await asyncio.gather(*(self._run_query(ref, ref, False) for ref in wanted))
@@ -344,6 +350,7 @@ class FhirFetcher:
                 found[ref] = resources[0]
             else:
                 failed[ref] = reason or "not found"
+        self.failed_reads.update(failed)
         self._log_summary("reads", len(wanted), time.perf_counter() - t0, failed)
         self._release_aborted()
         return found
@@ -479,8 +486,8 @@ class FhirFetcher:
         """GET one URL, streamed: the body is read with the byte limits, and the response is always released
         (closed on a timeout or an error too, so no half-read response lingers in a reference cycle)."""
         http = self._factory.http()
-        request = http.build_request("GET", target, timeout=timeout, headers={
-            "Authorization": f"Bearer {self._token}", "Accept-Encoding": "gzip, deflate"})
+        request = http.build_request("GET", target, timeout=timeout,
+                                     headers={**self._headers, "Accept-Encoding": "gzip, deflate"})
         download = Download(self._settings.fhir_max_response_bytes, self._budget)
         response = await http.send(request, stream=True)
         complete = False
@@ -544,7 +551,9 @@ class FhirFetcherFactory:
         return self._client
 
     def __call__(self, call: HookCall) -> FhirFetcher | None:
-        if not call.fhir_server or not call.access_token:
+        """A fetcher for the call's `fhirServer`, with its token when it sent `fhirAuthorization`, without one
+        when it did not (CDS Hooks 2.0 allows an open FHIR server); None without a `fhirServer`."""
+        if not call.fhir_server:
             return None
         refusal = server_refusal(call.fhir_server, self.settings.fhir_allow_http)
         if refusal is not None:

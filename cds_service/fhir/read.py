@@ -8,7 +8,8 @@ costs a fraction of validating whole resources with fhir.resources.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from cds_service.bounded import OutOfRange, checked_date, finite_number
@@ -128,8 +129,10 @@ _UNKNOWN = object()
 def parse_date(value: Any) -> date | None:
     """The calendar date of a FHIR date/dateTime/instant (its local date as written), or None.
 
-    A well-formed date outside the bounded range (year 1, year 9999) raises `OutOfRange`: the resource
-    carrying it is unreadable, and date arithmetic on what is returned cannot overflow."""
+    A partial date ("2026", "2026-11") reads as its first day: use `date_span` wherever the difference can
+    matter clinically (an exposure's end, a result's date). A well-formed date outside the bounded range
+    (year 1, year 9999) raises `OutOfRange`: the resource carrying it is unreadable, and date arithmetic on
+    what is returned cannot overflow."""
     if not isinstance(value, str) or len(value) > 40:
         return None
     found = _DATES.get(value, _UNKNOWN)
@@ -140,10 +143,91 @@ def parse_date(value: Any) -> date | None:
     return found  # type: ignore[return-value]
 
 
+@dataclass(frozen=True, slots=True)
+class DateSpan:
+    """The days a FHIR date/dateTime can mean: "2026-11" is any day from 2026-11-01 to 2026-11-30.
+
+    `precision` is "day", "month" or "year"; "zone" for a dateTime whose day differs between the time zone it
+    was written in and UTC (the service's "today" has no zone, so both days are possible).
+    """
+
+    earliest: date
+    latest: date
+    precision: str
+
+    @property
+    def precise(self) -> bool:
+        return self.earliest == self.latest
+
+    def clipped(self, today: date) -> DateSpan:
+        """An imprecise span that reaches past today ends today: a recorded event did not happen tomorrow."""
+        if self.precise or self.latest <= today or self.earliest > today:
+            return self
+        return DateSpan(self.earliest, today, self.precision)
+
+
+def _span(value: str) -> DateSpan | OutOfRange | None:
+    try:
+        if len(value) == 4:
+            year = int(value)
+            span = DateSpan(date(year, 1, 1), date(year, 12, 31), "year")
+        elif len(value) == 7 and value[4] == "-":
+            year, month = int(value[:4]), int(value[5:7])
+            first = date(year, month, 1)
+            if year >= 9999 and month == 12:
+                return OutOfRange("date out of range")
+            nxt = date(year + 1, 1, 1) if month == 12 else date(year, month + 1, 1)
+            span = DateSpan(first, nxt - timedelta(days=1), "month")
+        elif len(value) == 10:
+            day = date.fromisoformat(value)
+            span = DateSpan(day, day, "day")
+        elif len(value) > 10 and value[10] == "T":
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            local = moment.date()
+            checked_date(local)  # before astimezone: year 1 with an offset falls off the calendar
+            if moment.tzinfo is None:
+                span = DateSpan(local, local, "day")
+            else:
+                utc = moment.astimezone(UTC).date()
+                span = (DateSpan(local, local, "day") if utc == local
+                        else DateSpan(min(local, utc), max(local, utc), "zone"))
+        else:
+            return None
+        checked_date(span.earliest)
+        checked_date(span.latest)
+        return span
+    except OutOfRange as err:
+        return err
+    except (ValueError, OverflowError):
+        return None
+
+
+_SPANS: dict[str, DateSpan | OutOfRange | None] = {}
+
+
+def date_span(value: Any) -> DateSpan | None:
+    """Every day a FHIR date/dateTime/instant may mean (partial dates keep their precision), or None;
+    `OutOfRange` (like `parse_date`) for a well-formed date outside the bounded range."""
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    found = _SPANS.get(value, _UNKNOWN)
+    if found is _UNKNOWN:
+        found = remember(_SPANS, value, _span(value), 8192)
+    if isinstance(found, OutOfRange):
+        raise OutOfRange(f"date {value[:12]!r} out of range")
+    return found  # type: ignore[return-value]
+
+
 def period_bounds(value: Any) -> tuple[date | None, date | None]:
     if not isinstance(value, dict):
         return None, None
     return parse_date(value.get("start")), parse_date(value.get("end"))
+
+
+def period_spans(value: Any) -> tuple[DateSpan | None, DateSpan | None]:
+    if not isinstance(value, dict):
+        return None, None
+    return date_span(value.get("start")), date_span(value.get("end"))
 
 
 def number(value: Any) -> float | None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cds_service.errors import BadRequest
-from cds_service.fhir.read import bundle_resources, resource_key, text
+from cds_service.fhir.read import as_list, bundle_resources, resource_key, text
 
 MAX_ID = 256
 
@@ -50,6 +50,30 @@ def _unique(resources: Iterable[dict]) -> list[dict]:
     return out
 
 
+def _check_medication_elements(draft: dict) -> None:
+    """A draft order's medication[x] of the wrong JSON type is a 400 naming it: read as "no medicine" it would
+    make the order look unrelated (a silent all-clear). FHIR R4: medicationCodeableConcept is a CodeableConcept,
+    medicationReference a Reference (an object, its `reference` a string)."""
+    for i, entry in enumerate(as_list(draft.get("entry"))):
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict):
+            continue
+        where = f"context.draftOrders.entry[{i}].resource"
+        name = resource_key(resource) or str(resource.get("resourceType"))[:64]
+        concept = resource.get("medicationCodeableConcept")
+        if concept is not None and (not isinstance(concept, dict) or not isinstance(
+                concept.get("coding", []), (list, dict))):
+            raise BadRequest(f"Draft order {name} ({where}.medicationCodeableConcept): medicationCodeableConcept "
+                             "must be a FHIR CodeableConcept (an object with `coding` and/or `text`).",
+                             expression=[f"{where}.medicationCodeableConcept"])
+        pointer = resource.get("medicationReference")
+        if pointer is not None and (not isinstance(pointer, dict) or not isinstance(
+                pointer.get("reference", ""), str) or not isinstance(pointer.get("display", ""), str)):
+            raise BadRequest(f"Draft order {name} ({where}.medicationReference): medicationReference must be a "
+                             "FHIR Reference (an object with a string `reference`).",
+                             expression=[f"{where}.medicationReference"])
+
+
 def parse_hook_call(data: Any, *, expected_hook: str, service_id: str) -> HookCall:
     if not isinstance(data, dict):
         raise BadRequest("The request body must be a JSON object (a CDS Hooks service call).")
@@ -77,6 +101,7 @@ def parse_hook_call(data: Any, *, expected_hook: str, service_id: str) -> HookCa
                          expression=["context.draftOrders"])
     if "entry" in draft and not isinstance(draft["entry"], (list, dict)):
         raise BadRequest("`context.draftOrders.entry` must be an array.", expression=["context.draftOrders.entry"])
+    _check_medication_elements(draft)
     draft_orders = _unique(bundle_resources(draft))
 
     selections: tuple[str, ...] | None = None

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
 
 from cds_service.bounded import OutOfRange
-from cds_service.fhir.read import OTHER_PATIENT, parse_date, resource_key
+from cds_service.fhir.read import OTHER_PATIENT, date_span, resource_key
 from cds_service.record.clinical import Unreadable, allergy_entry, condition_entry, lab_result
 from cds_service.record.medications import MedicationIndex, medication_use
 from cds_service.record.model import MedicationUse, PatientRecord
@@ -86,7 +86,8 @@ def build_record(patient_id: str, resources: list[dict], drafts: list[Medication
                 if r.get("id") != patient_id:  # gathering drops them; a record never reads another's age
                     skipped.add(resource_key(r) or "Patient", OTHER_PATIENT)
                     continue
-                record.birth_date = parse_date(r.get("birthDate"))
+                born = date_span(r.get("birthDate"))  # a partial birthDate: the youngest the patient can be
+                record.birth_date = born.latest if born is not None else None
             elif rtype in MEDICATION_TYPES:
                 rid = r.get("id")
                 if r.get("status") == "draft" or (isinstance(rid, str) and rid in draft_ids
@@ -102,7 +103,7 @@ def build_record(patient_id: str, resources: list[dict], drafts: list[Medication
                 if entry is not None:
                     record.conditions.append(entry)
             elif rtype == "Observation":
-                lab = lab_result(r, terminology, not_before)
+                lab = lab_result(r, terminology, not_before, today)
                 if lab is not None:
                     record.labs.append(lab)
             elif rtype == "AllergyIntolerance":

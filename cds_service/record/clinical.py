@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import date
 
 from cds_service.fhir.read import (
+    DateSpan,
     as_list,
     codings,
     concept_display,
+    date_span,
     number,
     parse_date,
     period_bounds,
@@ -15,7 +17,7 @@ from cds_service.fhir.read import (
     status_code,
     text,
 )
-from cds_service.record.medications import MedicationIndex, identify
+from cds_service.record.medications import MedicationIndex, Unreadable, identify, imprecise_note
 from cds_service.record.model import AllergyEntry, ConditionEntry, LabResult
 from cds_service.terminology import Terminology
 
@@ -26,10 +28,6 @@ ENZYME_UNITS = {"u/l": 1.0, "iu/l": 1.0, "[iu]/l": 1.0, "u/l.": 1.0, "units/l": 
                 "ukat/l": 60.0, "µkat/l": 60.0, "μkat/l": 60.0, "nkat/l": 0.06}
 POSITIVE_CODES = {"pos", "a", "det", "aa", "h", "10828004", "260373001", "52101004"}
 NEGATIVE_CODES = {"neg", "n", "nd", "260385009", "260415000", "2667000"}
-
-
-class Unreadable(ValueError):
-    """A resource the rules need is malformed: it is skipped and said so, never silently dropped."""
 
 
 def condition_entry(resource: dict, terminology: Terminology) -> ConditionEntry | None:
@@ -58,12 +56,20 @@ def condition_entry(resource: dict, terminology: Terminology) -> ConditionEntry 
     )
 
 
-def _effective(resource: dict) -> date | None:
-    moment = parse_date(resource.get("effectiveDateTime")) or parse_date(resource.get("effectiveInstant"))
-    if moment:
-        return moment
-    start, end = period_bounds(resource.get("effectivePeriod"))
-    return end or start or parse_date(resource.get("issued"))
+def _effective(resource: dict) -> tuple[DateSpan | None, str, str]:
+    """The result's date as a span (partial dates keep their precision), with the element and text it came from."""
+    for element in ("effectiveDateTime", "effectiveInstant"):
+        span = date_span(resource.get(element))
+        if span is not None:
+            return span, element, resource[element]
+    period = resource.get("effectivePeriod")
+    if isinstance(period, dict):
+        for part in ("end", "start"):
+            span = date_span(period.get(part))
+            if span is not None:
+                return span, f"effectivePeriod.{part}", period[part]
+    span = date_span(resource.get("issued"))
+    return (span, "issued", resource["issued"]) if span is not None else (None, "", "")
 
 
 def _qualitative(resource: dict) -> bool | None:
@@ -102,13 +108,20 @@ def _word_result(value: str) -> bool | None:
     return None
 
 
-def lab_result(resource: dict, terminology: Terminology, not_before: date | None = None) -> LabResult | None:
-    """The Observation as a LabResult; None when no rule reads it, or it is older than `not_before`."""
+def lab_result(resource: dict, terminology: Terminology, not_before: date | None = None,
+               today: date | None = None) -> LabResult | None:
+    """The Observation as a LabResult; None when no rule reads it, or it is older than `not_before`.
+
+    A partial date keeps its span: `when` is its latest possible day (a positive or raised result stays in its
+    window), `earliest` its first (a reassuring negative must be recent on every reading of the date)."""
     # cheapest tests first (profiled: most Observations of a chart are old or not ours): status, date, codes
     status = resource.get("status")
     if isinstance(status, str) and status not in COUNTED_OBSERVATION:
         return None
-    when = _effective(resource)
+    span, element, written = _effective(resource)
+    if span is not None and today is not None:
+        span = span.clipped(today)
+    when = span.latest if span is not None else None
     if when is not None and not_before is not None and when < not_before:
         return None  # history beyond every look-back: not read at all (most labs of a long chart)
     classes: frozenset[str] = frozenset()
@@ -166,9 +179,13 @@ def lab_result(resource: dict, terminology: Terminology, not_before: date | None
     positive = _qualitative(resource)
     if original is None and positive is not None:
         original = "positive" if positive else "negative"
+    note = None
+    if span is not None and not span.precise:
+        bound = span.earliest if positive is False else span.latest
+        note = imprecise_note(element, str(written), span, bound)
     return LabResult(ref=ref, display=display, code=code, classes=classes, status=status, when=when, value=value,
                      unit=unit, original=original, uln=uln, uln_source=uln_source, reference_text=reference_text,
-                     positive=positive)
+                     positive=positive, earliest=span.earliest if span is not None else None, date_note=note)
 
 
 def allergy_entry(resource: dict, terminology: Terminology) -> AllergyEntry | None:

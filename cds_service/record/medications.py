@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 
 from cds_service.bounded import OutOfRange, add_days, finite_number
 from cds_service.fhir.read import (
+    DateSpan,
     as_list,
     codings,
     concept_display,
+    date_span,
     number,
-    parse_date,
-    period_bounds,
     reference,
     resource_key,
     text,
@@ -30,7 +31,8 @@ HISTORY = {
     "MedicationRequest": {"stopped", "completed"},
     "MedicationStatement": {"completed", "stopped", "on-hold"},
     "MedicationDispense": {"completed", "in-progress", "preparation", "on-hold"},
-    "MedicationAdministration": {"completed", "in-progress"},
+    # stopped / on-hold: the administration began, so the patient was exposed (not-done: never given)
+    "MedicationAdministration": {"completed", "in-progress", "on-hold", "stopped"},
 }
 UNIT_WORDS = {"{pill}", "{tbl}", "{tablet}", "{tab}", "{capsule}", "{cap}", "tablet", "tablets", "tab", "tabs",
               "capsule", "capsules", "cap", "caps", "pill", "pills", "{film}", "film", "{patch}", "patch", "1",
@@ -42,6 +44,9 @@ MEMO_TEXT_LIMIT = 1_000  # characters of names a memoised answer may keep (bound
 SUPPLY_DAYS = {"d": 1, "day": 1, "days": 1, "wk": 7, "week": 7, "weeks": 7, "mo": 30, "month": 30, "months": 30}
 PER_DAY = {"s": 86400.0, "min": 1440.0, "h": 24.0, "d": 1.0, "wk": 1 / 7, "mo": 1 / 30, "a": 1 / 365}
 _STRENGTH_IN_TEXT = re.compile(r"(\d+(?:\.\d+)?)\s*mg\b", re.IGNORECASE)
+
+
+UNRESOLVED = "unresolved "  # the display of a use whose Medication reference could not be read
 
 
 class MedicationIndex:
@@ -82,14 +87,15 @@ def identify(resource: dict, index: MedicationIndex, terminology: Terminology) -
     medication, ref = index.resolve(resource)
     if medication is not None:
         return _from_medication(medication, terminology)
+    pointer = resource.get("medicationReference")
+    # the Medication is not in the request (or the Reference has only a display): its display is the last clue
+    shown = text(pointer.get("display")) if isinstance(pointer, dict) else None
+    product = _from_text(terminology, shown) if shown else None
+    if product is not None:
+        return product, "text", shown  # type: ignore[return-value]
     if ref is not None:
-        # the Medication is not in the request: the reference's own display is the last clue
-        shown = text(resource["medicationReference"].get("display"))
-        product = _from_text(terminology, shown) if shown else None
-        if product is not None:
-            return product, "text", shown  # type: ignore[return-value]
-        return None, "none", f"unresolved {ref}"
-    return None, "none", "unnamed medication"
+        return None, "none", f"{UNRESOLVED}{ref}"
+    return None, "none", shown[:200] if shown else "unnamed medication"
 
 
 @request_memo(maxsize=8192)
@@ -207,37 +213,121 @@ def _supply_days(dispense: dict) -> float | None:
     return None
 
 
-def exposure(resource: dict) -> tuple[date | None, date | None]:
-    """(start, last day of exposure) from whatever dates the resource carries."""
+class Unreadable(ValueError):
+    """A resource the rules need is malformed: it is skipped and said so, never silently dropped."""
+
+
+@dataclass(frozen=True, slots=True)
+class Exposure:
+    """When a medication record says the patient was exposed, each date at its safe bound.
+
+    Partial dates keep their precision (`fhir.read.date_span`): the exposure starts at the earliest day its
+    start may mean and ends at the latest day its end may mean (an imprecise end never moves a recent opioid
+    out of a washout window); `event` is the latest day the recorded act (order, hand-over, dose taken or
+    given) may have happened. `notes` say which dates were imprecise, for the card.
+    """
+
+    start: date | None = None
+    end: date | None = None
+    event: date | None = None
+    notes: tuple[str, ...] = ()
+
+
+_PRECISION = {"year": "the year only", "month": "the month only"}
+
+
+class _Dates:
+    """Reads a resource's dates as spans, remembering which imprecise ones were used and how."""
+
+    def __init__(self, today: date) -> None:
+        self.today = today
+        self.notes: list[str] = []
+
+    def span(self, value: object) -> DateSpan | None:
+        found = date_span(value)
+        return found.clipped(self.today) if found is not None else None
+
+    def latest(self, value: object, element: str) -> date | None:
+        found = self.span(value)
+        if found is None:
+            return None
+        if not found.precise:
+            self.notes.append(imprecise_note(element, str(value), found, found.latest))
+        return found.latest
+
+    def earliest(self, value: object) -> date | None:
+        found = self.span(value)
+        return found.earliest if found is not None else None
+
+
+def imprecise_note(element: str, written: str, span: DateSpan, used: date) -> str:
+    shown = written[:40]
+    if span.precision == "zone":
+        how = f"{span.earliest.isoformat()} or {span.latest.isoformat()} depending on the time zone"
+    else:
+        how = f"{_PRECISION.get(span.precision, 'an imprecise date')}, {span.earliest.isoformat()} to "  \
+              f"{span.latest.isoformat()}"
+    return f"{element} recorded as `{shown}` ({how}): counted as {used.isoformat()}, the safer bound"
+
+
+def exposure(resource: dict, today: date | None = None) -> Exposure:
+    """Start, last day of exposure and day of the recorded act, from whatever dates the resource carries."""
+    d = _Dates(today or date.max)
     rtype = resource.get("resourceType")
     if rtype == "MedicationRequest":
+        authored = resource.get("authoredOn")
         dispense = resource.get("dispenseRequest")
         if not isinstance(dispense, dict):
-            return parse_date(resource.get("authoredOn")), None
-        v_start, v_end = period_bounds(dispense.get("validityPeriod"))
-        start = parse_date(resource.get("authoredOn")) or v_start
+            event = d.latest(authored, "authoredOn")
+            return Exposure(d.earliest(authored), None, event, tuple(d.notes))
+        validity = dispense.get("validityPeriod") if isinstance(dispense.get("validityPeriod"), dict) else {}
+        start = d.earliest(authored) or d.earliest(validity.get("start"))
         supply = _supply_days(dispense)
         if supply is not None and start is not None:
-            return start, add_days(start, max(supply - 1, 0), "supply end")
-        return start, v_end
-    if rtype == "MedicationStatement":
-        start, end = period_bounds(resource.get("effectivePeriod"))
-        moment = parse_date(resource.get("effectiveDateTime"))
-        if moment is not None:
-            return moment, moment
-        return start, end or (parse_date(resource.get("dateAsserted")) if start is None else None)
+            last_authored = d.latest(authored, "authoredOn") or d.latest(validity.get("start"),
+                                                                        "validityPeriod.start")
+            end = add_days(last_authored or start, max(supply - 1, 0), "supply end")
+            return Exposure(start, end, last_authored, tuple(d.notes))
+        end = d.latest(validity.get("end"), "validityPeriod.end")
+        event = d.latest(authored, "authoredOn") if authored is not None else start
+        return Exposure(start, end, event, tuple(d.notes))
+    if rtype in ("MedicationStatement", "MedicationAdministration"):
+        moment = resource.get("effectiveDateTime")
+        if d.span(moment) is not None:
+            last = d.latest(moment, "effectiveDateTime")
+            return Exposure(d.earliest(moment), last, last, tuple(d.notes))
+        period = resource.get("effectivePeriod") if isinstance(resource.get("effectivePeriod"), dict) else {}
+        start = d.earliest(period.get("start"))
+        end = d.latest(period.get("end"), "effectivePeriod.end")
+        if rtype == "MedicationAdministration":
+            end = end or d.latest(period.get("start"), "effectivePeriod.start")
+        elif end is None and start is None:
+            end = d.latest(resource.get("dateAsserted"), "dateAsserted")
+        event = end or (d.latest(period.get("start"), "effectivePeriod.start") if start else None)
+        return Exposure(start, end, event, tuple(dict.fromkeys(d.notes)))
     if rtype == "MedicationDispense":
-        handed = parse_date(resource.get("whenHandedOver")) or parse_date(resource.get("whenPrepared"))
+        element = "whenHandedOver" if d.span(resource.get("whenHandedOver")) is not None else "whenPrepared"
+        handed = d.latest(resource.get(element), element)
         supply = resource.get("daysSupply")
         days = number(supply.get("value")) if isinstance(supply, dict) else None
         if handed is not None:
-            return handed, add_days(handed, max((days or 1) - 1, 0), "supply end")
-        return None, None
-    if rtype == "MedicationAdministration":
-        start, end = period_bounds(resource.get("effectivePeriod"))
-        moment = parse_date(resource.get("effectiveDateTime"))
-        return (moment, moment) if moment else (start, end or start)
-    return None, None
+            end = add_days(handed, max((days or 1) - 1, 0), "supply end")
+            return Exposure(d.earliest(resource.get(element)), end, handed, tuple(d.notes))
+        return Exposure()
+    return Exposure()
+
+
+def _check_medication_element(resource: dict) -> None:
+    """A medication[x] of the wrong shape is unreadable (skipped and reported), never read as 'no medicine'."""
+    concept = resource.get("medicationCodeableConcept")
+    if concept is not None and not isinstance(concept, dict):
+        raise Unreadable(f"{resource_key(resource) or resource.get('resourceType')}: medicationCodeableConcept is "
+                         f"not a CodeableConcept ({type(concept).__name__})")
+    ref = resource.get("medicationReference")
+    if ref is not None and (not isinstance(ref, dict) or ("reference" in ref and not isinstance(
+            ref["reference"], str))):
+        raise Unreadable(f"{resource_key(resource) or resource.get('resourceType')}: medicationReference is not "
+                         "a Reference")
 
 
 def medication_use(resource: dict, index: MedicationIndex, terminology: Terminology, today: date,
@@ -246,14 +336,16 @@ def medication_use(resource: dict, index: MedicationIndex, terminology: Terminol
     past use that ended before `not_before`, a medicine no rule knows)."""
     rtype = resource.get("resourceType")
     status = resource.get("status") if isinstance(resource.get("status"), str) else "unknown"
+    _check_medication_element(resource)
     problems: tuple[str, ...] = ()
     try:
-        start, end = exposure(resource)
+        seen = exposure(resource, today)
     except OutOfRange as err:
         if not draft:
             raise  # a record on file: unreadable, skipped and said so
         # a draft is still the order to check: its dates are unknown, and the card says so
-        start, end, problems = None, None, (f"{err}: its dates were not used",)
+        seen, problems = Exposure(), (f"{err}: its dates were not used",)
+    start, end = seen.start, seen.end
     if draft:
         current = False
     elif rtype in CURRENT and status in CURRENT[rtype]:
@@ -269,7 +361,7 @@ def medication_use(resource: dict, index: MedicationIndex, terminology: Terminol
     if not current and not draft and not_before is not None and end is not None and end < not_before:
         return None  # history beyond every look-back (most of a long chart)
     product, matched_by, display = identify(resource, index, terminology)
-    if product is None and not display.startswith("unresolved"):
+    if product is None and not display.startswith(UNRESOLVED):
         return None  # a medicine no rule knows (a statin, an inhaler): nothing to compute for it
     try:
         amount, unit = daily_dose(resource)
@@ -293,6 +385,8 @@ def medication_use(resource: dict, index: MedicationIndex, terminology: Terminol
         is_draft=draft,
         start=start,
         end=None if current else end,
+        event=seen.event,
+        date_note="; ".join(seen.notes) if seen.notes else None,
         daily_amount=amount,
         daily_unit=unit,
         route=(product.dose_form if product else None),

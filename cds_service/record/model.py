@@ -24,8 +24,10 @@ class MedicationUse:
     matched_by: str  # "code" | "reference" | "text" | "none": how ingredients were recognised
     is_current: bool  # active / on-hold request, active / intended statement, dispense still covering today
     is_draft: bool  # one of this session's draft orders
-    start: date | None = None
-    end: date | None = None  # last day of exposure when known (stopped/completed/expired supply)
+    start: date | None = None  # earliest possible first day of exposure
+    end: date | None = None  # latest possible last day of exposure when known (stopped/completed/expired supply)
+    event: date | None = None  # latest possible day of the recorded act: ordered, handed over, taken, given
+    date_note: str | None = None  # said on the card when a date the rules use was imprecise (partial date)
     daily_amount: float | None = None  # dose per day, in `daily_unit`
     daily_unit: str | None = None  # "mg" (dose given in mg) or "unit" (tablets, capsules, {pill}, mL...)
     route: str | None = None  # "oral" | "injection" | "nasal" | ... (from dose form / route)
@@ -36,6 +38,13 @@ class MedicationUse:
 
     def has(self, ingredient_class: str) -> bool:
         return any(ingredient_class in i.classes for i in self.ingredients)
+
+    @property
+    def unresolved_reference(self) -> str | None:
+        """The `medicationReference` that could not be read (so nothing is known of the medicine), or None."""
+        if self.matched_by == "none" and not self.ingredients and self.display.startswith("unresolved "):
+            return self.display[len("unresolved "):]
+        return None
 
     def ingredient_names(self, ingredient_class: str | None = None) -> list[str]:
         return [i.name for i in self.ingredients if ingredient_class is None or ingredient_class in i.classes]
@@ -80,7 +89,7 @@ class LabResult:
     code: str  # LOINC code
     classes: frozenset[str]  # e.g. {"alt"}, {"urine-opioid-screen"}, {"urine-naltrexone"}
     status: str
-    when: date | None
+    when: date | None  # the latest day the result may be from (partial dates: the end of their span)
     value: float | None = None  # numeric value converted to `unit`
     unit: str | None = None  # canonical unit after conversion ("U/L" for enzymes)
     original: str | None = None  # the value as reported ("1.2 µkat/L", "Positive")
@@ -88,6 +97,13 @@ class LabResult:
     uln_source: str | None = None  # "referenceRange" | "default"
     reference_text: str | None = None  # "7-40 U/L" as shown to the clinician
     positive: bool | None = None  # qualitative result: True/False/None (unknown)
+    earliest: date | None = None  # the earliest day the result may be from (== when unless the date was partial)
+    date_note: str | None = None  # said on the card when the date was imprecise
+
+    @property
+    def first_day(self) -> date | None:
+        """The earliest day the result may be from: what a reassuring (negative) result is dated by."""
+        return self.earliest or self.when
 
     @property
     def uln_multiple(self) -> float | None:
@@ -193,6 +209,8 @@ class PatientRecord:
     skipped_resources: SkippedResources = field(default_factory=SkippedResources)
     # checks that failed on this call ("check 'x' could not be completed ..."), for data-incomplete
     skipped: list[str] = field(default_factory=list)
+    # draft orders whose medication could not be identified -> why (the order could not be checked)
+    unresolved_orders: dict[str, str] = field(default_factory=dict)
 
     # --- who -------------------------------------------------------------------------------------
     @property

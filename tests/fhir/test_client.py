@@ -54,11 +54,38 @@ def run_fetch(f: FhirFetcher, queries: dict[str, str], continue_from: dict[str, 
 # ---------------------------------------------------------------------------------------------- factory
 
 
-def test_no_fetcher_without_server_or_token(tmp_path: Path) -> None:
+def test_no_fetcher_without_server(tmp_path: Path) -> None:
     factory = FhirFetcherFactory(make_settings(tmp_path))
     assert factory(hook_call(server=None, token=None)) is None
-    assert factory(hook_call(token=None)) is None
+    assert isinstance(factory(hook_call(token=None)), FhirFetcher)  # an open FHIR server (CDS Hooks 2.0)
     assert isinstance(factory(hook_call()), FhirFetcher)
+
+
+def test_open_server_is_read_without_a_token(tmp_path: Path) -> None:
+    fake = FakeFhir()
+    fake.route(f"{BASE}/Condition?patient=p1", searchset(cond(1)))
+    fake.route(f"{BASE}/Medication/m1", {"resourceType": "Medication", "id": "m1"})
+    f = FhirFetcherFactory(make_settings(tmp_path), transport=fake.transport())(hook_call(token=None))
+    assert isinstance(f, FhirFetcher)
+
+    async def go() -> tuple[FetchResult, dict]:
+        try:
+            return await f.fetch({"conditions": "Condition?patient=p1"}, {}), await f.read_many(
+                ["Medication/m1", "Medication/gone"])
+        finally:
+            await f._factory.aclose()
+
+    result, found = asyncio.run(go())
+    assert [r["id"] for r in result.resources["conditions"]] == ["c1"] and list(found) == ["Medication/m1"]
+    assert f.failed_reads == {"Medication/gone": "the FHIR server does not know this resource or search (404)"}
+    assert fake.requests and all("authorization" not in r.headers for r in fake.requests)
+
+
+def test_open_http_server_off_loopback_is_still_refused(tmp_path: Path) -> None:
+    f = FhirFetcherFactory(make_settings(tmp_path))(hook_call(server="http://ehr.example.org/fhir", token=None))
+    assert isinstance(f, FhirFetcher)
+    found = asyncio.run(f.read_many(["Medication/m1"]))
+    assert found == {} and "unencrypted http://" in f.failed_reads["Medication/m1"]
 
 
 @pytest.mark.parametrize(("host", "loop"), [("127.0.0.1", True), ("127.9.8.7", True), ("[::1]", True),

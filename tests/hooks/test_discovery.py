@@ -22,7 +22,8 @@ def test_discovery_lists_both_services(client: Client) -> None:
     for s in services.values():
         assert s["title"] and s["description"]
         assert set(s["prefetch"]) == {"patient", "conditions", "medicationRequests", "medicationStatements",
-                                      "medicationDispenses", "liverTests", "urineDrugScreens", "allergies"}
+                                      "medicationDispenses",
+                                      "medicationAdministrations", "liverTests", "urineDrugScreens", "allergies"}
 
 
 def test_prefetch_templates_use_only_cds_hooks_2_tokens(client: Client) -> None:

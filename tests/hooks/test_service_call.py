@@ -76,6 +76,7 @@ def test_null_prefetch_means_known_empty(client: Client, cirrhosis: dict) -> Non
 def test_missing_prefetch_key_without_fhir_server_is_412_naming_it(client: Client, cirrhosis: dict) -> None:
     del cirrhosis["prefetch"]["conditions"]
     cirrhosis.pop("fhirAuthorization", None)
+    cirrhosis.pop("fhirServer", None)  # a fhirServer alone is an open server, which would be queried
     response = client.hook(cirrhosis)
     assert response.status_code == 412
     assert "conditions" in outcome_of(response)

@@ -37,4 +37,10 @@ class NaltrexoneConfig(BaseSettings):
         "no rule looks back further than the look-backs above (the longest one wins if it is larger); "
         "liver-tests-missing still shows an older result up to this age.")
     xr_naltrexone_days: int = Field(
-        30, description="An extended-release naltrexone injection blocks opioids for this many days.")
+        30, description="An extended-release naltrexone injection blocks opioids for this many days after any record "
+        "of it (administration, dispense, order or statement).")
+    xr_next_dose_from_day: int = Field(
+        26, description="A new naltrexone order from this many days after an extended-release injection is the "
+        "routine next dose (every 4 weeks, a couple of days early allowed); sooner it is a duplicate.")
+    oral_naltrexone_block_hours: int = Field(
+        72, description="Oral naltrexone blocks opioid analgesia for this many hours after its last possible dose.")

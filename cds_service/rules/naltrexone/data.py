@@ -17,6 +17,7 @@ CONDITIONS = "conditions (diagnoses)"
 MEDICATION_ORDERS = "medication orders"
 MEDICATION_STATEMENTS = "medication statements (including over-the-counter use)"
 MEDICATION_DISPENSES = "medication dispenses"
+MEDICATION_ADMINISTRATIONS = "medication administrations (doses and injections given)"
 LIVER_TESTS = "liver tests (ALT, AST)"
 URINE_SCREENS = "urine drug screens"
 ALLERGIES = "allergies"
@@ -30,7 +31,8 @@ NALTREXONE_CHECKS: dict[str, tuple[str, ...]] = {
                  "overdose-risk", "urine-screen-needed"),
     MEDICATION_ORDERS: _MEDICATION_CHECKS,
     MEDICATION_STATEMENTS: _MEDICATION_CHECKS,
-    MEDICATION_DISPENSES: ("opioid-washout", "urine-screen-needed"),
+    MEDICATION_DISPENSES: ("opioid-washout", "urine-screen-needed", "duplicate-antagonist"),
+    MEDICATION_ADMINISTRATIONS: ("opioid-washout", "urine-screen-needed", "duplicate-antagonist"),
     LIVER_TESTS: ("liver-enzymes", "liver-tests-missing"),
     URINE_SCREENS: ("urine-screen-positive", "urine-screen-needed"),
     ALLERGIES: ("allergy",),
@@ -40,6 +42,7 @@ OPIOID_ORDER_CHECKS: dict[str, tuple[str, ...]] = {
     MEDICATION_ORDERS: ("naltrexone-blocks-opioid",),
     MEDICATION_STATEMENTS: ("naltrexone-blocks-opioid",),
     MEDICATION_DISPENSES: ("naltrexone-blocks-opioid",),
+    MEDICATION_ADMINISTRATIONS: ("naltrexone-blocks-opioid",),
 }
 
 # resource type -> the categories it belongs to (for a resource skipped as unreadable)
@@ -49,8 +52,8 @@ TYPE_CATEGORIES: dict[str, tuple[str, ...]] = {
     "MedicationRequest": (MEDICATION_ORDERS,),
     "MedicationStatement": (MEDICATION_STATEMENTS,),
     "MedicationDispense": (MEDICATION_DISPENSES,),
-    "MedicationAdministration": (MEDICATION_STATEMENTS,),
-    "Medication": (MEDICATION_ORDERS, MEDICATION_STATEMENTS),
+    "MedicationAdministration": (MEDICATION_ADMINISTRATIONS,),
+    "Medication": (MEDICATION_ORDERS, MEDICATION_STATEMENTS, MEDICATION_DISPENSES, MEDICATION_ADMINISTRATIONS),
     "Observation": (LIVER_TESTS, URINE_SCREENS),
     "AllergyIntolerance": (ALLERGIES,),
 }
@@ -62,7 +65,9 @@ DATA_REVIEWED = OverrideReasonSpec("data-reviewed", "Reviewed the missing data i
 @rule(
     id="data-incomplete", title=TITLE, indicators=("warning",),
     trigger="A data category the checks need could not be obtained (prefetch error or FHIR server failure) while "
-    "others could, or a resource was unreadable, or a check failed; only when a check of this order is affected.",
+    "others could, or a resource was unreadable, or a check failed; only when a check of this order is affected. "
+    "Also any draft order whose medicationReference could be read neither from the request nor from the FHIR "
+    "server: it may be naltrexone or an opioid, so it is reported as not checked (never a silent all-clear).",
     suggestions="None; the detail lists each missing category with its reason, the checks that could not run, and "
     "skipped resources summarised by type and reason (counts and the first few ids).",
     source="Service design: a check that could not run must not look like a check that passed.",
@@ -70,6 +75,8 @@ DATA_REVIEWED = OverrideReasonSpec("data-reviewed", "Reviewed the missing data i
 def data_incomplete(ctx: RuleContext) -> Finding | None:
     """Data the checks need is missing or unreadable: list what, why, and which checks could not run."""
     record, order = ctx.record, ctx.order
+    if order.unresolved_reference:
+        return _order_not_checked(ctx)
     if not record.unavailable and not record.skipped and not record.skipped_resources:
         return None
     naltrexone_order = order.has("opioid-antagonist-therapy")
@@ -135,6 +142,30 @@ def data_incomplete(ctx: RuleContext) -> Finding | None:
 def _code(value: str) -> str:
     """A resource reference or type as shown inside `code` marks (no backticks or line breaks of its own)."""
     return " ".join(value.replace("`", "'").split())[:140]
+
+
+def _order_not_checked(ctx: RuleContext) -> Finding:
+    """A draft whose medicine is unknown: say that no check ran on it, and why."""
+    order = ctx.order
+    ref = order.unresolved_reference or "?"
+    why = ctx.record.unresolved_orders.get(order.ref, "it could not be read")
+    detail = w.detail(
+        f"The draft order `{order.ref}` could **not** be checked: its medication is a reference "
+        f"(`{ref[:80]}`) that could not be read, so the service cannot tell whether it is naltrexone, an opioid or "
+        "neither. No naltrexone or opioid check ran on it.",
+        "If the order is naltrexone or an opioid, review the opioid, urine-screen, liver and naltrexone history "
+        "yourself before signing; otherwise the order is unaffected. Ask the EHR team to send the referenced "
+        "Medication with the order (draftOrders), or FHIR access to read it.",
+        [f"- Why: {why}."],
+        "service design (cds-naltrexone): an order that could not be classified is reported, never silently "
+        "treated as unrelated.",
+    )
+    return Finding(
+        rule_id="data-incomplete", title=TITLE, indicator="warning",
+        summary="Order not checked: its medication could not be read (it may be naltrexone or an opioid)",
+        detail=detail, order_ref=order.ref, override_reasons=(DATA_REVIEWED, w.ALREADY_DONE, w.BENEFIT),
+        source_label=w.SOURCE_LABEL,
+    )
 
 
 def _ids(checks: Sequence[str]) -> str:

@@ -49,18 +49,27 @@ def _codes_query(terminology: Terminology, *classes: str) -> str:
     return ",".join(quote(c, safe="") for c in codes)
 
 
+def _with_medications(resource_type: str, patient: str) -> str:
+    return f"{resource_type}?patient={patient}&_include={resource_type}:medication"
+
+
 def prefetch_templates(terminology: Terminology) -> tuple[PrefetchTemplate, ...]:
     patient = "{{context.patientId}}"
     return (
         PrefetchTemplate("patient", f"Patient/{patient}", "patient demographics (age)", ("Patient",)),
         PrefetchTemplate("conditions", f"Condition?patient={patient}", "conditions (diagnoses)", ("Condition",)),
-        PrefetchTemplate("medicationRequests", f"MedicationRequest?patient={patient}",
+        # `_include` brings the Medications the records reference (FHIR R4 search §3.1.1.5.1): a prefetch
+        # without them leaves `medicationReference`s to read one by one from the server, or unreadable
+        PrefetchTemplate("medicationRequests", _with_medications("MedicationRequest", patient),
                          "medication orders", ("MedicationRequest", "Medication")),
-        PrefetchTemplate("medicationStatements", f"MedicationStatement?patient={patient}",
+        PrefetchTemplate("medicationStatements", _with_medications("MedicationStatement", patient),
                          "medication statements (including over-the-counter use)",
                          ("MedicationStatement", "Medication")),
-        PrefetchTemplate("medicationDispenses", f"MedicationDispense?patient={patient}",
+        PrefetchTemplate("medicationDispenses", _with_medications("MedicationDispense", patient),
                          "medication dispenses", ("MedicationDispense", "Medication")),
+        PrefetchTemplate("medicationAdministrations", _with_medications("MedicationAdministration", patient),
+                         "medication administrations (doses and injections given)",
+                         ("MedicationAdministration", "Medication")),
         PrefetchTemplate("liverTests",
                          f"Observation?patient={patient}&code={_codes_query(terminology, 'alt', 'ast')}",
                          "liver tests (ALT, AST)", ("Observation",)),
@@ -74,8 +83,8 @@ def prefetch_templates(terminology: Terminology) -> tuple[PrefetchTemplate, ...]
 
 
 ALL_KEYS = ("patient", "conditions", "medicationRequests", "medicationStatements", "medicationDispenses",
-            "liverTests", "urineDrugScreens", "allergies")
-MEDICATION_KEYS = ("medicationRequests", "medicationStatements", "medicationDispenses")
+            "medicationAdministrations", "liverTests", "urineDrugScreens", "allergies")
+MEDICATION_KEYS = ("medicationRequests", "medicationStatements", "medicationDispenses", "medicationAdministrations")
 
 
 class NaltrexonePack:
@@ -104,6 +113,10 @@ class NaltrexonePack:
                 out.append(OrderCheck(order, NALTREXONE_RULES, ALL_KEYS))
             elif order.has("opioid") and OPIOID_RULES:
                 out.append(OrderCheck(order, OPIOID_RULES, MEDICATION_KEYS))
+            elif order.unresolved_reference:
+                # nothing is known of the medicine (its Medication could not be read): it may be naltrexone or
+                # an opioid, so the order gets a card saying it could not be checked, never a silent all-clear
+                out.append(OrderCheck(order, (data.data_incomplete,), ()))
         return out
 
     def context(self, record: PatientRecord, order: MedicationUse, patient_id: str,

@@ -69,6 +69,8 @@ def medication_line(m: MedicationUse, today: date) -> str:
         parts.append("current")
     if m.matched_by == "text":
         parts.append("recognised from its name in the text (no recognised code): please verify")
+    if m.date_note and not m.is_draft:
+        parts.append(f"**imprecise date**: {m.date_note}")
     return "- " + ", ".join(parts)
 
 
@@ -85,7 +87,8 @@ def lab_line(lab: LabResult, uln: float | None = None, uln_source: str | None = 
     value = f"{lab.value:g} {lab.unit}" if lab.value is not None else (lab.original or "no value")
     if lab.original and lab.value is not None and lab.unit and lab.original.split()[-1:] != [lab.unit]:
         value += f" (reported as {lab.original})"
-    line = f"- **{lab.display}** (`{lab.ref}`) on {when(lab.when)}: {value}"
+    on = when(lab.when) if lab.first_day == lab.when else f"{when(lab.first_day)}..{when(lab.when)}"
+    line = f"- **{lab.display}** (`{lab.ref}`) on {on}: {value}"
     if lab.reference_text:
         line += f", reference range {lab.reference_text}"
     if uln is not None and lab.value is not None:
@@ -93,6 +96,8 @@ def lab_line(lab: LabResult, uln: float | None = None, uln_source: str | None = 
         line += f"; ULN {uln:g} U/L ({source}) → **{lab.value / uln:.1f}× ULN**"
     elif lab.positive is not None:
         line += f" → **{'positive' if lab.positive else 'negative'}**"
+    if lab.date_note:
+        line += f"; **imprecise date**: {lab.date_note}"
     return line
 
 
