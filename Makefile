@@ -34,8 +34,9 @@ $(BIN)/.installed-test: requirements-test.lock pyproject.toml | $(VENV)/.venv-cr
 	$(PIP_SELF)
 	@touch $@ $(BIN)/.installed-run
 
+# the integrator preview page (/preview) is on for the local server (`make run CDS_PREVIEW=off` to hide it)
 run: $(BIN)/.installed-run
-	$(BIN)/python -m cds_service serve --host $(HOST) --port $(PORT)
+	CDS_PREVIEW=$${CDS_PREVIEW:-on} $(BIN)/python -m cds_service serve --host $(HOST) --port $(PORT)
 
 test: $(BIN)/.installed-test
 	@echo "make: checking the test servers' system packages (PostgreSQL, sekmet-fhir, chromium)"
@@ -76,4 +77,4 @@ lock:
 	@echo "make: lock regenerated (uv.lock, requirements.lock, requirements-test.lock): commit all three"
 
 clean:
-	rm -rf $(VENV) .venv-fhir .venv-tools .pytest_cache .ruff_cache *.sqlite3*
+	rm -rf $(VENV) .venv-fhir .venv-tools .pytest_cache .ruff_cache *.sqlite3* test-output

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import hmac
 import logging
 import re
 from collections.abc import AsyncIterator, Sequence
@@ -40,11 +39,13 @@ from cds_service.ops.telemetry import RequestTelemetryMiddleware, note_hook_call
 from cds_service.pipeline import FetcherFactory, Outcome, Pipeline
 from cds_service.rules.base import RulePack
 from cds_service.rules.registry import default_packs
+from cds_service.security.admin import admin_refusal
 from cds_service.security.dependency import auth_error_response, authenticate, cors_options
 from cds_service.security.jwt import AuthError, JwtVerifier, ThreadedReplayCache
 from cds_service.security.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from cds_service.settings import Settings, get_settings
 from cds_service.store import FeedbackError, FeedbackItem, IssuedCard, IssuedSuggestion, Store
+from cds_service.web import add_pages
 
 log = logging.getLogger("cds_service")
 
@@ -264,22 +265,20 @@ def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | 
 
     @app.get("/analytics/rules", summary="Override analytics per rule (admin token)",
              responses={401: ERRORS[401]})
-    async def analytics(request: Request, since: datetime | None = None, until: datetime | None = None) -> Response:
-        expected = settings.admin_token
-        given = request.headers.get("authorization", "")
-        if not expected:
-            return outcome_response(401, "Analytics are disabled: set CDS_ADMIN_TOKEN.", code="security",
-                                    headers={"WWW-Authenticate": "Bearer"})
-        if not hmac.compare_digest(given.encode(), f"Bearer {expected}".encode()):
-            return outcome_response(401, "Analytics need 'Authorization: Bearer <CDS_ADMIN_TOKEN>'.",
-                                    code="security", headers={"WWW-Authenticate": "Bearer"})
+    async def analytics(request: Request, since: datetime | None = None, until: datetime | None = None,
+                        service: str | None = None) -> Response:
+        refused = admin_refusal(request, settings)
+        if refused is not None:
+            return refused
         from cds_service.store import report_json
 
-        stats = await run_in_threadpool(store.analytics, since, until)
+        stats = await run_in_threadpool(partial(store.analytics, since, until, service_id=service))
         return _json({"rules": report_json(stats)})
 
     install_probes(app, store, pipeline_packs)
     app.add_api_route("/metrics", metrics_endpoint(settings.metrics_token), methods=["GET"], include_in_schema=False)
+
+    add_pages(app, settings)  # /static, /preview (CDS_PREVIEW=on), /dashboard and the analytics it reads
 
     # the request models join the OpenAPI components (bodies are read by hand for precise errors)
     _add_models_to_openapi(app)
