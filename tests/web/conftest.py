@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import FIXTURES, ROOT, TODAY
-from tests.security.log_guard import forbid, watch_file
+from tests.security.log_guard import forbid
 from tests.support.uvicorn_server import UvicornServer
 
 # screenshots go here (`CDS_TEST_OUTPUT` to change it); the committed copies in docs/ are refreshed with
@@ -27,14 +27,11 @@ def live_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServi
     tmp = tmp_path_factory.mktemp("web")
     token = secrets.token_urlsafe(24)
     forbid(token)
-    log = tmp / "uvicorn.log"
-    watch_file(log)
+    log = tmp / "uvicorn.log"  # UvicornServer registers it with the log guard
     env = {"CDS_PREVIEW": "on", "CDS_PREVIEW_FIXTURES": str(FIXTURES), "CDS_AUTH_MODE": "off",
            "CDS_DATABASE_URL": f"sqlite:///{tmp / 'ledger.sqlite3'}", "CDS_PATIENT_HASH_KEY": "browser-test",
            "CDS_ADMIN_TOKEN": token, "CDS_LOG_LEVEL": "INFO", "CDS_TODAY": TODAY}
-    env_clean = {k: v for k, v in os.environ.items() if not k.startswith("CDS_")}
     server = LiveService(env, log_path=log)
-    server.env = {**env_clean, "CDS_PUBLIC_BASE_URL": server.url, **env}
     server.admin_token = token
     with server:
         yield server
