@@ -34,9 +34,11 @@ $(BIN)/.installed-test: requirements-test.lock pyproject.toml | $(VENV)/.venv-cr
 	$(PIP_SELF)
 	@touch $@ $(BIN)/.installed-run
 
-# a local sandbox's FHIR server is plain http on this machine: allowed for `make run` only (default: never)
+# a local sandbox's FHIR server is plain http on this machine: allowed for `make run` only (default: never);
+# the integrator preview page (/preview) is on for the local server (`make run CDS_PREVIEW=off` to hide it)
 run: $(BIN)/.installed-run
-	CDS_FHIR_ALLOW_HTTP=$${CDS_FHIR_ALLOW_HTTP:-loopback} $(BIN)/python -m cds_service serve --host $(HOST) --port $(PORT)
+	CDS_FHIR_ALLOW_HTTP=$${CDS_FHIR_ALLOW_HTTP:-loopback} CDS_PREVIEW=$${CDS_PREVIEW:-on} \
+		$(BIN)/python -m cds_service serve --host $(HOST) --port $(PORT)
 
 test: $(BIN)/.installed-test
 	@echo "make: checking the test servers' system packages (PostgreSQL, sekmet-fhir, chromium)"
@@ -83,4 +85,4 @@ lock:
 	@echo "make: lock regenerated (uv.lock, requirements.lock, requirements-test.lock): commit all three"
 
 clean:
-	rm -rf $(VENV) .venv-fhir .venv-tools .pytest_cache .ruff_cache *.sqlite3*
+	rm -rf $(VENV) .venv-fhir .venv-tools .pytest_cache .ruff_cache *.sqlite3* test-output

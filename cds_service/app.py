@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import hmac
 import logging
 import re
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -41,11 +40,13 @@ from cds_service.ops.telemetry import RequestTelemetryMiddleware, note_hook_call
 from cds_service.pipeline import FetcherFactory, Outcome, Pipeline
 from cds_service.rules.base import RulePack
 from cds_service.rules.registry import default_packs
+from cds_service.security.admin import admin_refusal, analytics_window
 from cds_service.security.dependency import auth_error_response, authenticate, cors_options
 from cds_service.security.jwt import AuthError, JwtVerifier, ThreadedReplayCache, VerifiedClient
 from cds_service.security.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from cds_service.settings import Settings, get_settings
 from cds_service.store import FeedbackError, FeedbackItem, IssuedCard, IssuedSuggestion, Store
+from cds_service.web import add_pages
 
 log = logging.getLogger("cds_service")
 
@@ -130,23 +131,6 @@ def parse_feedback(data: object) -> list[FeedbackItem]:
             outcome_timestamp=stamp,
         ))
     return items
-
-
-def analytics_window(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
-    """`?since=&until=` as UTC datetimes (ISO 8601; a date alone is midnight UTC), or a 400 naming the field."""
-    out: list[datetime | None] = []
-    for name, value in (("since", since), ("until", until)):
-        if value is None or value == "":
-            out.append(None)
-            continue
-        try:
-            if len(value) > 40:
-                raise ValueError(value)
-            out.append(utc_instant(datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))))
-        except ValueError:
-            raise BadRequest(f"`{name}` must be an ISO 8601 date or date-time between 1900 and 2200, "
-                             "e.g. 2026-11-01 or 2026-11-01T00:00:00Z.", expression=[name]) from None
-    return out[0], out[1]
 
 
 def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | None = None,
@@ -298,25 +282,23 @@ def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | 
 
     @app.get("/analytics/rules", summary="Override analytics per rule (admin token)",
              responses={401: ERRORS[401]})
-    async def analytics(request: Request, since: str | None = None, until: str | None = None) -> Response:
+    async def analytics(request: Request, since: str | None = None, until: str | None = None,
+                        service: str | None = None) -> Response:
         # `since`/`until` arrive as text and are parsed only after the token check: an unauthenticated
         # caller learns nothing, not even which query values are valid (auth before validation)
-        expected = settings.admin_token
-        given = request.headers.getlist("authorization")
-        if not expected:
-            return outcome_response(401, "Analytics are disabled: set CDS_ADMIN_TOKEN.", code="security",
-                                    headers={"WWW-Authenticate": "Bearer"})
-        if len(given) != 1 or not hmac.compare_digest(given[0].encode(), f"Bearer {expected}".encode()):
-            return outcome_response(401, "Analytics need one 'Authorization: Bearer <CDS_ADMIN_TOKEN>' header.",
-                                    code="security", headers={"WWW-Authenticate": "Bearer"})
+        refused = admin_refusal(request, settings)
+        if refused is not None:
+            return refused
         since, until = analytics_window(since, until)
         from cds_service.store import report_json
 
-        stats = await run_in_threadpool(store.analytics, since, until)
+        stats = await run_in_threadpool(partial(store.analytics, since, until, service_id=service))
         return _json({"rules": report_json(stats)})
 
     install_probes(app, store, pipeline_packs)
     app.add_api_route("/metrics", metrics_endpoint(settings.metrics_token), methods=["GET"], include_in_schema=False)
+
+    add_pages(app, settings)  # /static, /preview (CDS_PREVIEW=on), /dashboard and the analytics it reads
 
     # the request models join the OpenAPI components (bodies are read by hand for precise errors)
     _add_models_to_openapi(app)

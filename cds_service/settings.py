@@ -106,7 +106,22 @@ class Settings(BaseSettings):
         True, description="Run the database migrations when the app starts. Set false where a separate job runs "
         "`python -m cds_service migrate` (Kubernetes: the migration Job) and instances only check the schema.")
     retention_days: int = Field(400, description="Ledger rows older than this are removed by `purge`.")
-    admin_token: str | None = Field(None, description="Bearer token for `/analytics/*`; unset: analytics refused.")
+    admin_token: str | None = Field(
+        None, description="Bearer token for `/analytics/*` and the `/dashboard` page; unset: analytics refused.")
+
+    # --- browser pages -------------------------------------------------------------------------
+    preview: bool = Field(
+        False,
+        description="`on` serves the integrator preview page `/preview` (cards of a fixture or a pasted request, "
+        "rendered as an EHR shows them; nothing is written to the ledger). A development tool: `make run` turns "
+        "it on; off, `/preview` answers 404 and is not in the OpenAPI document.",
+    )
+    preview_fixtures: Path | None = Field(
+        None,
+        description="Folder of fixture scenarios the preview offers (`<scenario>/order-sign.json`...). Unset: "
+        "`fhir_fixtures/` of the source checkout the service runs from, else `./fhir_fixtures`; none there: the "
+        "preview says so and offers pasting only.",
+    )
 
 
 @lru_cache(maxsize=1)

@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from sqlalchemy import (
     func,
     insert,
     inspect,
+    literal_column,
     make_url,
     or_,
     select,
@@ -55,7 +56,7 @@ from cds_service.store.models import (
     SuggestionRow,
     as_utc,
 )
-from cds_service.store.report import ReasonCount, RuleStats, SuggestionStats
+from cds_service.store.report import DailyStats, ReasonCount, RuleStats, SuggestionStats
 
 log = logging.getLogger(__name__)
 
@@ -528,20 +529,61 @@ class Store:
 
     # --- analytics -----------------------------------------------------------------------------
 
-    def analytics(self, since: datetime | None = None, until: datetime | None = None) -> list[RuleStats]:
-        """Per rule id, over the cards issued in [since, until): issued, accepted, overridden, override
-        rate, override reasons (most frequent first, display from the issued card), suggestion acceptance.
-
-        Accepted / overridden / reason counts count cards (a card posted twice with different timestamps
-        counts once). All aggregation happens in SQL; one consistent snapshot.
-        """
+    @staticmethod
+    def _window(since: datetime | None, until: datetime | None, service_id: str | None) -> Any:
+        """A filter for statements over issued cards: issued in [since, until), by `service_id` if given."""
 
         def window(stmt: Any) -> Any:
             if since is not None:
                 stmt = stmt.where(CardRow.issued_at >= as_utc(since))
             if until is not None:
                 stmt = stmt.where(CardRow.issued_at < as_utc(until))
+            if service_id is not None:
+                stmt = stmt.where(CardRow.service_id == service_id)
             return stmt
+
+        return window
+
+    def daily(self, since: datetime | None = None, until: datetime | None = None, *,
+              service_id: str | None = None) -> list[DailyStats]:
+        """Per rule id and UTC day of issue, over the cards issued in [since, until) (by `service_id`, when
+        given): cards issued, and of them how many were accepted / overridden (cards, as in `analytics`).
+
+        A card counts on the day it was issued, whenever its feedback came: the override rate of a day is
+        that of the cards shown that day. Days without cards are absent.
+        """
+        window = self._window(since, until, service_id)
+        if self.dialect == "sqlite":  # naive UTC text 'YYYY-MM-DD HH:MM:SS...'
+            day: Any = func.substr(CardRow.issued_at, literal_column("1"), literal_column("10"))
+        else:  # literals, not bound parameters: PostgreSQL must see the same expression in GROUP BY
+            day = func.to_char(func.timezone(literal_column("'UTC'"), CardRow.issued_at),
+                               literal_column("'YYYY-MM-DD'"))
+        issued_q = window(select(CardRow.rule_id, day.label("day"), func.count()).group_by(CardRow.rule_id, day))
+        outcome_q = window(
+            select(CardRow.rule_id, day.label("day"), FeedbackRow.outcome, func.count(distinct(FeedbackRow.card_uuid)))
+            .join_from(FeedbackRow, CardRow, FeedbackRow.card_uuid == CardRow.card_uuid)
+            .group_by(CardRow.rule_id, day, FeedbackRow.outcome)
+        )
+        with self._read() as conn:
+            issued = {(rule, d): int(n) for rule, d, n in conn.execute(issued_q)}
+            outcomes = {(rule, d, outcome): int(n) for rule, d, outcome, n in conn.execute(outcome_q)}
+        return [
+            DailyStats(rule_id=rule, day=date.fromisoformat(d), issued=n,
+                       accepted=outcomes.get((rule, d, "accepted"), 0),
+                       overridden=outcomes.get((rule, d, "overridden"), 0))
+            for (rule, d), n in sorted(issued.items())
+        ]
+
+    def analytics(self, since: datetime | None = None, until: datetime | None = None, *,
+                  service_id: str | None = None) -> list[RuleStats]:
+        """Per rule id, over the cards issued in [since, until) (by `service_id`, when given): issued,
+        accepted, overridden, override rate, override reasons (most frequent first, display from the issued
+        card), suggestion acceptance.
+
+        Accepted / overridden / reason counts count cards (a card posted twice with different timestamps
+        counts once). All aggregation happens in SQL; one consistent snapshot.
+        """
+        window = self._window(since, until, service_id)
 
         on_card = FeedbackRow.card_uuid == CardRow.card_uuid
         issued_q = window(select(CardRow.rule_id, func.count()).group_by(CardRow.rule_id))
