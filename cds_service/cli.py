@@ -137,39 +137,13 @@ def draft_orders(data: Any, path: Path) -> list[dict]:
 
 def _request_from_bundle(bundle: dict, orders: list[dict], hook: str) -> dict:
     """A hook request whose prefetch is the patient bundle, split into the service's prefetch keys."""
-    from cds_service.fhir.read import bundle_resources
+    from cds_service.bundle_request import request_from_bundle
 
-    resources = list(bundle_resources(bundle))
-    patient = next((r for r in resources if r.get("resourceType") == "Patient"), None)
-    if patient is None:
-        raise typer.BadParameter("the patient Bundle has no Patient")
-    pack = _packs()[0]
-    terminology = pack.terminology  # type: ignore[attr-defined]
-    prefetch: dict[str, Any] = {}
-    for template in pack.prefetch:
-        if template.key == "patient":
-            prefetch["patient"] = patient
-            continue
-        chosen = [r for r in resources if r.get("resourceType") in template.resource_types]
-        if template.resource_types == ("Observation",):
-            wanted = {"liverTests": {"alt", "ast"}, "urineDrugScreens": {"urine-opioid-screen", "urine-naltrexone"}}
-            classes = wanted.get(template.key, set())
-            from cds_service.fhir.read import codings
-
-            chosen = [r for r in chosen if any(terminology.observation_classes(s, c) & classes
-                                               for s, c, _d in codings(r.get("code")))]
-        prefetch[template.key] = {"resourceType": "Bundle", "type": "searchset", "total": len(chosen),
-                                  "entry": [{"resource": r} for r in chosen]}
-    request: dict[str, Any] = {
-        "hook": hook, "hookInstance": "cli-evaluate",
-        "context": {"patientId": patient["id"], "userId": "Practitioner/cli",
-                    "draftOrders": {"resourceType": "Bundle", "type": "collection",
-                                    "entry": [{"resource": o} for o in orders]}},
-        "prefetch": prefetch,
-    }
-    if hook == "order-select":
-        request["context"]["selections"] = [f"MedicationRequest/{o['id']}" for o in orders]
-    return request
+    drafts = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": o} for o in orders]}
+    try:
+        return request_from_bundle(bundle, drafts, hook, _packs()[0], hook_instance="cli-evaluate")
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from None
 
 
 def print_cards(body: dict) -> None:
@@ -280,12 +254,13 @@ def terminology_explain(
 def _when(value: str | None, option: str) -> datetime | None:
     if value is None:
         return None
+    from cds_service.bounded import utc_instant
+
     try:
-        moment = datetime.fromisoformat(value)
+        return utc_instant(datetime.fromisoformat(value))  # bounded: year 1 with an offset is no traceback
     except ValueError:
-        raise typer.BadParameter(f"{value!r} is not an ISO date or date-time (e.g. 2026-11-25 or "
-                                 f"2026-11-25T08:00:00Z)", param_hint=option) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        raise typer.BadParameter(f"{value[:60]!r} is not an ISO date or date-time between 1900 and 2200 (e.g. "
+                                 f"2026-11-25 or 2026-11-25T08:00:00Z)", param_hint=option) from None
 
 
 @cli.command()

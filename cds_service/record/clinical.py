@@ -160,11 +160,11 @@ def lab_result(resource: dict, terminology: Terminology, not_before: date | None
             raise Unreadable(f"{ref}: valueQuantity is not a number with a unit")
         raw_value = number(q.get("value"))
         raw_unit = text(q.get("code")) or text(q.get("unit")) or ""
-        original = f"{q.get('value')} {raw_unit}".strip()
+        original = f"{q.get('value')} {raw_unit}".strip()[:80]
         factor = ENZYME_UNITS.get(raw_unit.lower()) if classes & {"alt", "ast"} else None
         if classes & {"alt", "ast"}:
             if factor is None:
-                raise Unreadable(f"{ref}: unit '{raw_unit}' is not an enzyme activity unit "
+                raise Unreadable(f"{ref}: unit '{raw_unit[:20]}' is not an enzyme activity unit "
                                  "(U/L, IU/L, µkat/L, nkat/L, µmol/(s·L))")
             value, unit = raw_value * factor, "U/L"  # type: ignore[operator]
         else:
