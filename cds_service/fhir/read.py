@@ -7,10 +7,12 @@ costs a fraction of validating whole resources with fhir.resources.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from cds_service.bounded import OutOfRange, checked_date, finite_number
 from cds_service.memo import remember
 
 Codings = list[tuple[str | None, str | None, str | None]]
@@ -99,23 +101,28 @@ def reference_id(value: Any, resource_type: str) -> str | None:
     return None
 
 
-def _parse_date(value: str) -> date | None:
+def _parse_date(value: str) -> date | OutOfRange | None:
     # FHIR date / dateTime / instant: YYYY, YYYY-MM, YYYY-MM-DD, YYYY-MM-DDThh:mm:ss(.s)(Z|+hh:mm)
     try:
         if len(value) == 4:
-            return date(int(value), 1, 1)
-        if len(value) == 7:
-            return date(int(value[:4]), int(value[5:7]), 1)
-        if len(value) == 10:
-            return date.fromisoformat(value)
-        if len(value) > 10 and value[10] == "T":
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).date()
+            found = date(int(value), 1, 1)
+        elif len(value) == 7:
+            found = date(int(value[:4]), int(value[5:7]), 1)
+        elif len(value) == 10:
+            found = date.fromisoformat(value)
+        elif len(value) > 10 and value[10] == "T":
+            found = datetime.fromisoformat(value.replace("Z", "+00:00")).date()
+        else:
+            return None
     except ValueError:
         return None
-    return None
+    try:
+        return checked_date(found)
+    except OutOfRange as err:
+        return err
 
 
-_DATES: dict[str, date | None] = {}  # the same dates recur in every call about a patient
+_DATES: dict[str, date | OutOfRange | None] = {}  # the same dates recur in every call about a patient
 _UNKNOWN = object()
 
 
@@ -123,12 +130,16 @@ def parse_date(value: Any) -> date | None:
     """The calendar date of a FHIR date/dateTime/instant (its local date as written), or None.
 
     A partial date ("2026", "2026-11") reads as its first day: use `date_span` wherever the difference can
-    matter clinically (an exposure's end, a result's date)."""
+    matter clinically (an exposure's end, a result's date). A well-formed date outside the bounded range
+    (year 1, year 9999) raises `OutOfRange`: the resource carrying it is unreadable, and date arithmetic on
+    what is returned cannot overflow."""
     if not isinstance(value, str) or len(value) > 40:
         return None
     found = _DATES.get(value, _UNKNOWN)
     if found is _UNKNOWN:
-        return remember(_DATES, value, _parse_date(value), 8192)
+        found = remember(_DATES, value, _parse_date(value), 8192)
+    if isinstance(found, OutOfRange):
+        raise OutOfRange(f"date {value[:12]!r} out of range")
     return found  # type: ignore[return-value]
 
 
@@ -155,43 +166,55 @@ class DateSpan:
         return DateSpan(self.earliest, today, self.precision)
 
 
-def _span(value: str) -> DateSpan | None:
+def _span(value: str) -> DateSpan | OutOfRange | None:
     try:
         if len(value) == 4:
             year = int(value)
-            return DateSpan(date(year, 1, 1), date(year, 12, 31), "year")
-        if len(value) == 7 and value[4] == "-":
+            span = DateSpan(date(year, 1, 1), date(year, 12, 31), "year")
+        elif len(value) == 7 and value[4] == "-":
             year, month = int(value[:4]), int(value[5:7])
             first = date(year, month, 1)
+            if year >= 9999 and month == 12:
+                return OutOfRange("date out of range")
             nxt = date(year + 1, 1, 1) if month == 12 else date(year, month + 1, 1)
-            return DateSpan(first, nxt - timedelta(days=1), "month")
-        if len(value) == 10:
+            span = DateSpan(first, nxt - timedelta(days=1), "month")
+        elif len(value) == 10:
             day = date.fromisoformat(value)
-            return DateSpan(day, day, "day")
-        if len(value) > 10 and value[10] == "T":
+            span = DateSpan(day, day, "day")
+        elif len(value) > 10 and value[10] == "T":
             moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
             local = moment.date()
+            checked_date(local)  # before astimezone: year 1 with an offset falls off the calendar
             if moment.tzinfo is None:
-                return DateSpan(local, local, "day")
-            utc = moment.astimezone(UTC).date()
-            if utc == local:
-                return DateSpan(local, local, "day")
-            return DateSpan(min(local, utc), max(local, utc), "zone")
-    except ValueError:
+                span = DateSpan(local, local, "day")
+            else:
+                utc = moment.astimezone(UTC).date()
+                span = (DateSpan(local, local, "day") if utc == local
+                        else DateSpan(min(local, utc), max(local, utc), "zone"))
+        else:
+            return None
+        checked_date(span.earliest)
+        checked_date(span.latest)
+        return span
+    except OutOfRange as err:
+        return err
+    except (ValueError, OverflowError):
         return None
-    return None
 
 
-_SPANS: dict[str, DateSpan | None] = {}
+_SPANS: dict[str, DateSpan | OutOfRange | None] = {}
 
 
 def date_span(value: Any) -> DateSpan | None:
-    """Every day a FHIR date/dateTime/instant may mean (partial dates keep their precision), or None."""
+    """Every day a FHIR date/dateTime/instant may mean (partial dates keep their precision), or None;
+    `OutOfRange` (like `parse_date`) for a well-formed date outside the bounded range."""
     if not isinstance(value, str) or len(value) > 40:
         return None
     found = _SPANS.get(value, _UNKNOWN)
     if found is _UNKNOWN:
-        return remember(_SPANS, value, _span(value), 8192)
+        found = remember(_SPANS, value, _span(value), 8192)
+    if isinstance(found, OutOfRange):
+        raise OutOfRange(f"date {value[:12]!r} out of range")
     return found  # type: ignore[return-value]
 
 
@@ -208,16 +231,9 @@ def period_spans(value: Any) -> tuple[DateSpan | None, DateSpan | None]:
 
 
 def number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
+    """A FHIR decimal/integer as a float; None when it is not a number; `OutOfRange` when it is infinite,
+    NaN or beyond the bounded range (`cds_service.bounded`)."""
+    return finite_number(value)
 
 
 def outcome_text(resource: Any) -> str | None:
@@ -235,8 +251,18 @@ def outcome_text(resource: Any) -> str | None:
     return ""
 
 
+# why a resource of another patient than `context.patientId` was left out (gathering, record, card)
+OTHER_PATIENT = "it belongs to another patient than the hook's patient"
+
 # FHIR `id` syntax (R4 §2.24.0.1): what a reference or an `update` action may carry
 FHIR_ID = r"[A-Za-z0-9\-.]{1,64}"
+_FHIR_ID = re.compile(FHIR_ID)
+
+
+def is_fhir_id(value: object) -> bool:
+    """A FHIR id that is safe in a URL path: the id syntax, and not `.` or `..` (which the syntax allows but
+    which would walk the path: `Patient/..` is the server's base)."""
+    return isinstance(value, str) and _FHIR_ID.fullmatch(value) is not None and value.strip(".") != ""
 
 
 def bundle_resources(bundle: Any) -> list[dict]:

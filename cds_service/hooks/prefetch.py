@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import quote
 
 from cds_service.errors import BadRequest
-from cds_service.fhir.read import as_list, outcome_text, search_matches, text
+from cds_service.fhir.read import as_list, is_fhir_id, outcome_text, search_matches, text
 
 _TOKEN = re.compile(r"\{\{\s*([A-Za-z.]+)\s*\}\}")
 _USER_TOKENS = {
@@ -58,7 +58,13 @@ def fill_tokens(query: str, context: Mapping[str, Any]) -> str:
         if not isinstance(v, (str, int)) or isinstance(v, bool):
             raise BadRequest(f"Prefetch token {{{{{token}}}}} has no value in this request's context.",
                              expression=[f"context.{token.removeprefix('context.')}"])
-        return quote(str(v), safe="/")
+        # every token is an id (patientId, encounterId, a practitioner id): validated as a FHIR id before it
+        # goes into a URL that carries the bearer token; `../` or `?` would move the request elsewhere
+        if not is_fhir_id(str(v)):
+            raise BadRequest(f"`context.{token.removeprefix('context.')}` is not a FHIR id (1-64 letters, digits, "
+                             "'-' and '.'), so no FHIR query can be built from it.",
+                             expression=[f"context.{token.removeprefix('context.')}"])
+        return quote(str(v), safe="")
 
     return _TOKEN.sub(value, query)
 

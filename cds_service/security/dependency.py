@@ -85,7 +85,10 @@ async def authenticate(
     if verifier is None:
         raise RuntimeError("auth_mode is 'jwt' but no JwtVerifier was configured")
     audiences = audiences_for(settings, kind, service_id)
-    return await verifier.verify(request.headers.get("authorization"), audiences)
+    given = request.headers.getlist("authorization")
+    if len(given) > 1:  # which one would a proxy, a log or another server have checked? refuse the ambiguity
+        raise AuthError("malformed-token", "more than one Authorization header")
+    return await verifier.verify(given[0] if given else None, audiences)
 
 
 def log_auth_failure(err: AuthError) -> None:

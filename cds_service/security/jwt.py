@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import httpx
 import jwt
 
+from cds_service.bounded import epoch_seconds
 from cds_service.security.issuers import (
     PublicJwk,
     TrustedIssuer,
@@ -275,8 +276,7 @@ class JwtVerifier:
             raise fail("not-yet-valid", "the JWT was issued in the future (`iat`); check the client's clock")
         nbf = claims.get("nbf")
         if nbf is not None:
-            if isinstance(nbf, bool) or not isinstance(nbf, int | float):
-                raise fail("malformed-token", "the `nbf` claim must be a number")
+            nbf = self._numeric_claim(claims, "nbf", fail)
             if nbf > now + skew:
                 raise fail("not-yet-valid", "the JWT is not valid yet (`nbf`)")
         max_age = self.settings.jwt_max_age_seconds
@@ -393,9 +393,11 @@ class JwtVerifier:
         value = claims.get(name)
         if value is None:
             raise fail("malformed-token", f"the `{name}` claim is required")
-        if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
-            raise fail("malformed-token", f"the `{name}` claim must be a number of seconds since the epoch")
-        return float(value)
+        try:  # the bounded conversion: a 400-digit integer or Infinity is a malformed token, not a 500
+            return epoch_seconds(value, name)
+        except (TypeError, ValueError):
+            raise fail("malformed-token", f"the `{name}` claim must be a number of seconds since the epoch "
+                       "(finite, before year 2201)") from None
 
     # ------------------------------------------------------------------ keys
     async def _find_key(self, issuer: TrustedIssuer, kid: str, jku: str | None) -> PublicJwk | None:

@@ -85,6 +85,10 @@ class CardRow(Base):
     indicator: Mapped[str] = mapped_column(String(16))
     summary: Mapped[str] = mapped_column(Text)
     issued_at: Mapped[datetime] = mapped_column(index=True)
+    # the verified JWT `iss` and `tenant` of the call that received the card (None: auth off); feedback on
+    # the card is accepted only from the same issuer and tenant (migration 0002)
+    issuer: Mapped[str | None] = mapped_column(Text)
+    tenant: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index("ix_issued_card_rule_id_issued_at", "rule_id", "issued_at"),)
 

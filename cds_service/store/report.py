@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 NON_ADHERENCE_SYSTEM = "http://terminology.hl7.org/CodeSystem/non-adherence-reason-codes"
@@ -66,6 +67,28 @@ class RuleStats:
     @property
     def suggestion_acceptance(self) -> list[tuple[str, int, int]]:
         return [(s.label, s.issued, s.accepted) for s in self.suggestions]
+
+
+@dataclass(frozen=True)
+class DailyStats:
+    """One rule on one UTC day: cards issued that day, and how many of them were accepted / overridden."""
+
+    rule_id: str
+    day: date
+    issued: int
+    accepted: int
+    overridden: int
+
+    @property
+    def override_rate(self) -> float | None:
+        answered = self.accepted + self.overridden
+        return self.overridden / answered if answered else None
+
+
+def daily_json(days: Sequence[DailyStats]) -> list[dict[str, Any]]:
+    """JSON-ready form of `Store.daily` (the dashboard's override rate over time)."""
+    return [{"rule_id": d.rule_id, "day": d.day.isoformat(), "issued": d.issued, "accepted": d.accepted,
+             "overridden": d.overridden, "override_rate": d.override_rate} for d in days]
 
 
 def _pct(rate: float | None) -> str:

@@ -365,7 +365,7 @@ def test_connection_refused(tmp_path: Path) -> None:
     f = FhirFetcherFactory(settings, transport=httpx.MockTransport(refuse))(hook_call())
     assert f is not None
     result = run_fetch(f, {"conditions": "Condition?patient=p1"})
-    assert result.failed == {"conditions": "could not connect to the FHIR server"}
+    assert result.failed == {"conditions": "could not reach the FHIR server"}
 
 
 def test_token_never_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

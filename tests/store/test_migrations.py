@@ -17,7 +17,7 @@ from tests.store.conftest import HASH_KEY
 from tests.store.helpers import issue, make_card, row_counts
 
 TABLES = set(Base.metadata.tables)
-HEAD = "0002"  # the newest migration (feedback_reason)
+HEAD = "0003"  # the newest revision (one head): feedback_reason after card issuer
 
 
 def _tables(store: Store) -> set[str]:
@@ -39,6 +39,22 @@ def test_migrations_match_models(store: Store) -> None:
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
     assert diff == []
+
+
+def test_0002_keeps_existing_cards_and_adds_issuer_and_tenant(make_store: Callable[[], Store]) -> None:
+    store = make_store()
+    store.migrate("0001")
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO issued_card (card_uuid, service_id, hook, hook_instance, patient_hash, rule_id, indicator, "
+            "summary, issued_at) VALUES ('c1', 's', 'order-sign', 'h', 'x', 'r', 'warning', 'sum', "
+            "'2026-11-25 00:00:00.000000')")
+    store.migrate()
+    assert store.current_revision() == HEAD
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT card_uuid, issuer, tenant FROM issued_card").all() == [("c1", None, None)]
+    store.downgrade("0001")
+    assert "issuer" not in {c["name"] for c in inspect(store.engine).get_columns("issued_card")}
 
 
 def test_downgrade_base_then_upgrade_head(store: Store) -> None:
@@ -95,15 +111,15 @@ def test_concurrent_migrate_from_processes(db_url: str) -> None:
         assert out.strip() == HEAD
 
 
-def test_0002_copies_existing_reasons(store: Store) -> None:
-    """Feedback stored before 0002 keeps its reason: the upgrade copies it into feedback_reason."""
+def test_0003_copies_existing_reasons(store: Store) -> None:
+    """Feedback stored before 0003 keeps its reason: the upgrade copies it into feedback_reason."""
     from sqlalchemy import text
 
     from tests.store.helpers import overridden
 
     card = issue(store, [make_card()])[0]
     store.record_feedback("naltrexone-order-select", [overridden(card, "benefit")])
-    store.downgrade("0001")
+    store.downgrade("0002")
     assert "feedback_reason" not in _tables(store)
     store.migrate()
     with store.engine.connect() as conn:

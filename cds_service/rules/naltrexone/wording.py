@@ -83,7 +83,9 @@ def condition_line(c: ConditionEntry) -> str:
     if c.verification_status:
         status += f", {c.verification_status}"
     onset = f", onset {c.onset.isoformat()}" if c.onset else ""
-    return f"- **{c.display}** (`{c.ref}`, {codes}): {status}{onset}"
+    where = f"`{c.ref}`, {codes}" if codes else f"`{c.ref}`"
+    text = (", recognised from the text (no recognised code): please verify" if c.matched_by == "text" else "")
+    return f"- **{c.display}** ({where}): {status}{onset}{text}"
 
 
 def lab_line(lab: LabResult, uln: float | None = None, uln_source: str | None = None) -> str:

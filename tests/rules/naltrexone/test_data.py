@@ -50,7 +50,7 @@ def test_malformed_observation(client: Client) -> None:
     assert b.rules_fired(body) == [("data-incomplete", "warning")]
     card = body["cards"][0]
     assert card["summary"] == "Naltrexone check incomplete: 1 unreadable record skipped"
-    assert ("- Skipped as unreadable: `Observation/bad-alt`: no readable effective date. Checks that may be "
+    assert ("- Skipped: 1 Observation record (no readable effective date): `Observation/bad-alt`. Checks that may be "
             "affected: `liver-enzymes`, `liver-tests-missing`, `urine-screen-positive`, `urine-screen-needed`"
             ) in card["detail"]
 

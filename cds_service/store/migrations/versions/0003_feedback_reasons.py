@@ -1,7 +1,7 @@
 """Feedback may carry several override reasons (`overrideReasons`, Epic extension reasons): one row each.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-12-01
 
 `feedback.reason_system` / `reason_code` keep the first reason (what older rows hold); `feedback_reason`
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002"
-down_revision: str | None = "0001"
+revision: str = "0003"
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
