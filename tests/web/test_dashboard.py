@@ -83,7 +83,7 @@ def test_numbers_per_day_per_service_and_as_csv(http: TestClient) -> None:
     feedback(http, "naltrexone-order-sign", override(sign["opioid-concurrent"], "benefit-outweighs-risk"),
              accept(sign["urine-screen-needed"]))
     feedback(http, "naltrexone-order-select", override(select["opioid-washout"], "benefit-outweighs-risk"),
-             accept(select["urine-screen-needed"]), override(select["overdose-risk"], "already-addressed"))
+             accept(select["urine-screen-needed"]), override(select["overdose-risk"], "action-completed"))
 
     rules = {r["rule_id"]: r for r in http.get("/analytics/rules", headers=AUTH).json()["rules"]}
     assert (rules["urine-screen-needed"]["issued"], rules["urine-screen-needed"]["accepted"]) == (2, 2)
@@ -113,7 +113,7 @@ def test_numbers_per_day_per_service_and_as_csv(http: TestClient) -> None:
     assert reasons[0] == ["rule_id", "reason_system", "reason_code", "reason_display", "cards"]
     assert sorted((r[0], r[2], r[4]) for r in reasons[1:]) == [
         ("opioid-concurrent", "benefit-outweighs-risk", "1"), ("opioid-washout", "benefit-outweighs-risk", "1"),
-        ("overdose-risk", "already-addressed", "1")]
+        ("overdose-risk", "action-completed", "1")]
     daily_csv = list(csv.reader(io.StringIO(http.get("/analytics/rules.csv", params={"table": "daily"},
                                                       headers=AUTH).text)))
     assert daily_csv[0] == ["rule_id", "day", "issued", "accepted", "overridden", "override_rate"]

@@ -44,7 +44,7 @@ def produce_feedback(base: str) -> dict[str, tuple[int, int, int]]:
                                        override(b["opioid-concurrent"], "specialist-supervised"),
                                        accept(c["opioid-concurrent"]),
                                        accept(a["urine-screen-needed"]),
-                                       override(b["urine-screen-needed"], "already-addressed")])
+                                       override(b["urine-screen-needed"], "action-completed")])
         s = cards("opioid-stopped-3-days", "order-select")
         post("naltrexone-order-select", [override(s["opioid-washout"], "benefit-outweighs-risk")])
     return {"opioid-concurrent": (3, 1, 2), "urine-screen-needed": (4, 1, 1), "opioid-washout": (1, 0, 1),
