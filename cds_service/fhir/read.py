@@ -126,6 +126,19 @@ _DATES: dict[str, date | OutOfRange | None] = {}  # the same dates recur in ever
 _UNKNOWN = object()
 
 
+def _remembered(memo: dict, value: Any, parse: Any) -> Any:
+    """A FHIR date string read once per process (memoised), or None; a well-formed date outside the bounded
+    range is remembered as such and raises `OutOfRange` every time it is read."""
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    found = memo.get(value, _UNKNOWN)
+    if found is _UNKNOWN:
+        found = remember(memo, value, parse(value), 8192)
+    if isinstance(found, OutOfRange):
+        raise OutOfRange(f"date {value[:12]!r} out of range")
+    return found
+
+
 def parse_date(value: Any) -> date | None:
     """The calendar date of a FHIR date/dateTime/instant (its local date as written), or None.
 
@@ -133,14 +146,7 @@ def parse_date(value: Any) -> date | None:
     matter clinically (an exposure's end, a result's date). A well-formed date outside the bounded range
     (year 1, year 9999) raises `OutOfRange`: the resource carrying it is unreadable, and date arithmetic on
     what is returned cannot overflow."""
-    if not isinstance(value, str) or len(value) > 40:
-        return None
-    found = _DATES.get(value, _UNKNOWN)
-    if found is _UNKNOWN:
-        found = remember(_DATES, value, _parse_date(value), 8192)
-    if isinstance(found, OutOfRange):
-        raise OutOfRange(f"date {value[:12]!r} out of range")
-    return found  # type: ignore[return-value]
+    return _remembered(_DATES, value, _parse_date)  # type: ignore[return-value]
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,14 +214,7 @@ _SPANS: dict[str, DateSpan | OutOfRange | None] = {}
 def date_span(value: Any) -> DateSpan | None:
     """Every day a FHIR date/dateTime/instant may mean (partial dates keep their precision), or None;
     `OutOfRange` (like `parse_date`) for a well-formed date outside the bounded range."""
-    if not isinstance(value, str) or len(value) > 40:
-        return None
-    found = _SPANS.get(value, _UNKNOWN)
-    if found is _UNKNOWN:
-        found = remember(_SPANS, value, _span(value), 8192)
-    if isinstance(found, OutOfRange):
-        raise OutOfRange(f"date {value[:12]!r} out of range")
-    return found  # type: ignore[return-value]
+    return _remembered(_SPANS, value, _span)  # type: ignore[return-value]
 
 
 def period_bounds(value: Any) -> tuple[date | None, date | None]:
