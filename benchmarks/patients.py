@@ -330,6 +330,7 @@ def _chart(name: str, sizes: Sizes, seed: int) -> tuple[_Gen, dict[str, Any]]:
         "urineDrugScreens": g.bundle(urine),
         "allergies": g.bundle(allergies),
     }
+    prefetch["medicationAdministrations"] = g.bundle([])  # after the others: their generated ids stay as they were
     return g, prefetch
 
 

@@ -14,7 +14,8 @@ from typing import Any
 from cds_service.cards.render import cards as render_cards
 from cds_service.errors import NotFound, PreconditionFailed
 from cds_service.fhir.gather import Fetcher, merge
-from cds_service.gather import Gathered, gather
+from cds_service.gather import Gathered, gather, resolve_draft_medications
+from cds_service.hooks.prefetch import PrefetchTemplate
 from cds_service.hooks.request import HookCall, parse_hook_call
 from cds_service.record.build import build_record, draft_uses, medication_index
 from cds_service.rules import engine
@@ -24,6 +25,25 @@ from cds_service.settings import Settings
 log = logging.getLogger(__name__)
 
 FetcherFactory = Callable[[HookCall], "Fetcher | None"]
+# reading what the FHIR server sent may run this long past the FHIR deadline (the rules and cards after it
+# take a millisecond): the whole call answers within the deadline + 100 ms
+CPU_GRACE_SECONDS = 0.05
+
+
+def _keys_by_type(templates: Sequence[PrefetchTemplate]) -> dict[str, list[str]]:
+    """resource type -> the prefetch keys of the templates that fetch it (what becomes unavailable when the
+    record builder runs out of time before reading that type)."""
+    out: dict[str, list[str]] = {}
+    for t in templates:
+        for rtype in t.resource_types:
+            out.setdefault(rtype, []).append(t.key)
+    return out
+
+
+def _reading_deadline(gathered: Gathered) -> float | None:
+    """When the record builder must stop reading (time.monotonic()): the FHIR deadline plus the CPU grace,
+    when the FHIR server was used."""
+    return None if gathered.deadline is None else gathered.deadline + CPU_GRACE_SECONDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,26 +103,42 @@ class Pipeline:
         draft_index = medication_index(draft_meds)
         drafts = draft_uses(call.draft_orders, draft_index, terminology, today, call.patient_id)
         selected = drafts if call.selections is None else [d for d in drafts if d.ref in call.selections]
+        fetcher: Fetcher | None = None
+        unresolved: dict[str, str] = {}
+        if any(d.unresolved_reference for d in selected):
+            fetcher = self.fetcher_factory(call)
+            # a draft names a Medication the request does not carry: read it before deciding the order is
+            # unrelated (never a silent `cards: []` for an opioid or naltrexone order nobody could read)
+            found, unresolved = await resolve_draft_medications(call, selected, fetcher)
+            if found:
+                draft_meds = draft_meds + found
+                draft_index = medication_index(draft_meds)
+                drafts = draft_uses(call.draft_orders, draft_index, terminology, today, call.patient_id)
+                selected = drafts if call.selections is None else [d for d in drafts if d.ref in call.selections]
         checks = engine.order_checks(pack, spec.hook, selected)
         if not checks:
             return Outcome({"cards": []}, call, spec, None)
 
         keys = {k for check in checks for k in check.prefetch_keys}
-        fetcher = self.fetcher_factory(call)
-        gathered = await gather(call, engine.templates_of(pack, keys), fetcher)
+        templates = engine.templates_of(pack, keys)
+        if fetcher is None and templates:
+            fetcher = self.fetcher_factory(call)
+        gathered = await gather(call, templates, fetcher) if templates else Gathered(call.patient_id)
 
         index = medication_index(draft_meds + gathered.resources)
-        if len(index) > len(draft_index) and any(d.matched_by == "unresolved" for d in drafts):
+        if len(index) > len(draft_index) and any(d.unresolved_reference for d in drafts):
             # a draft names a Medication that only the gathered data holds: read the drafts again with it
             drafts = draft_uses(call.draft_orders, index, terminology, today, call.patient_id)
         record = build_record(call.patient_id, gathered.resources, drafts, today, terminology,
-                              gathered.unavailable, index, history_days=pack.history_days)
+                              gathered.unavailable, index, history_days=pack.history_days,
+                              dropped=gathered.dropped, deadline=_reading_deadline(gathered),
+                              keys_by_type=_keys_by_type(templates))
+        record.unresolved_orders = {d.ref: unresolved.get(d.unresolved_reference or "", "it could not be read")
+                                    for d in drafts if d.unresolved_reference}
         # the checked orders, re-read with every Medication now at hand
         by_ref = {d.ref: d for d in drafts}
         checks = [replace(c, order=by_ref.get(c.order.ref, c.order)) for c in checks]
         evaluation = engine.evaluate(pack, record, checks, call.patient_id, call.encounter_id)
-        if record.skipped:
-            log.info("hook %s: %d resources skipped", spec.id, len(record.skipped))
         return Outcome({"cards": render_cards(evaluation.findings)}, call, spec, evaluation)
 
     async def _run_patient(self, spec: ServiceSpec, pack: RulePack, scope: Scope, call: HookCall) -> Outcome:
@@ -110,14 +146,17 @@ class Pipeline:
         patient without it, answer no cards without reading anything else (labs, conditions...)."""
         today, terminology = self.today(), pack.terminology
         fetcher = self.fetcher_factory(call)
-        first = await gather(call, engine.templates_of(pack, scope.therapy_needs), fetcher)
+        templates = engine.templates_of(pack, scope.therapy_needs)
+        first = await gather(call, templates, fetcher)
         record = build_record(call.patient_id, first.resources, [], today, terminology, first.unavailable,
-                              history_days=pack.history_days)
+                              history_days=pack.history_days, dropped=first.dropped,
+                              deadline=_reading_deadline(first), keys_by_type=_keys_by_type(templates))
         check = engine.therapy_check(pack, scope, record)
         if check is None:
             return Outcome({"cards": []}, call, spec, None)
         rest = [key for key in check.prefetch_keys if key not in scope.therapy_needs]
         if rest:
+            templates = engine.templates_of(pack, [*scope.therapy_needs, *rest])
             try:
                 more = await gather(call, engine.templates_of(pack, rest), fetcher)
             except PreconditionFailed as err:
@@ -128,7 +167,10 @@ class Pipeline:
                 more = Gathered(call.patient_id, unavailable=dict.fromkeys(rest, err.message))
             resources = merge(call.patient_id, [first.resources, more.resources])
             record = build_record(call.patient_id, resources, [], today, terminology,
-                                  {**first.unavailable, **more.unavailable}, history_days=pack.history_days)
+                                  {**first.unavailable, **more.unavailable}, history_days=pack.history_days,
+                                  dropped=[*first.dropped, *more.dropped],
+                                  deadline=_reading_deadline(more) or _reading_deadline(first),
+                                  keys_by_type=_keys_by_type(templates))
             check = engine.therapy_check(pack, scope, record) or check
         evaluation = engine.evaluate(pack, record, [check], call.patient_id, call.encounter_id)
         return Outcome({"cards": render_cards(evaluation.findings)}, call, spec, evaluation)

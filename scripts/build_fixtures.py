@@ -135,7 +135,8 @@ UDS = {
     "buprenorphine": ("58359-1", "Buprenorphine+Norbuprenorphine [Presence] in Urine by Screen method"),
     "naltrexone": ("19609-7", "Naltrexone [Presence] in Urine by Screen method"),
 }
-LIVER_TEST_CODES = {"1742-6", "1920-8", "30239-8", "88112-8"}
+LIVER_TEST_CODES = {"1742-6", "1920-8", "30239-8", "88112-8",  # + the codes scripts/fixtures_terminology.py uses
+                    "1743-4", "76625-3", "77144-4", "48136-6"}
 UDS_CODES = {code for code, _ in UDS.values()} | {"3879-4", "59673-4", "19550-3", "58430-0", "19642-8", "19321-9"}
 
 ROUTE = {
@@ -472,6 +473,10 @@ class Scenario:
     sandbox: bool = False                        # exact CDS Hooks Sandbox shape
     not_strict: set[str] = field(default_factory=set)   # Type/id deliberately invalid (no R4B validation)
     not_in_bundle: set[str] = field(default_factory=set)  # cannot be stored in a FHIR server (malformed)
+    shape: str | None = None  # the public document whose shape the data follows (FHIR page, vendor docs)
+    prefetch_only: dict | None = None  # cards when no FHIR server can be reached (default: the same as sign)
+    prefetch_override: Any = None  # Scenario -> prefetch dict, for a client's own prefetch (no _include...)
+    hook_override: Any = None  # (Scenario, hook, request) -> request: a client's request shape
 
     @property
     def pid(self) -> str:
@@ -1428,7 +1433,7 @@ def s_contrave_with_oxycodone() -> Scenario:
     )
 
 
-SCENARIOS = [
+SCENARIOS: list = [
     s_silent_aud_adult, s_sandbox_bup, s_oxycodone_active, s_opioid_stopped_3_days, s_opioid_stopped_10_days,
     s_buprenorphine_ended_9_days, s_buprenorphine_ended_12_days, s_dispense_oxycodone_5_days, s_loperamide_otc,
     s_loperamide_completed, s_alt_2x, s_alt_6x, s_alt_default_uln, s_ast_ukat, s_age_17, s_age_19, s_age_20,
@@ -1482,7 +1487,14 @@ def searchset(s: Scenario, query: str, matches: list[dict]) -> dict:
     return bundle
 
 
+def medication_query(resource_type: str, pid: str) -> str:
+    """The advertised template: the records and, with `_include`, the Medications they reference."""
+    return f"{resource_type}?patient={pid}&_include={resource_type}:medication"
+
+
 def prefetch(s: Scenario) -> dict:
+    if s.prefetch_override is not None:
+        return s.prefetch_override(s)
     pid = s.pid
 
     def of_type(t: str) -> list[dict]:
@@ -1494,9 +1506,13 @@ def prefetch(s: Scenario) -> dict:
     return {
         "patient": s.patient,
         "conditions": searchset(s, f"Condition?patient={pid}", of_type("Condition")),
-        "medicationRequests": searchset(s, f"MedicationRequest?patient={pid}", of_type("MedicationRequest")),
-        "medicationStatements": searchset(s, f"MedicationStatement?patient={pid}", of_type("MedicationStatement")),
-        "medicationDispenses": searchset(s, f"MedicationDispense?patient={pid}", of_type("MedicationDispense")),
+        "medicationRequests": searchset(s, medication_query("MedicationRequest", pid), of_type("MedicationRequest")),
+        "medicationStatements": searchset(s, medication_query("MedicationStatement", pid),
+                                          of_type("MedicationStatement")),
+        "medicationDispenses": searchset(s, medication_query("MedicationDispense", pid),
+                                         of_type("MedicationDispense")),
+        "medicationAdministrations": searchset(s, medication_query("MedicationAdministration", pid),
+                                               of_type("MedicationAdministration")),
         "liverTests": searchset(s, f"Observation?patient={pid}&code=http://loinc.org|1742-6,1920-8,30239-8,88112-8",
                                 liver),
         "urineDrugScreens": searchset(
@@ -1571,7 +1587,9 @@ def validate(s: Scenario, requests: dict[str, dict], expected: dict, seen_ids: d
             check(req["context"]["draftOrders"])
     # expectations refer only to known rules and to resources that exist
     known = {ref(r) for r in [s.patient, *s.resources, *s.drafts, *s.draft_bundle_extra]}
-    for hook in ("order-sign", "order-select"):
+    for hook in ("order-sign", "order-select", "prefetch-only"):
+        if hook not in expected:
+            continue
         for c in expected[hook]["cards"]:
             assert c["rule"] in RULE_IDS, c["rule"]
             assert c["indicator"] in {"info", "warning", "critical"}
@@ -1606,7 +1624,7 @@ def readme(rows: list[tuple[Scenario, dict]]) -> str:
         "`Type/id` references the card's detail must cite; `evidence_absent` references it must not cite.",
         "",
         "Prefetch keys: `patient`, `conditions`, `medicationRequests`, `medicationStatements`,",
-        "`medicationDispenses`, `liverTests`, `urineDrugScreens`, `allergies`.",
+        "`medicationDispenses`, `medicationAdministrations`, `liverTests`, `urineDrugScreens`, `allergies`.",
         "",
         "Deliberately invalid data (excluded from R4B validation): the Sandbox draft `request-123` in",
         "`sandbox-bup-naloxone-film` (category as an object, draftOrders Bundle without `type`), and",
@@ -1629,7 +1647,12 @@ def readme(rows: list[tuple[Scenario, dict]]) -> str:
 
 def main() -> int:
     OUT.mkdir(exist_ok=True)
-    scenarios = [fn() for fn in SCENARIOS]
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import fixtures_exposure  # the exposure scenarios (issue 11 part B) live in their own module
+    import fixtures_terminology  # class-based terminology scenarios (issue 11 part A)
+
+    scenarios = [fn() for fn in [*SCENARIOS, *fixtures_exposure.SCENARIOS,
+                                 *fixtures_terminology.scenarios(sys.modules[__name__])]]
     ids = [s.id for s in scenarios]
     assert len(ids) == len(set(ids)), "duplicate scenario id"
     # remove scenario folders this generator made before but no longer makes
@@ -1642,8 +1665,14 @@ def main() -> int:
         assert s.description, s.id
         build = sandbox_request if s.sandbox else hook_request
         requests = {hook: build(s, hook) for hook in ("order-sign", "order-select")}
+        if s.hook_override is not None:
+            requests = {hook: s.hook_override(s, hook, req) for hook, req in requests.items()}
         expected = {"description": s.description, "today": TODAY.isoformat(),
                     "order-sign": s.sign, "order-select": s.select or s.sign}
+        if s.shape:
+            expected["shape"] = s.shape
+        if s.prefetch_only is not None:
+            expected["prefetch-only"] = s.prefetch_only
         validate(s, requests, expected, seen_ids)
         folder = OUT / s.id
         if folder.exists():

@@ -21,7 +21,8 @@ RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
 LOINC = "http://loinc.org"
 CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
-KEYS = ("conditions", "medicationRequests", "medicationStatements", "medicationDispenses", "liverTests")
+KEYS = ("conditions", "medicationRequests", "medicationStatements", "medicationDispenses", "medicationAdministrations",
+        "liverTests")
 
 NALTREXONE_50 = ("1483744", "naltrexone hydrochloride 50 MG Oral Tablet")
 VIVITROL = ("637213", "naltrexone 380 MG Injection")
@@ -61,6 +62,11 @@ def dispense(pid: str, did: str, product: tuple[str, str], handed: int, days_sup
             "medicationCodeableConcept": _med(product)}
 
 
+def administration(pid: str, aid: str, product: tuple[str, str], given: int) -> dict:
+    return {"resourceType": "MedicationAdministration", "id": aid, "status": "completed", "subject": _subject(pid),
+            "effectiveDateTime": f"{day(given)}T10:00:00Z", "medicationCodeableConcept": _med(product)}
+
+
 def condition(pid: str, cid: str, code: tuple[str, str]) -> dict:
     return {"resourceType": "Condition", "id": cid, "subject": _subject(pid),
             "clinicalStatus": {"coding": [{"system": CLINICAL, "code": "active"}]},
@@ -81,7 +87,7 @@ def hook_request(pid: str, resources: list[dict]) -> dict:
     prefetch: dict[str, Any] = {}
     by_key = {"conditions": "Condition", "medicationRequests": "MedicationRequest",
               "medicationStatements": "MedicationStatement", "medicationDispenses": "MedicationDispense",
-              "liverTests": "Observation"}
+              "medicationAdministrations": "MedicationAdministration", "liverTests": "Observation"}
     for key in KEYS:
         entries = [{"resource": r} for r in resources if r["resourceType"] == by_key[key]]
         prefetch[key] = {"resourceType": "Bundle", "type": "searchset", "total": len(entries), "entry": entries}
@@ -133,12 +139,20 @@ def scenarios() -> list[tuple[str, str, list[dict], list[dict], list[str]]]:
                 [card("xr-naltrexone-due", "info", ["MedicationDispense/xr-disp"], "day 26")],
                 ["overdose-risk", "liver-monitoring-due"]))
     p = "pv-xr-lapsed"
-    out.append((p, "Opioid use disorder; last extended-release naltrexone injection 40 days ago (statement), no "
-                   "naloxone: interval run out (xr-naltrexone-due warning) and overdose-risk.",
-                [condition(p, "oud", OUD), statement(p, "xr-given", VIVITROL, 40), alt(p, "alt-1", 21, 20)],
-                [card("xr-naltrexone-due", "warning", ["MedicationStatement/xr-given"], "opioid tolerance is gone",
-                      "overdose"),
+    out.append((p, "Opioid use disorder; last extended-release naltrexone injection given in the clinic 40 days ago "
+                   "(administration), no naloxone: interval run out (xr-naltrexone-due warning) and overdose-risk.",
+                [condition(p, "oud", OUD), administration(p, "xr-given", VIVITROL, 40), alt(p, "alt-1", 21, 20)],
+                [card("xr-naltrexone-due", "warning", ["MedicationAdministration/xr-given"],
+                      "opioid tolerance is gone", "overdose"),
                  card("overdose-risk", "warning", ["Condition/oud"], "naloxone")], []))
+    p = "pv-xr-statement-day-12"
+    out.append((p, "Alcohol dependence; the patient reports an extended-release naltrexone injection 12 days ago "
+                   "elsewhere (statement); oxycodone prescribed 2 days ago: naltrexone is current from the statement "
+                   "alone, so opioid-on-naltrexone (critical); the next injection is not due yet.",
+                [condition(p, "aud", AUD), statement(p, "xr-reported", VIVITROL, 12), alt(p, "alt-1", 22, 12),
+                 request(p, "oxy", OXYCODONE, 2, requester="Practitioner/urgent-care")],
+                [card("opioid-on-naltrexone", "critical", ["MedicationStatement/xr-reported", "MedicationRequest/oxy"],
+                      "analgesia is blocked")], ["xr-naltrexone-due", "liver-monitoring-due"]))
     p = "pv-opioid-prescribed-elsewhere"
     out.append((p, "Naltrexone tablets for alcohol dependence; an urgent-care clinic prescribed oxycodone 5 days "
                    "ago: opioid-on-naltrexone (critical).",

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from cds_service.fhir.read import reference_id, resource_key
+from cds_service.fhir.read import OTHER_PATIENT, reference_id, resource_key
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +49,11 @@ class Fetcher(Protocol):
         ...
 
     async def read_many(self, refs: Sequence[str]) -> dict[str, dict]:
-        """Read resources by relative reference (e.g. Medications a MedicationRequest points to)."""
+        """Read resources by relative reference (e.g. Medications a MedicationRequest points to); the ones it
+        could not read are in `failed_reads` (reference -> reason)."""
         ...
+
+    failed_reads: dict[str, str]
 
 
 def _belongs_to(resource: dict, patient_id: str) -> bool:
@@ -64,11 +67,17 @@ def _belongs_to(resource: dict, patient_id: str) -> bool:
     return owner is None or owner == patient_id
 
 
-def merge(patient_id: str, groups: Sequence[list[dict]]) -> list[dict]:
-    """De-duplicate by Type/id and drop other patients' resources (logged by id only)."""
+def merge(patient_id: str, groups: Sequence[list[dict]],
+          dropped: list[tuple[str, str]] | None = None) -> list[dict]:
+    """De-duplicate by Type/id and keep only the context patient's resources, `Patient` included.
+
+    Another patient's resources (a Patient whose id is not `context.patientId`, a Condition whose subject is
+    someone else) are left out and appended to `dropped` as (ref, reason), so the card can say so; the log
+    gets one line with their count."""
     seen: set[tuple[str, str]] = set()
     out: list[dict] = []
     own = f"Patient/{patient_id}"  # the usual spelling: accepted without parsing the reference (profiled)
+    foreign = 0
     for group in groups:
         for r in group:
             rtype = r.get("resourceType")
@@ -79,12 +88,19 @@ def merge(patient_id: str, groups: Sequence[list[dict]]) -> list[dict]:
                 if (rtype, rid) in seen:
                     continue
                 seen.add((rtype, rid))
-            element = _PATIENT_ELEMENT.get(rtype)
-            owner = r.get(element) if element is not None else None
-            if owner is not None and not (isinstance(owner, dict) and owner.get("reference") == own) \
-                    and not _belongs_to(r, patient_id):
-                log.warning("ignored %s: it belongs to another patient than the hook's patient",
-                            resource_key(r) or "resource")
+            if rtype == "Patient":
+                mine = rid == patient_id
+            else:
+                element = _PATIENT_ELEMENT.get(rtype)
+                owner = r.get(element) if element is not None else None
+                mine = owner is None or (isinstance(owner, dict) and owner.get("reference") == own) \
+                    or _belongs_to(r, patient_id)
+            if not mine:
+                foreign += 1
+                if dropped is not None:
+                    dropped.append((resource_key(r) or rtype[:64], OTHER_PATIENT))
                 continue
             out.append(r)
+    if foreign:
+        log.warning("ignored %d resources of another patient than the hook's patient", foreign)
     return out

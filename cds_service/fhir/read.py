@@ -7,9 +7,12 @@ costs a fraction of validating whole resources with fhir.resources.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from cds_service.bounded import OutOfRange, checked_date, finite_number
 from cds_service.memo import remember
 
 Codings = list[tuple[str | None, str | None, str | None]]
@@ -98,34 +101,120 @@ def reference_id(value: Any, resource_type: str) -> str | None:
     return None
 
 
-def _parse_date(value: str) -> date | None:
+def _parse_date(value: str) -> date | OutOfRange | None:
     # FHIR date / dateTime / instant: YYYY, YYYY-MM, YYYY-MM-DD, YYYY-MM-DDThh:mm:ss(.s)(Z|+hh:mm)
     try:
         if len(value) == 4:
-            return date(int(value), 1, 1)
-        if len(value) == 7:
-            return date(int(value[:4]), int(value[5:7]), 1)
-        if len(value) == 10:
-            return date.fromisoformat(value)
-        if len(value) > 10 and value[10] == "T":
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).date()
+            found = date(int(value), 1, 1)
+        elif len(value) == 7:
+            found = date(int(value[:4]), int(value[5:7]), 1)
+        elif len(value) == 10:
+            found = date.fromisoformat(value)
+        elif len(value) > 10 and value[10] == "T":
+            found = datetime.fromisoformat(value.replace("Z", "+00:00")).date()
+        else:
+            return None
     except ValueError:
         return None
-    return None
+    try:
+        return checked_date(found)
+    except OutOfRange as err:
+        return err
 
 
-_DATES: dict[str, date | None] = {}  # the same dates recur in every call about a patient
+_DATES: dict[str, date | OutOfRange | None] = {}  # the same dates recur in every call about a patient
 _UNKNOWN = object()
 
 
-def parse_date(value: Any) -> date | None:
-    """The calendar date of a FHIR date/dateTime/instant (its local date as written), or None."""
+def _remembered(memo: dict, value: Any, parse: Any) -> Any:
+    """A FHIR date string read once per process (memoised), or None; a well-formed date outside the bounded
+    range is remembered as such and raises `OutOfRange` every time it is read."""
     if not isinstance(value, str) or len(value) > 40:
         return None
-    found = _DATES.get(value, _UNKNOWN)
+    found = memo.get(value, _UNKNOWN)
     if found is _UNKNOWN:
-        return remember(_DATES, value, _parse_date(value), 8192)
-    return found  # type: ignore[return-value]
+        found = remember(memo, value, parse(value), 8192)
+    if isinstance(found, OutOfRange):
+        raise OutOfRange(f"date {value[:12]!r} out of range")
+    return found
+
+
+def parse_date(value: Any) -> date | None:
+    """The calendar date of a FHIR date/dateTime/instant (its local date as written), or None.
+
+    A partial date ("2026", "2026-11") reads as its first day: use `date_span` wherever the difference can
+    matter clinically (an exposure's end, a result's date). A well-formed date outside the bounded range
+    (year 1, year 9999) raises `OutOfRange`: the resource carrying it is unreadable, and date arithmetic on
+    what is returned cannot overflow."""
+    return _remembered(_DATES, value, _parse_date)  # type: ignore[return-value]
+
+
+@dataclass(frozen=True, slots=True)
+class DateSpan:
+    """The days a FHIR date/dateTime can mean: "2026-11" is any day from 2026-11-01 to 2026-11-30.
+
+    `precision` is "day", "month" or "year"; "zone" for a dateTime whose day differs between the time zone it
+    was written in and UTC (the service's "today" has no zone, so both days are possible).
+    """
+
+    earliest: date
+    latest: date
+    precision: str
+
+    @property
+    def precise(self) -> bool:
+        return self.earliest == self.latest
+
+    def clipped(self, today: date) -> DateSpan:
+        """An imprecise span that reaches past today ends today: a recorded event did not happen tomorrow."""
+        if self.precise or self.latest <= today or self.earliest > today:
+            return self
+        return DateSpan(self.earliest, today, self.precision)
+
+
+def _span(value: str) -> DateSpan | OutOfRange | None:
+    try:
+        if len(value) == 4:
+            year = int(value)
+            span = DateSpan(date(year, 1, 1), date(year, 12, 31), "year")
+        elif len(value) == 7 and value[4] == "-":
+            year, month = int(value[:4]), int(value[5:7])
+            first = date(year, month, 1)
+            if year >= 9999 and month == 12:
+                return OutOfRange("date out of range")
+            nxt = date(year + 1, 1, 1) if month == 12 else date(year, month + 1, 1)
+            span = DateSpan(first, nxt - timedelta(days=1), "month")
+        elif len(value) == 10:
+            day = date.fromisoformat(value)
+            span = DateSpan(day, day, "day")
+        elif len(value) > 10 and value[10] == "T":
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            local = moment.date()
+            checked_date(local)  # before astimezone: year 1 with an offset falls off the calendar
+            if moment.tzinfo is None:
+                span = DateSpan(local, local, "day")
+            else:
+                utc = moment.astimezone(UTC).date()
+                span = (DateSpan(local, local, "day") if utc == local
+                        else DateSpan(min(local, utc), max(local, utc), "zone"))
+        else:
+            return None
+        checked_date(span.earliest)
+        checked_date(span.latest)
+        return span
+    except OutOfRange as err:
+        return err
+    except (ValueError, OverflowError):
+        return None
+
+
+_SPANS: dict[str, DateSpan | OutOfRange | None] = {}
+
+
+def date_span(value: Any) -> DateSpan | None:
+    """Every day a FHIR date/dateTime/instant may mean (partial dates keep their precision), or None;
+    `OutOfRange` (like `parse_date`) for a well-formed date outside the bounded range."""
+    return _remembered(_SPANS, value, _span)  # type: ignore[return-value]
 
 
 def period_bounds(value: Any) -> tuple[date | None, date | None]:
@@ -134,17 +223,16 @@ def period_bounds(value: Any) -> tuple[date | None, date | None]:
     return parse_date(value.get("start")), parse_date(value.get("end"))
 
 
+def period_spans(value: Any) -> tuple[DateSpan | None, DateSpan | None]:
+    if not isinstance(value, dict):
+        return None, None
+    return date_span(value.get("start")), date_span(value.get("end"))
+
+
 def number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
+    """A FHIR decimal/integer as a float; None when it is not a number; `OutOfRange` when it is infinite,
+    NaN or beyond the bounded range (`cds_service.bounded`)."""
+    return finite_number(value)
 
 
 def outcome_text(resource: Any) -> str | None:
@@ -162,8 +250,18 @@ def outcome_text(resource: Any) -> str | None:
     return ""
 
 
+# why a resource of another patient than `context.patientId` was left out (gathering, record, card)
+OTHER_PATIENT = "it belongs to another patient than the hook's patient"
+
 # FHIR `id` syntax (R4 §2.24.0.1): what a reference or an `update` action may carry
 FHIR_ID = r"[A-Za-z0-9\-.]{1,64}"
+_FHIR_ID = re.compile(FHIR_ID)
+
+
+def is_fhir_id(value: object) -> bool:
+    """A FHIR id that is safe in a URL path: the id syntax, and not `.` or `..` (which the syntax allows but
+    which would walk the path: `Patient/..` is the server's base)."""
+    return isinstance(value, str) and _FHIR_ID.fullmatch(value) is not None and value.strip(".") != ""
 
 
 def bundle_resources(bundle: Any) -> list[dict]:
@@ -172,6 +270,37 @@ def bundle_resources(bundle: Any) -> list[dict]:
         return []
     return [entry["resource"] for entry in as_list(bundle.get("entry"))
             if isinstance(entry, dict) and isinstance(entry.get("resource"), dict)]
+
+
+PROBLEM_SEVERITIES = frozenset({"error", "fatal"})
+
+
+def search_matches(bundle: Any) -> tuple[list[dict], str | None]:
+    """A searchset's resources without its OperationOutcome entries, and the problem those report (or None).
+
+    Servers put notes about a search into the Bundle as OperationOutcome entries (`search.mode: "outcome"`).
+    Epic answers an empty search with `total: 0` and one such entry, "Resource request returns no results"
+    (severity warning/information): that is a known empty result, not data and not an error. An entry with
+    severity `error` or `fatal` means the search failed: the category could not be checked.
+    """
+    matches: list[dict] = []
+    problem: str | None = None
+    for entry in as_list(bundle.get("entry")) if isinstance(bundle, dict) else []:
+        if not isinstance(entry, dict) or not isinstance(entry.get("resource"), dict):
+            continue
+        resource = entry["resource"]
+        search = entry.get("search")
+        is_outcome = resource.get("resourceType") == "OperationOutcome" or (
+            isinstance(search, dict) and search.get("mode") == "outcome")
+        if not is_outcome:
+            matches.append(resource)
+            continue
+        if problem is None and resource.get("resourceType") == "OperationOutcome":
+            for issue in as_list(resource.get("issue")):
+                if isinstance(issue, dict) and issue.get("severity") in PROBLEM_SEVERITIES:
+                    problem = outcome_text(resource) or "the search reported an error (OperationOutcome)"
+                    break
+    return matches, problem
 
 
 def resource_key(resource: dict) -> str | None:

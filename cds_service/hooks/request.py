@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from cds_service.errors import BadRequest
-from cds_service.fhir.read import bundle_resources, resource_key, text
+from cds_service.fhir.read import as_list, bundle_resources, resource_key, text
 
 MAX_ID = 256
 # hooks whose context carries the unsigned orders (CDS Hooks 2.0 order-select / order-sign); every other hook
@@ -28,6 +29,10 @@ class HookCall:
     fhir_server: str | None
     access_token: str | None
     prefetch: Any
+    # why the access token must not be used (fhirAuthorization for another patient, expired): every FHIR
+    # query then fails with this reason, shown on the data-incomplete card or in the 412
+    token_refusal: str | None = None
+    token_expires_at: float | None = None  # time.monotonic() after which the token is no longer sent
 
 
 def _required_str(obj: dict, name: str, where: str) -> str:
@@ -51,6 +56,30 @@ def _unique(resources: Iterable[dict]) -> list[dict]:
             seen.add(key)
         out.append(r)
     return out
+
+
+def _check_medication_elements(draft: dict) -> None:
+    """A draft order's medication[x] of the wrong JSON type is a 400 naming it: read as "no medicine" it would
+    make the order look unrelated (a silent all-clear). FHIR R4: medicationCodeableConcept is a CodeableConcept,
+    medicationReference a Reference (an object, its `reference` a string)."""
+    for i, entry in enumerate(as_list(draft.get("entry"))):
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict):
+            continue
+        where = f"context.draftOrders.entry[{i}].resource"
+        name = resource_key(resource) or str(resource.get("resourceType"))[:64]
+        concept = resource.get("medicationCodeableConcept")
+        if concept is not None and (not isinstance(concept, dict) or not isinstance(
+                concept.get("coding", []), (list, dict))):
+            raise BadRequest(f"Draft order {name} ({where}.medicationCodeableConcept): medicationCodeableConcept "
+                             "must be a FHIR CodeableConcept (an object with `coding` and/or `text`).",
+                             expression=[f"{where}.medicationCodeableConcept"])
+        pointer = resource.get("medicationReference")
+        if pointer is not None and (not isinstance(pointer, dict) or not isinstance(
+                pointer.get("reference", ""), str) or not isinstance(pointer.get("display", ""), str)):
+            raise BadRequest(f"Draft order {name} ({where}.medicationReference): medicationReference must be a "
+                             "FHIR Reference (an object with a string `reference`).",
+                             expression=[f"{where}.medicationReference"])
 
 
 def parse_hook_call(data: Any, *, expected_hook: str, service_id: str) -> HookCall:
@@ -83,6 +112,7 @@ def parse_hook_call(data: Any, *, expected_hook: str, service_id: str) -> HookCa
         if "entry" in draft and not isinstance(draft["entry"], (list, dict)):
             raise BadRequest("`context.draftOrders.entry` must be an array.",
                              expression=["context.draftOrders.entry"])
+        _check_medication_elements(draft)
         draft_orders = _unique(bundle_resources(draft))
 
     selections: tuple[str, ...] | None = None
@@ -98,6 +128,9 @@ def parse_hook_call(data: Any, *, expected_hook: str, service_id: str) -> HookCa
         raise BadRequest("`fhirServer` must be a URL string.", expression=["fhirServer"])
     auth = data.get("fhirAuthorization")
     access_token = None
+    token_refusal: str | None = None
+    token_expires_at: float | None = None
+    received = time.monotonic()  # expires_in counts from about now (the EHR issued the token for this call)
     if auth is not None:
         if not isinstance(auth, dict) or not text(auth.get("access_token")):
             raise BadRequest("`fhirAuthorization.access_token` is required when fhirAuthorization is sent.",
@@ -109,6 +142,21 @@ def parse_hook_call(data: Any, *, expected_hook: str, service_id: str) -> HookCa
             raise BadRequest("`fhirAuthorization.token_type` must be 'Bearer'.",
                              expression=["fhirAuthorization.token_type"])
         access_token = auth["access_token"]
+        token_patient = auth.get("patient")
+        if token_patient is not None and token_patient != patient_id:
+            # the token is scoped to another patient: using it would read (or be refused) the wrong chart
+            token_refusal = ("the FHIR access token is for another patient than the hook's patient "
+                             "(fhirAuthorization.patient differs from context.patientId): not used")
+        expires_in = auth.get("expires_in")
+        if expires_in is not None:
+            if isinstance(expires_in, bool) or not isinstance(expires_in, (int, float)) or expires_in != expires_in:
+                raise BadRequest("`fhirAuthorization.expires_in` must be a number of seconds.",
+                                 expression=["fhirAuthorization.expires_in"])
+            if expires_in <= 0:
+                token_refusal = token_refusal or (f"the FHIR access token had already expired (expires_in "
+                                                  f"{expires_in:g} s): not used")
+            else:
+                token_expires_at = received + float(min(expires_in, 10 ** 9))
 
     prefetch = data.get("prefetch")
     if prefetch is not None and not isinstance(prefetch, dict):
@@ -126,4 +174,6 @@ def parse_hook_call(data: Any, *, expected_hook: str, service_id: str) -> HookCa
         fhir_server=fhir_server.rstrip("/") if isinstance(fhir_server, str) else None,
         access_token=access_token,
         prefetch=prefetch,
+        token_refusal=token_refusal,
+        token_expires_at=token_expires_at,
     )

@@ -6,9 +6,11 @@ from datetime import date
 from typing import Any
 
 from cds_service.fhir.read import (
+    DateSpan,
     as_list,
     codings,
     concept_display,
+    date_span,
     number,
     parse_date,
     period_bounds,
@@ -16,29 +18,38 @@ from cds_service.fhir.read import (
     status_code,
     text,
 )
-from cds_service.record.medications import MedicationIndex, identify
+from cds_service.record.medications import MedicationIndex, Unreadable, identify, imprecise_note
 from cds_service.record.model import AllergyEntry, ConditionEntry, LabResult
 from cds_service.terminology import Terminology
 
 NO_MEDICATIONS = MedicationIndex({})  # an AllergyIntolerance names its substance itself
 IGNORED_VERIFICATION = {"entered-in-error", "refuted"}
 COUNTED_OBSERVATION = {"final", "amended", "corrected"}
+# enzyme activity units -> U/L (1 µkat/L = 1 µmol/(s·L) = 60 U/L; UCUM writes µ as "u" and · as ".")
 ENZYME_UNITS = {"u/l": 1.0, "iu/l": 1.0, "[iu]/l": 1.0, "u/l.": 1.0, "units/l": 1.0,
-                "ukat/l": 60.0, "µkat/l": 60.0, "μkat/l": 60.0, "nkat/l": 0.06}
+                "ukat/l": 60.0, "µkat/l": 60.0, "μkat/l": 60.0, "nkat/l": 0.06,
+                "umol/(s.l)": 60.0, "µmol/(s.l)": 60.0, "μmol/(s.l)": 60.0, "umol/(s·l)": 60.0,
+                "µmol/(s·l)": 60.0, "μmol/(s·l)": 60.0, "umol/s/l": 60.0, "µmol/s/l": 60.0, "umol/l/s": 60.0,
+                "µmol/l/s": 60.0, "umol/(l.s)": 60.0, "µmol/(l.s)": 60.0, "µmol/(l·s)": 60.0}
 POSITIVE_CODES = {"pos", "a", "det", "aa", "h", "10828004", "260373001", "52101004"}
 NEGATIVE_CODES = {"neg", "n", "nd", "260385009", "260415000", "2667000"}
-
-
-class Unreadable(ValueError):
-    """A resource the rules need is malformed: it is skipped and said so, never silently dropped."""
 
 
 def condition_entry(resource: dict[str, Any], terminology: Terminology) -> ConditionEntry | None:
     coded = codings(resource.get("code"))
     found = [terminology.condition_classes(s, c) for s, c, _d in coded]
     classes = frozenset().union(*found) if found else frozenset()
+    matched_by = "code"
     if not classes:
-        return None  # most of a problem list: no rule reads it
+        if any(terminology.classifies_whole_system(s) for s, _c, _d in coded):
+            return None  # an ICD-10 code outside every class: known not to be one (profiled: most problem lists)
+        # no recognised code: the clinical term in the text or a coding's display ("Leberzirrhose")
+        concept = resource.get("code")
+        words = [concept.get("text")] + [d for _s, _c, d in coded] if isinstance(concept, dict) else []
+        classes = terminology.condition_from_text(" . ".join(w for w in words if isinstance(w, str)))
+        if not classes:
+            return None  # most of a problem list: no rule reads it
+        matched_by = "text"
     verification = status_code(resource.get("verificationStatus"))
     if verification in IGNORED_VERIFICATION:
         return None
@@ -56,15 +67,24 @@ def condition_entry(resource: dict[str, Any], terminology: Terminology) -> Condi
         verification_status=verification,
         onset=parse_date(resource.get("onsetDateTime")) or onset_start,
         recorded=parse_date(resource.get("recordedDate")),
+        matched_by=matched_by,
     )
 
 
-def _effective(resource: dict[str, Any]) -> date | None:
-    moment = parse_date(resource.get("effectiveDateTime")) or parse_date(resource.get("effectiveInstant"))
-    if moment:
-        return moment
-    start, end = period_bounds(resource.get("effectivePeriod"))
-    return end or start or parse_date(resource.get("issued"))
+def _effective(resource: dict[str, Any]) -> tuple[DateSpan | None, str, str]:
+    """The result's date as a span (partial dates keep their precision), with the element and text it came from."""
+    for element in ("effectiveDateTime", "effectiveInstant"):
+        span = date_span(resource.get(element))
+        if span is not None:
+            return span, element, resource[element]
+    period = resource.get("effectivePeriod")
+    if isinstance(period, dict):
+        for part in ("end", "start"):
+            span = date_span(period.get(part))
+            if span is not None:
+                return span, f"effectivePeriod.{part}", period[part]
+    span = date_span(resource.get("issued"))
+    return (span, "issued", resource["issued"]) if span is not None else (None, "", "")
 
 
 def _qualitative(resource: dict[str, Any]) -> bool | None:
@@ -103,13 +123,20 @@ def _word_result(value: str) -> bool | None:
     return None
 
 
-def lab_result(resource: dict[str, Any], terminology: Terminology, not_before: date | None = None) -> LabResult | None:
-    """The Observation as a LabResult; None when no rule reads it, or it is older than `not_before`."""
+def lab_result(resource: dict[str, Any], terminology: Terminology, not_before: date | None = None,
+               today: date | None = None) -> LabResult | None:
+    """The Observation as a LabResult; None when no rule reads it, or it is older than `not_before`.
+
+    A partial date keeps its span: `when` is its latest possible day (a positive or raised result stays in its
+    window), `earliest` its first (a reassuring negative must be recent on every reading of the date)."""
     # cheapest tests first (profiled: most Observations of a chart are old or not ours): status, date, codes
     status = resource.get("status")
     if isinstance(status, str) and status not in COUNTED_OBSERVATION:
         return None
-    when = _effective(resource)
+    span, element, written = _effective(resource)
+    if span is not None and today is not None:
+        span = span.clipped(today)
+    when = span.latest if span is not None else None
     if when is not None and not_before is not None and when < not_before:
         return None  # history beyond every look-back: not read at all (most labs of a long chart)
     classes: frozenset[str] = frozenset()
@@ -134,11 +161,12 @@ def lab_result(resource: dict[str, Any], terminology: Terminology, not_before: d
             raise Unreadable(f"{ref}: valueQuantity is not a number with a unit")
         raw_value = number(q.get("value"))
         raw_unit = text(q.get("code")) or text(q.get("unit")) or ""
-        original = f"{q.get('value')} {raw_unit}".strip()
+        original = f"{q.get('value')} {raw_unit}".strip()[:80]
         factor = ENZYME_UNITS.get(raw_unit.lower()) if classes & {"alt", "ast"} else None
         if classes & {"alt", "ast"}:
             if factor is None:
-                raise Unreadable(f"{ref}: unit '{raw_unit}' is not an enzyme activity unit (U/L, IU/L, µkat/L)")
+                raise Unreadable(f"{ref}: unit '{raw_unit[:20]}' is not an enzyme activity unit "
+                                 "(U/L, IU/L, µkat/L, nkat/L, µmol/(s·L))")
             value, unit = raw_value * factor, "U/L"  # type: ignore[operator]
         else:
             value, unit = raw_value, raw_unit or None
@@ -168,9 +196,13 @@ def lab_result(resource: dict[str, Any], terminology: Terminology, not_before: d
     positive = _qualitative(resource)
     if original is None and positive is not None:
         original = "positive" if positive else "negative"
+    note = None
+    if span is not None and not span.precise:
+        bound = span.earliest if positive is False else span.latest
+        note = imprecise_note(element, str(written), span, bound)
     return LabResult(ref=ref, display=display, code=code, classes=classes, status=status, when=when, value=value,
                      unit=unit, original=original, uln=uln, uln_source=uln_source, reference_text=reference_text,
-                     positive=positive)
+                     positive=positive, earliest=span.earliest if span is not None else None, date_note=note)
 
 
 def allergy_entry(resource: dict[str, Any], terminology: Terminology) -> AllergyEntry | None:

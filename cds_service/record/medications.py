@@ -4,23 +4,27 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
+from cds_service.bounded import OutOfRange, add_days, finite_number
 from cds_service.fhir.read import (
+    DateSpan,
     as_list,
     codings,
     concept_display,
+    date_span,
     number,
-    parse_date,
-    period_bounds,
     reference,
+    reference_id,
     resource_key,
     text,
 )
 from cds_service.memo import request_memo
 from cds_service.record.model import MedicationUse
 from cds_service.terminology import Ingredient, Product, Terminology
+from cds_service.terminology.systems import RXNORM, canonical
 
 CURRENT = {
     "MedicationRequest": {"active", "on-hold"},
@@ -30,7 +34,8 @@ HISTORY = {
     "MedicationRequest": {"stopped", "completed"},
     "MedicationStatement": {"completed", "stopped", "on-hold"},
     "MedicationDispense": {"completed", "in-progress", "preparation", "on-hold"},
-    "MedicationAdministration": {"completed", "in-progress"},
+    # stopped / on-hold: the administration began, so the patient was exposed (not-done: never given)
+    "MedicationAdministration": {"completed", "in-progress", "on-hold", "stopped"},
 }
 UNIT_WORDS = {"{pill}", "{tbl}", "{tablet}", "{tab}", "{capsule}", "{cap}", "tablet", "tablets", "tab", "tabs",
               "capsule", "capsules", "cap", "caps", "pill", "pills", "{film}", "film", "{patch}", "patch", "1",
@@ -62,9 +67,8 @@ class MedicationIndex:
                 if isinstance(c, dict) and c.get("resourceType") == "Medication" and c.get("id") == ref[1:]:
                     return c, ref
             return None, ref
-        parts = ref.rstrip("/").split("/")
-        key = "/".join(parts[-2:]) if len(parts) >= 2 else ref
-        return self._by_ref.get(key), ref
+        mid = reference_id(resource.get("medicationReference"), "Medication")  # relative, absolute, _history
+        return (self._by_ref.get(f"Medication/{mid}") if mid else None), ref
 
 
 def identify(resource: dict[str, Any], index: MedicationIndex,
@@ -86,18 +90,20 @@ def identify(resource: dict[str, Any], index: MedicationIndex,
     medication, ref = index.resolve(resource)
     if medication is not None:
         return _from_medication(medication, terminology)
+    pointer = resource.get("medicationReference")
+    # the Medication is not in the request (or the Reference has only a display): its display is the last clue
+    shown = text(pointer.get("display")) if isinstance(pointer, dict) else None
+    product = _from_text(terminology, shown) if shown else None
+    if product is not None:
+        return product, "text", shown  # type: ignore[return-value]
     if ref is not None:
-        # the Medication is not in the request: the reference's own display is the last clue
-        shown = text(resource["medicationReference"].get("display"))
-        product = _from_text(terminology, shown) if shown else None
-        if product is not None:
-            return product, "text", shown  # type: ignore[return-value]
         return None, "unresolved", ref  # the reference is all there is to show
-    return None, "none", "unnamed medication"
+    return None, "none", shown[:200] if shown else "unnamed medication"
 
 
 def _identify_concept_uncached(terminology: Terminology, words: str | None,
-                      coded: tuple[tuple[str | None, str | None, str | None], ...]) -> tuple[Product | None, str, str]:
+                               coded: tuple[tuple[str | None, str | None, str | None], ...]
+                               ) -> tuple[Product | None, str, str]:
     """`identify` for a CodeableConcept, memoised on what it reads: its text and codings.
 
     Profiled: every medicine of a chart is identified on every call, and the same few products recur
@@ -166,7 +172,7 @@ def _ratio_mg(ratio: object) -> float | None:
     den_value = number(den.get("value")) or 1.0
     if value is None or unit not in MG_FACTOR:
         return None
-    return value * MG_FACTOR[unit] / den_value
+    return finite_number(value * MG_FACTOR[unit] / den_value, "strength") if den_value else None
 
 
 def daily_dose(resource: dict[str, Any]) -> tuple[float | None, str | None]:
@@ -200,7 +206,7 @@ def daily_dose(resource: dict[str, Any]) -> tuple[float | None, str | None]:
         unit_code = repeat.get("periodUnit") if isinstance(repeat.get("periodUnit"), str) else "d"
         if unit_code in PER_DAY and period > 0:
             per_day = frequency / period * PER_DAY[unit_code]
-    return amount * per_day, unit
+    return finite_number(amount * per_day, "daily dose"), unit
 
 
 def _supply_days(dispense: dict[str, Any]) -> float | None:
@@ -213,37 +219,123 @@ def _supply_days(dispense: dict[str, Any]) -> float | None:
     return None
 
 
-def exposure(resource: dict[str, Any]) -> tuple[date | None, date | None]:
-    """(start, last day of exposure) from whatever dates the resource carries."""
+class Unreadable(ValueError):
+    """A resource the rules need is malformed: it is skipped and said so, never silently dropped."""
+
+
+@dataclass(frozen=True, slots=True)
+class Exposure:
+    """When a medication record says the patient was exposed, each date at its safe bound.
+
+    Partial dates keep their precision (`fhir.read.date_span`): the exposure starts at the earliest day its
+    start may mean and ends at the latest day its end may mean (an imprecise end never moves a recent opioid
+    out of a washout window); `event` is the latest day the recorded act (order, hand-over, dose taken or
+    given) may have happened. `notes` say which dates were imprecise, for the card.
+    """
+
+    start: date | None = None
+    end: date | None = None
+    event: date | None = None
+    notes: tuple[str, ...] = ()
+
+
+_PRECISION = {"year": "the year only", "month": "the month only"}
+
+
+class _Dates:
+    """Reads a resource's dates as spans, remembering which imprecise ones were used and how."""
+
+    def __init__(self, today: date) -> None:
+        self.today = today
+        self.notes: list[str] = []
+
+    def span(self, value: object) -> DateSpan | None:
+        found = date_span(value)
+        return found.clipped(self.today) if found is not None else None
+
+    def latest(self, value: object, element: str) -> date | None:
+        found = self.span(value)
+        if found is None:
+            return None
+        if not found.precise:
+            self.notes.append(imprecise_note(element, str(value), found, found.latest))
+        return found.latest
+
+    def earliest(self, value: object) -> date | None:
+        found = self.span(value)
+        return found.earliest if found is not None else None
+
+
+def imprecise_note(element: str, written: str, span: DateSpan, used: date) -> str:
+    shown = written[:40]
+    if span.precision == "zone":
+        how = f"{span.earliest.isoformat()} or {span.latest.isoformat()} depending on the time zone"
+    else:
+        how = f"{_PRECISION.get(span.precision, 'an imprecise date')}, {span.earliest.isoformat()} to "  \
+              f"{span.latest.isoformat()}"
+    return f"{element} recorded as `{shown}` ({how}): counted as {used.isoformat()}, the safer bound"
+
+
+def exposure(resource: dict[str, Any], today: date | None = None) -> Exposure:
+    """Start, last day of exposure and day of the recorded act, from whatever dates the resource carries."""
+    d = _Dates(today or date.max)
     rtype = resource.get("resourceType")
     if rtype == "MedicationRequest":
+        authored = resource.get("authoredOn")
         dispense = resource.get("dispenseRequest")
         if not isinstance(dispense, dict):
-            return parse_date(resource.get("authoredOn")), None
-        v_start, v_end = period_bounds(dispense.get("validityPeriod"))
-        start = parse_date(resource.get("authoredOn")) or v_start
+            event = d.latest(authored, "authoredOn")
+            return Exposure(d.earliest(authored), None, event, tuple(d.notes))
+        validity: dict[str, Any] = dispense["validityPeriod"] if isinstance(dispense.get("validityPeriod"), dict) \
+            else {}
+        start = d.earliest(authored) or d.earliest(validity.get("start"))
         supply = _supply_days(dispense)
         if supply is not None and start is not None:
-            return start, start + timedelta(days=max(supply - 1, 0))
-        return start, v_end
-    if rtype == "MedicationStatement":
-        start, end = period_bounds(resource.get("effectivePeriod"))
-        moment = parse_date(resource.get("effectiveDateTime"))
-        if moment is not None:
-            return moment, moment
-        return start, end or (parse_date(resource.get("dateAsserted")) if start is None else None)
+            last_authored = d.latest(authored, "authoredOn") or d.latest(validity.get("start"),
+                                                                        "validityPeriod.start")
+            end: date | None = add_days(last_authored or start, max(supply - 1, 0), "supply end")
+            return Exposure(start, end, last_authored, tuple(d.notes))
+        end = d.latest(validity.get("end"), "validityPeriod.end")
+        event = d.latest(authored, "authoredOn") if authored is not None else start
+        return Exposure(start, end, event, tuple(d.notes))
+    if rtype in ("MedicationStatement", "MedicationAdministration"):
+        moment = resource.get("effectiveDateTime")
+        if d.span(moment) is not None:
+            last = d.latest(moment, "effectiveDateTime")
+            return Exposure(d.earliest(moment), last, last, tuple(d.notes))
+        period: dict[str, Any] = resource["effectivePeriod"] if isinstance(resource.get("effectivePeriod"), dict) \
+            else {}
+        start = d.earliest(period.get("start"))
+        end = d.latest(period.get("end"), "effectivePeriod.end")
+        if rtype == "MedicationAdministration":
+            end = end or d.latest(period.get("start"), "effectivePeriod.start")
+        elif end is None and start is None:
+            end = d.latest(resource.get("dateAsserted"), "dateAsserted")
+        event = end or (d.latest(period.get("start"), "effectivePeriod.start") if start else None)
+        return Exposure(start, end, event, tuple(dict.fromkeys(d.notes)))
     if rtype == "MedicationDispense":
-        handed = parse_date(resource.get("whenHandedOver")) or parse_date(resource.get("whenPrepared"))
+        element = "whenHandedOver" if d.span(resource.get("whenHandedOver")) is not None else "whenPrepared"
+        handed = d.latest(resource.get(element), element)
         supply = resource.get("daysSupply")
         days = number(supply.get("value")) if isinstance(supply, dict) else None
         if handed is not None:
-            return handed, handed + timedelta(days=max((days or 1) - 1, 0))
-        return None, None
-    if rtype == "MedicationAdministration":
-        start, end = period_bounds(resource.get("effectivePeriod"))
-        moment = parse_date(resource.get("effectiveDateTime"))
-        return (moment, moment) if moment else (start, end or start)
-    return None, None
+            end = add_days(handed, max((days or 1) - 1, 0), "supply end")
+            return Exposure(d.earliest(resource.get(element)), end, handed, tuple(d.notes))
+        return Exposure()
+    return Exposure()
+
+
+def _check_medication_element(resource: dict[str, Any]) -> None:
+    """A medication[x] of the wrong shape is unreadable (skipped and reported), never read as 'no medicine'."""
+    concept = resource.get("medicationCodeableConcept")
+    if concept is not None and not isinstance(concept, dict):
+        raise Unreadable(f"{resource_key(resource) or resource.get('resourceType')}: medicationCodeableConcept is "
+                         f"not a CodeableConcept ({type(concept).__name__})")
+    ref = resource.get("medicationReference")
+    if ref is not None and (not isinstance(ref, dict) or ("reference" in ref and not isinstance(
+            ref["reference"], str))):
+        raise Unreadable(f"{resource_key(resource) or resource.get('resourceType')}: medicationReference is not "
+                         "a Reference")
 
 
 def medication_use(resource: dict[str, Any], index: MedicationIndex, terminology: Terminology, today: date,
@@ -253,7 +345,16 @@ def medication_use(resource: dict[str, Any], index: MedicationIndex, terminology
     rtype = resource.get("resourceType")
     raw_status = resource.get("status")
     status = raw_status if isinstance(raw_status, str) else "unknown"
-    start, end = exposure(resource)
+    _check_medication_element(resource)
+    problems: tuple[str, ...] = ()
+    try:
+        seen = exposure(resource, today)
+    except OutOfRange as err:
+        if not draft:
+            raise  # a record on file: unreadable, skipped and said so
+        # a draft is still the order to check: its dates are unknown, and the card says so
+        seen, problems = Exposure(), (f"{err}: its dates were not used",)
+    start, end = seen.start, seen.end
     if draft:
         current = False
     elif rtype in CURRENT and status in CURRENT[rtype]:
@@ -271,7 +372,12 @@ def medication_use(resource: dict[str, Any], index: MedicationIndex, terminology
     product, matched_by, display = identify(resource, index, terminology)
     if product is None and matched_by != "unresolved":
         return None  # a medicine no rule knows (a statin, an inhaler): nothing to compute for it
-    amount, unit = daily_dose(resource)
+    try:
+        amount, unit = daily_dose(resource)
+    except OutOfRange as err:
+        if not draft:
+            raise
+        amount, unit, problems = None, None, (*problems, f"{err}: its dose was not used")
     if unit == "unit" and product is not None and product.rxcui is None and matched_by == "text":
         # a text-only product ("naltrexone 4.5 mg capsule"): take the strength from the text
         m = _STRENGTH_IN_TEXT.search(display)
@@ -288,11 +394,14 @@ def medication_use(resource: dict[str, Any], index: MedicationIndex, terminology
         is_draft=draft,
         start=start,
         end=None if current else end,
+        event=seen.event,
+        date_note="; ".join(seen.notes) if seen.notes else None,
         daily_amount=amount,
         daily_unit=unit,
         route=(product.dose_form if product else None),
-        rxnorm_codes=tuple(c for s, c, _d in codings(resource.get("medicationCodeableConcept")) if c and s
-                           and "rxnorm" in s),
+        rxnorm_codes=tuple(c for s, c, _d in codings(resource.get("medicationCodeableConcept")) if c
+                           and canonical(s) == RXNORM),  # Epic sends RxNorm as urn:oid:2.16.840.1.113883.6.88
         product_classes=product.classes if product else frozenset(),
         raw=resource,
+        problems=problems,
     )

@@ -27,17 +27,25 @@ class MedicationUse:
     matched_by: str
     is_current: bool  # active / on-hold request, active / intended statement, dispense still covering today
     is_draft: bool  # one of this session's draft orders
-    start: date | None = None
-    end: date | None = None  # last day of exposure when known (stopped/completed/expired supply)
+    start: date | None = None  # earliest possible first day of exposure
+    end: date | None = None  # latest possible last day of exposure when known (stopped/completed/expired supply)
+    event: date | None = None  # latest possible day of the recorded act: ordered, handed over, taken, given
+    date_note: str | None = None  # said on the card when a date the rules use was imprecise (partial date)
     daily_amount: float | None = None  # dose per day, in `daily_unit`
     daily_unit: str | None = None  # "mg" (dose given in mg) or "unit" (tablets, capsules, {pill}, mL...)
     route: str | None = None  # "oral" | "injection" | "nasal" | ... (from dose form / route)
     rxnorm_codes: tuple[str, ...] = ()
     product_classes: frozenset[str] = frozenset()  # e.g. {"cough-medicine"}, {"extended-release-injection"}
-    raw: dict[str, Any] | None = field(default=None, compare=False, repr=False)  # the resource, for update suggestions
+    raw: dict[str, Any] | None = field(default=None, compare=False, repr=False)  # the resource, for suggestions
+    problems: tuple[str, ...] = ()  # a draft's elements that were out of range and not used (data-incomplete)
 
     def has(self, ingredient_class: str) -> bool:
         return any(ingredient_class in i.classes for i in self.ingredients)
+
+    @property
+    def unresolved_reference(self) -> str | None:
+        """The `medicationReference` that could not be read (so nothing is known of the medicine), or None."""
+        return self.display if self.matched_by == "unresolved" else None
 
     def ingredient_names(self, ingredient_class: str | None = None) -> list[str]:
         return [i.name for i in self.ingredients if ingredient_class is None or ingredient_class in i.classes]
@@ -64,6 +72,7 @@ class ConditionEntry:
     verification_status: str | None
     onset: date | None = None
     recorded: date | None = None
+    matched_by: str = "code"  # "code" (a recognised code, or a site ConceptMap entry) | "text" (a clinical term)
 
     @property
     def is_active(self) -> bool:
@@ -82,7 +91,7 @@ class LabResult:
     code: str  # LOINC code
     classes: frozenset[str]  # e.g. {"alt"}, {"urine-opioid-screen"}, {"urine-naltrexone"}
     status: str
-    when: date | None
+    when: date | None  # the latest day the result may be from (partial dates: the end of their span)
     value: float | None = None  # numeric value converted to `unit`
     unit: str | None = None  # canonical unit after conversion ("U/L" for enzymes)
     original: str | None = None  # the value as reported ("1.2 µkat/L", "Positive")
@@ -90,6 +99,13 @@ class LabResult:
     uln_source: str | None = None  # "referenceRange" | "default"
     reference_text: str | None = None  # "7-40 U/L" as shown to the clinician
     positive: bool | None = None  # qualitative result: True/False/None (unknown)
+    earliest: date | None = None  # the earliest day the result may be from (== when unless the date was partial)
+    date_note: str | None = None  # said on the card when the date was imprecise
+
+    @property
+    def first_day(self) -> date | None:
+        """The earliest day the result may be from: what a reassuring (negative) result is dated by."""
+        return self.earliest or self.when
 
     @property
     def uln_multiple(self) -> float | None:
@@ -115,6 +131,69 @@ class AllergyEntry:
 
 
 @dataclass(slots=True)
+class SkipGroup:
+    resource_type: str
+    reason: str
+    count: int = 0
+    first_refs: list[str] = field(default_factory=list)
+
+
+class SkippedResources:
+    """Resources left out of the record (unreadable, or another patient's), summarised by type and reason.
+
+    A hostile or broken source can send 100,000 unreadable results: the card and the log must not grow with
+    them. So this keeps counts per (type, reason) and the first few references of each, and at most
+    `MAX_GROUPS` distinct reasons (the rest are counted under "other reasons").
+    """
+
+    FIRST_REFS = 3
+    MAX_GROUPS = 12
+    MAX_REASON = 120
+    OTHER = "other reasons"
+
+    __slots__ = ("_groups", "total")
+
+    def __init__(self) -> None:
+        self._groups: dict[tuple[str, str], SkipGroup] = {}
+        self.total = 0
+
+    def add(self, ref: str, reason: str) -> None:
+        """`ref` "Type/id" (or a bare type); `reason` a short sentence without the ref."""
+        rtype = ref.split("/", 1)[0][:64] or "resource"
+        reason = reason[: self.MAX_REASON]
+        key = (rtype, reason)
+        group = self._groups.get(key)
+        if group is None:
+            if len(self._groups) >= self.MAX_GROUPS:
+                key = (rtype, self.OTHER)
+                group = self._groups.get(key)
+            if group is None:
+                group = self._groups[key] = SkipGroup(*key)
+        group.count += 1
+        self.total += 1
+        if len(group.first_refs) < self.FIRST_REFS:
+            group.first_refs.append(ref[:140])
+
+    def groups(self) -> list[SkipGroup]:
+        return list(self._groups.values())
+
+    def refs(self) -> list[str]:
+        """Every reference kept (the first few of each group)."""
+        return [r for g in self._groups.values() for r in g.first_refs]
+
+    def log_summary(self) -> str:
+        """One line for the log: "Observation x25000 (no readable effective date: Observation/a, ...)"."""
+        return "; ".join(f"{g.resource_type} x{g.count} ({g.reason}: {', '.join(g.first_refs)})"
+                         for g in self._groups.values())
+
+    def __len__(self) -> int:
+        return self.total
+
+    def __bool__(self) -> bool:
+        return self.total > 0
+
+
+@dataclass(slots=True)
 class PatientRecord:
     """The patient as the rules see it, on `today`."""
 
@@ -128,8 +207,10 @@ class PatientRecord:
     allergies: list[AllergyEntry] = field(default_factory=list)
     # data the service could not obtain: prefetch key (e.g. "urineDrugScreens") -> why
     unavailable: dict[str, str] = field(default_factory=dict)
-    # resources that were skipped as malformed ("Observation/x: <reason>"), for the log and data-incomplete
-    skipped: list[str] = field(default_factory=list)
+    # resources left out (unreadable, another patient's, a draft's unusable element), for data-incomplete
+    skipped_resources: SkippedResources = field(default_factory=SkippedResources)
+    # draft orders whose medication could not be identified -> why (the order could not be checked)
+    unresolved_orders: dict[str, str] = field(default_factory=dict)
 
     # --- who -------------------------------------------------------------------------------------
     @property

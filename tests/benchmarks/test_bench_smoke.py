@@ -41,7 +41,8 @@ def test_generated_patient(pipeline: Pipeline, name: str) -> None:
     low, high = SIZES[name]
     assert low <= patients.resource_count(request) <= high
     assert set(request["prefetch"]) == {"patient", "conditions", "medicationRequests", "medicationStatements",
-                                        "medicationDispenses", "liverTests", "urineDrugScreens", "allergies"}
+                                        "medicationDispenses",
+                                        "medicationAdministrations", "liverTests", "urineDrugScreens", "allergies"}
     if name == "extreme":
         observations = [e["resource"] for e in request["prefetch"]["liverTests"]["entry"]]
         assert len(observations) >= 20_000

@@ -99,7 +99,7 @@ def test_every_category_failing_is_412_naming_them(fallback_client: Client, fake
     assert body["resourceType"] == "OperationOutcome"
     issue = body["issue"][0]
     for key in ("patient", "conditions", "medicationRequests", "medicationStatements", "medicationDispenses",
-                "liverTests", "urineDrugScreens", "allergies"):
+                "medicationAdministrations", "liverTests", "urineDrugScreens", "allergies"):
         assert f"prefetch.{key}" in issue["expression"]
         assert key in issue["diagnostics"]
     assert "the FHIR server refused access (401)" in issue["diagnostics"]

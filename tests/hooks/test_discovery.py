@@ -24,7 +24,8 @@ def test_discovery_lists_the_services(client: Client) -> None:
         assert s["title"] and s["description"]
     for s in (services["naltrexone-order-select"], services["naltrexone-order-sign"]):
         assert set(s["prefetch"]) == {"patient", "conditions", "medicationRequests", "medicationStatements",
-                                      "medicationDispenses", "liverTests", "urineDrugScreens", "allergies"}
+                                      "medicationDispenses",
+                                      "medicationAdministrations", "liverTests", "urineDrugScreens", "allergies"}
 
 
 def test_prefetch_templates_use_only_cds_hooks_2_tokens(client: Client) -> None:

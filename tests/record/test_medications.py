@@ -56,13 +56,13 @@ def test_unknown_dose_unit_is_not_guessed() -> None:
 def test_exposure_windows() -> None:
     request = mr("1049621", status="completed", authoredOn="2026-09-26",
                  dispenseRequest={"expectedSupplyDuration": {"value": 5, "code": "d"}})
-    assert exposure(request) == (date(2026, 9, 26), date(2026, 9, 30))
+    assert (exposure(request).start, exposure(request).end) == (date(2026, 9, 26), date(2026, 9, 30))
     statement = {"resourceType": "MedicationStatement", "status": "completed",
                  "effectivePeriod": {"start": "2026-11-01", "end": "2026-11-22T10:00:00Z"}}
-    assert exposure(statement) == (date(2026, 11, 1), date(2026, 11, 22))
+    assert (exposure(statement).start, exposure(statement).end) == (date(2026, 11, 1), date(2026, 11, 22))
     dispense = {"resourceType": "MedicationDispense", "status": "completed", "whenHandedOver": "2026-11-15",
                 "daysSupply": {"value": 5}}
-    assert exposure(dispense) == (date(2026, 11, 15), date(2026, 11, 19))
+    assert (exposure(dispense).start, exposure(dispense).end) == (date(2026, 11, 15), date(2026, 11, 19))
 
 
 @pytest.mark.parametrize(("status", "current", "counted"), [
@@ -130,4 +130,48 @@ def test_an_unresolved_medication_is_a_field_not_a_display_prefix() -> None:
     use = medication_use(resource, MedicationIndex({}), T, TODAY)
     assert use is not None and use.matched_by == "unresolved" and use.display == "Medication/elsewhere"
     record = build_record("p", [resource], [], TODAY, T)
-    assert record.skipped == ["MedicationRequest/m9: its medication (Medication/elsewhere) could not be read"]
+    assert use.unresolved_reference == "Medication/elsewhere"
+    [group] = record.skipped_resources.groups()
+    assert (group.resource_type, group.reason, group.first_refs) == (
+        "MedicationRequest", "its medication (Medication/elsewhere) could not be read", ["MedicationRequest/m9"])
+
+
+def test_partial_end_counts_at_its_latest_day_and_says_so() -> None:
+    today = date(2026, 11, 25)
+    statement = {"resourceType": "MedicationStatement", "status": "completed",
+                 "effectivePeriod": {"start": "2026-10", "end": "2026-11"}}
+    seen = exposure(statement, today)
+    assert (seen.start, seen.end, seen.event) == (date(2026, 10, 1), today, today)
+    assert seen.notes and "`2026-11`" in seen.notes[0] and "the month only" in seen.notes[0]
+    dispense = {"resourceType": "MedicationDispense", "status": "completed", "whenHandedOver": "2026-10",
+                "daysSupply": {"value": 30}}
+    assert exposure(dispense, today).end == date(2026, 11, 29)  # handed over as late as 31 October
+    precise = {"resourceType": "MedicationStatement", "status": "completed", "effectiveDateTime": "2026-11-20"}
+    assert exposure(precise, today).notes == ()
+
+
+@pytest.mark.parametrize(("status", "counted"), [("completed", True), ("in-progress", True), ("stopped", True),
+                                                 ("on-hold", True), ("not-done", False), ("entered-in-error", False),
+                                                 ("unknown", False)])
+def test_administration_statuses(status: str, counted: bool) -> None:
+    from cds_service.record.medications import MedicationIndex, medication_use
+    from cds_service.terminology import get_terminology
+
+    administration = {"resourceType": "MedicationAdministration", "id": "a1", "status": status,
+                      "medicationCodeableConcept": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                                                                "code": "637213"}]},
+                      "effectiveDateTime": "2026-11-20T10:00:00-05:00"}
+    use = medication_use(administration, MedicationIndex({}), get_terminology(), date(2026, 11, 25))
+    assert (use is not None) == counted
+    if use is not None:
+        assert not use.is_current and use.end == use.event == date(2026, 11, 20)
+        assert "extended-release-injection" in use.product_classes
+
+
+def test_a_malformed_medication_element_is_unreadable_not_unknown() -> None:
+    from cds_service.record.medications import MedicationIndex, Unreadable, medication_use
+    from cds_service.terminology import get_terminology
+
+    bad = {"resourceType": "MedicationRequest", "id": "m5", "status": "active", "medicationCodeableConcept": 5}
+    with pytest.raises(Unreadable, match="MedicationRequest/m5: medicationCodeableConcept"):
+        medication_use(bad, MedicationIndex({}), get_terminology(), date(2026, 11, 25))

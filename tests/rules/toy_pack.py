@@ -12,7 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from cds_service.hooks.prefetch import PrefetchTemplate
 from cds_service.record.model import MedicationUse, PatientRecord
 from cds_service.rules.base import Finding, Rule, RuleContext, Scope, ServiceSpec, rule
-from cds_service.terminology import get_terminology
+from cds_service.terminology import Terminology, get_terminology
 
 ENTRY = "tests.rules.toy_pack:ToyPack"
 SCOPE = "patient-on-opioid"
@@ -51,6 +51,6 @@ class ToyPack:
     rules: tuple[Rule, ...] = (opioid_on_record,)
     history_days = None
 
-    def __init__(self) -> None:
+    def __init__(self, terminology: Terminology | None = None) -> None:
         self.config = ToyConfig()
-        self.terminology = get_terminology()
+        self.terminology = terminology or get_terminology()

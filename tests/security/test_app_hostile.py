@@ -215,6 +215,22 @@ ENVELOPE: dict[str, tuple[Callable[[dict], None], int, str | None]] = {
     "fhirAuthorization-not-object": (_set("fhirAuthorization", "test-token"), 400, "fhirAuthorization"),
     "fhirAuthorization-no-token": (_set("fhirAuthorization", {"token_type": "Bearer"}), 400, "access_token"),
     "fhirServer-number": (_set("fhirServer", 5), 400, "fhirServer"),
+    # a draft's medication[x] of the wrong type: never read as "no medicine" (a silent all-clear)
+    "draft-medicationCodeableConcept-number": (
+        _set("context.draftOrders.entry.0.resource.medicationCodeableConcept", 5), 400,
+        "entry[0].resource.medicationCodeableConcept"),
+    "draft-medicationCodeableConcept-string": (
+        _set("context.draftOrders.entry.0.resource.medicationCodeableConcept", "naltrexone"), 400,
+        "medicationCodeableConcept must be a FHIR CodeableConcept"),
+    "draft-medicationCodeableConcept-coding-string": (
+        _set("context.draftOrders.entry.0.resource.medicationCodeableConcept.coding", "1483744"), 400,
+        "medicationCodeableConcept"),
+    "draft-medicationReference-list": (
+        _set("context.draftOrders.entry.0.resource.medicationReference", ["Medication/x"]), 400,
+        "entry[0].resource.medicationReference"),
+    "draft-medicationReference-reference-number": (
+        _set("context.draftOrders.entry.0.resource.medicationReference", {"reference": 7}), 400,
+        "medicationReference must be a FHIR Reference"),
 }
 
 

@@ -80,7 +80,8 @@ bundles = st.fixed_dictionaries({"resourceType": st.just("Bundle")}, optional={
     "link": json_values, "type": odd_text})
 prefetch_values = st.one_of(st.none(), bundles, fhir_resources, json_values)
 prefetch_keys = st.sampled_from(["patient", "conditions", "medicationRequests", "medicationStatements",
-                                 "medicationDispenses", "liverTests", "urineDrugScreens", "allergies", "other"])
+                                 "medicationDispenses",
+                                 "medicationAdministrations", "liverTests", "urineDrugScreens", "allergies", "other"])
 
 # HookRequest / HookContext / FhirAuthorization of cds_service.hooks.models, every field optional or retyped
 hook_requests = st.fixed_dictionaries(

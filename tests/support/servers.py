@@ -444,8 +444,9 @@ class FhirServer:
     ``base_url`` is ``http://127.0.0.1:PORT/fhir``; send ``headers`` (``Authorization: Bearer <token>``).
     """
 
-    def __init__(self, *, startup_timeout: float = 60.0, log_inbound: bool = False) -> None:
+    def __init__(self, *, startup_timeout: float = 60.0, log_inbound: bool = False, open_access: bool = False) -> None:
         self.startup_timeout = startup_timeout
+        self.open_access = open_access  # no authentication at all: an open FHIR server (CDS Hooks 2.0 allows it)
         self.log_inbound = log_inbound  # sekmet's own traffic log in its database (slow; off by default)
         self.token = secrets.token_urlsafe(32)
         self.port: int | None = None
@@ -564,7 +565,7 @@ class FhirServer:
             "port": self.port,
             "data_dir": str(self.tmpdir / "data"),
             "own_private_key_path": str(self.tmpdir / "keys" / "sekmet_private.pem"),
-            "server_auth": {"types": ["bearer"], "tokens": [self.token]},
+            "server_auth": {"types": ["none"]} if self.open_access else {"types": ["bearer"], "tokens": [self.token]},
             "simulator": {"enabled": False},  # the default auto-fulfils MedicationRequests
             "validation": {"inbound": "warn"},
             "log_inbound": self.log_inbound,

@@ -7,15 +7,11 @@ from cds_service.rules.base import Finding, Rule, rule
 from cds_service.rules.naltrexone import prefetch as k
 from cds_service.rules.naltrexone import wording as w
 from cds_service.rules.naltrexone.config import NaltrexoneContext
+from cds_service.rules.naltrexone.exposure import antagonist_exposures, is_antagonist_therapy
 from cds_service.rules.naltrexone.scopes import NALTREXONE_ORDERS
 from cds_service.terminology import Ingredient
 
 ANTAGONIST_CLASSES = ("opioid-antagonist-therapy", "samidorphan")
-
-
-def _antagonist(m: MedicationUse) -> bool:
-    # samidorphan is only an antagonist therapy when not combined with an opioid (then it is an abuse deterrent)
-    return m.has("opioid-antagonist-therapy") or (m.has("samidorphan") and not m.has("abuse-deterrent"))
 
 
 def _short(m: MedicationUse) -> str:
@@ -31,39 +27,70 @@ def _antagonist_names(m: MedicationUse) -> list[str]:
 
 @rule(
     id="duplicate-antagonist", title="Duplicate opioid-antagonist therapy", indicators=("warning",),
-    trigger="Another current product containing naltrexone or samidorphan as antagonist therapy (naltrexone, "
-    "Vivitrol, Contrave, Lybalvi; not Embeda), or another such draft in the same ordering session.",
+    trigger="Another current product containing an opioid antagonist used as therapy (naltrexone, Vivitrol, "
+    "Contrave/Mysimba, Lybalvi, oral nalmefene/Selincro; not Embeda or Targin, where the antagonist deters abuse; "
+    "not the peripheral antagonists methylnaltrexone, naloxegol, naldemedine, alvimopan; not rescue naloxone or "
+    "nalmefene; by RxNorm, ATC, NDC or name), another such draft in the same ordering session, or an "
+    "extended-release naltrexone injection (administration, dispense, order or statement) fewer than "
+    "`xr_next_dose_from_day` days ago: still inside its dosing interval. From that day on, a new order is the "
+    "routine next dose and stays quiet; so does oral naltrexone stopped before the order (a switch to the "
+    "injection).",
     suggestions="Remove the duplicate naltrexone draft.",
-    source="Naltrexone, Contrave and Lybalvi labeling (opioid antagonists).",
+    source="Naltrexone, Contrave and Lybalvi labeling; Selincro SmPC (opioid antagonists); Vivitrol labeling "
+    "(380 mg every 4 weeks or once a month).",
+    thresholds=("xr_next_dose_from_day", "xr_naltrexone_days"),
     applies_to=(NALTREXONE_ORDERS,), needs=k.MEDICATION_KEYS,
 )
 def duplicate_antagonist(ctx: NaltrexoneContext) -> Finding | None:
     """Another current (or drafted) naltrexone- or samidorphan-containing product."""
-    record, order = ctx.record, ctx.order
-    current = [m for m in record.medications if m.is_current and _antagonist(m) and m.ref != order.ref]
-    drafted = [m for m in record.drafts if _antagonist(m) and m.ref != order.ref]
-    others = current + drafted
+    record, order, cfg = ctx.record, ctx.order, ctx.config
+    today = record.today
+    current, injected = [], []
+    for e in antagonist_exposures(record, cfg, exclude=order.ref):
+        if e.current:
+            current.append(e.use)
+        elif e.extended_release and e.blocks_on(today) and (e.days_since_dose(today) or 0) < \
+                cfg.xr_next_dose_from_day:
+            injected.append(e)
+    drafted = [m for m in record.drafts if is_antagonist_therapy(m) and m.ref != order.ref]
+    others = current + [e.use for e in injected] + drafted
     if not others:
         return None
     first = others[0]
     agent = (_antagonist_names(first) or ["an opioid antagonist"])[0]
     name, short = w.drug_name(order), w.short_name(order)
     where = "ordered in this same session" if first.is_draft else "already current"
+    interval = ""
+    lines = [w.medication_line(m, today) for m in current]
+    for e in injected:
+        ago = e.days_since_dose(today)
+        lines.append(w.medication_line(e.use, today) + f"; injection {w.when(e.last_dose)}, **{ago} days ago** "
+                     f"(the next dose is due from day {cfg.xr_next_dose_from_day})")
+    lines += [w.medication_line(m, today) for m in drafted]
+    state = "also ordered now" if first.is_draft else "current"
+    if injected and first is injected[0].use:
+        state = f"still active (injected {injected[0].days_since_dose(today)} days ago)"
+        ago = injected[0].days_since_dose(today)
+        where = f"still inside its dosing interval (injection {ago} days ago)"
+        interval = (f" An extended-release naltrexone injection blocks the opioid receptors for about a month "
+                    f"(this service counts {cfg.xr_naltrexone_days} days); the next dose is due every 4 weeks, so "
+                    f"an order from day {cfg.xr_next_dose_from_day} is the routine next dose, but one {ago} days "
+                    "after the last injection doubles the exposure.")
     detail = w.detail(
         f"**{name}** is ordered while **{first.display}** ({agent}) is {where}.",
-        "Naltrexone and samidorphan are both opioid antagonists. Taking two antagonist products adds no benefit; "
+        "Naltrexone, nalmefene and samidorphan are opioid antagonists. Taking two antagonist products adds no "
+        "benefit; "
         "it doubles the exposure (naltrexone is hepatotoxic at high doses), deepens and prolongs the opioid "
         "blockade (opioid analgesia will not work), and is usually an ordering error (a renewal or a switch "
         "without stopping the old product). Keep one antagonist product. Olanzapine/samidorphan (Lybalvi) also "
-        "treats a psychiatric illness: do not stop it without the prescriber.",
-        [w.medication_line(m, record.today) for m in others],
+        "treats a psychiatric illness: do not stop it without the prescriber." + interval,
+        lines,
         "naltrexone labeling; naltrexone/bupropion (Contrave) and olanzapine/samidorphan (Lybalvi) labeling "
         "(opioid antagonist component: precipitated withdrawal, blocked opioid analgesia).",
     )
     return Finding(
         rule_id="duplicate-antagonist", title="Duplicate opioid-antagonist therapy", indicator="warning",
-        summary=f"Duplicate opioid antagonist: {short} ordered while {_short(first)} is "
-        f"{'also ordered now' if first.is_draft else 'current'}",
+        summary=f"Duplicate opioid antagonist: {short} ordered while {_short(first)} is {state}",
         detail=detail, order_ref=order.ref, evidence=tuple(m.ref for m in others),
         suggestions=(w.remove_draft(ctx, label=f"Remove the duplicate {w.drug_name(order)} order"),),
         override_reasons=(w.BENEFIT, w.RECORD_WRONG, w.SPECIALIST), links=(w.LABEL_LINK,),

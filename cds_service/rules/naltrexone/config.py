@@ -49,13 +49,17 @@ class NaltrexoneConfig(BaseSettings):
         "no rule looks back further than the look-backs above (the longest one wins if it is larger); "
         "liver-tests-missing still shows an older result up to this age.")
     xr_naltrexone_days: int = Field(
-        30, description="An extended-release naltrexone injection blocks opioids for this many days.")
-    xr_naltrexone_due_day: int = Field(
-        26, description="patient-view: from this many days after an extended-release naltrexone injection, the "
-        "next one is due (info).")
+        30, description="An extended-release naltrexone injection blocks opioids for this many days after any record "
+        "of it (administration, dispense, order or statement).")
+    xr_next_dose_from_day: int = Field(
+        26, description="From this many days after an extended-release injection the next one is due: a new "
+        "naltrexone order is then the routine next dose (every 4 weeks, a couple of days early allowed; sooner it is "
+        "a duplicate), and patient-view reminds that the injection is due (info).")
     xr_lapse_notice_days: int = Field(
         30, description="patient-view: after an injection's interval has run out, warn for this many more days "
         "(lost tolerance, fading blockade: the overdose window); later, the therapy is no longer current.")
+    oral_naltrexone_block_hours: int = Field(
+        72, description="Oral naltrexone blocks opioid analgesia for this many hours after its last possible dose.")
 
 
 # What a naltrexone rule sees: `ctx.config` is this pack's config, so mypy catches a misspelt threshold.

@@ -1,18 +1,20 @@
 """Data rule: say so when a check could not run, instead of staying silent as if all were well.
 
 It runs last, so it also sees the checks that crashed on this order (`ctx.failed`, kept per order by the engine:
-one order's crash never shows on another order's card).
+one order's crash never shows on another order's card). A draft whose medication could not be read at all gets
+this card alone (scope `unresolved-orders`): it may be naltrexone or an opioid, so it is never passed over.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from cds_service.fhir.read import OTHER_PATIENT
 from cds_service.rules.base import Finding, OverrideReasonSpec, Rule, rule
 from cds_service.rules.naltrexone import prefetch as k
 from cds_service.rules.naltrexone import wording as w
 from cds_service.rules.naltrexone.config import NaltrexoneContext
-from cds_service.rules.naltrexone.scopes import NALTREXONE_ORDERS, ON_NALTREXONE, OPIOID_ORDERS
+from cds_service.rules.naltrexone.scopes import NALTREXONE_ORDERS, ON_NALTREXONE, OPIOID_ORDERS, UNRESOLVED_ORDERS
 
 
 def _type_keys() -> dict[str, tuple[str, ...]]:
@@ -33,17 +35,22 @@ DATA_REVIEWED = OverrideReasonSpec("data-reviewed", "Reviewed the missing data i
 @rule(
     id="data-incomplete", title=TITLE, indicators=("warning",),
     trigger="A data category the checks need could not be obtained (prefetch error or FHIR server failure) while "
-    "others could, or a resource was unreadable, or a check failed; only when a check of this order is affected.",
+    "others could, or a resource was unreadable, or a check failed; only when a check of this order is affected. "
+    "Also any draft order whose medicationReference could be read neither from the request nor from the FHIR "
+    "server: it may be naltrexone or an opioid, so it is reported as not checked (never a silent all-clear).",
     suggestions="None; the detail lists each missing category with its reason, the checks that could not run, and "
-    "every skipped resource.",
+    "skipped resources summarised by type and reason (counts and the first few ids).",
     source="Service design: a check that could not run must not look like a check that passed.",
-    applies_to=(NALTREXONE_ORDERS, OPIOID_ORDERS, ON_NALTREXONE),
+    applies_to=(NALTREXONE_ORDERS, OPIOID_ORDERS, UNRESOLVED_ORDERS, ON_NALTREXONE),
 )
 def data_incomplete(ctx: NaltrexoneContext) -> Finding | None:
     """Data the checks need is missing or unreadable: list what, why, and which checks could not run."""
     record, order = ctx.record, ctx.order
+    if order.unresolved_reference:
+        return _order_not_checked(ctx)
     crashed = list(ctx.failed)
-    if not record.unavailable and not record.skipped and not crashed:
+    skipped = record.skipped_resources
+    if not record.unavailable and not skipped and not crashed:
         return None
     naltrexone_order = order.has("opioid-antagonist-therapy")
     checks_by_key = ctx.readers  # this order's checks that read each key (from the rules' `needs`)
@@ -56,14 +63,15 @@ def data_incomplete(ctx: NaltrexoneContext) -> Finding | None:
         affected += [c for c in checks if c not in affected]
         lines.append(f"- **{k.category(key)}** could not be obtained: {reason}. Checks that could not run: "
                      f"{_ids(checks)}")
-    unreadable = list(record.skipped)
-    for item in unreadable:
-        keys = TYPE_KEYS.get(item.split("/", 1)[0], ())
+    for group in skipped.groups():  # summarised: counts per type and reason, the first few ids
+        keys = TYPE_KEYS.get(group.resource_type, ())
         checks = tuple(dict.fromkeys(c for key in keys for c in checks_by_key.get(key, ())))
         affected += [c for c in checks if c not in affected]
-        ref, _, why = item.partition(": ")
-        shown = f"`{ref}`: {why}" if why and "/" in ref and " " not in ref else item
-        lines.append(f"- Skipped as unreadable: {shown}. Checks that may be affected: {_ids(checks)}")
+        refs = ", ".join(f"`{_code(r)}`" for r in group.first_refs)
+        more = f" and {group.count - len(group.first_refs)} more" if group.count > len(group.first_refs) else ""
+        plural = "s" if group.count > 1 else ""
+        lines.append(f"- Skipped: {group.count} {_code(group.resource_type)} record{plural} ({group.reason}): "
+                     f"{refs}{more}. Checks that may be affected: {_ids(checks)}")
     for check in crashed:
         if check not in affected:
             affected.append(check)
@@ -71,8 +79,12 @@ def data_incomplete(ctx: NaltrexoneContext) -> Finding | None:
 
     problems = [f"{_join([k.category(key) for key in record.unavailable])} could not be read"] \
         if record.unavailable else []
+    foreign = sum(g.count for g in skipped.groups() if g.reason == OTHER_PATIENT)
+    unreadable = skipped.total - foreign
     if unreadable:
-        problems.append(f"{len(unreadable)} unreadable record{'s' if len(unreadable) > 1 else ''} skipped")
+        problems.append(f"{unreadable} unreadable record{'s' if unreadable > 1 else ''} skipped")
+    if foreign:
+        problems.append(f"{foreign} record{'s' if foreign > 1 else ''} of another patient left out")
     if crashed:
         problems.append(f"{len(crashed)} check{'s' if len(crashed) > 1 else ''} failed")
     subject = f"{short[:1].upper()}{short[1:]} check" if naltrexone_order else f"Naltrexone check of {short}"
@@ -96,6 +108,35 @@ def data_incomplete(ctx: NaltrexoneContext) -> Finding | None:
     return Finding(
         rule_id="data-incomplete", title=TITLE, indicator="warning", summary=summary, detail=detail,
         order_ref=order.ref, override_reasons=(DATA_REVIEWED, w.ALREADY_DONE, w.BENEFIT),
+        source_label=w.SOURCE_LABEL,
+    )
+
+
+def _code(value: str) -> str:
+    """A resource reference or type as shown inside `code` marks (no backticks or line breaks of its own)."""
+    return " ".join(value.replace("`", "'").split())[:140]
+
+
+def _order_not_checked(ctx: NaltrexoneContext) -> Finding:
+    """A draft whose medicine is unknown: say that no check ran on it, and why."""
+    order = ctx.order
+    ref = order.unresolved_reference or "?"
+    why = ctx.record.unresolved_orders.get(order.ref, "it could not be read")
+    detail = w.detail(
+        f"The draft order `{order.ref}` could **not** be checked: its medication is a reference "
+        f"(`{_code(ref)[:80]}`) that could not be read, so the service cannot tell whether it is naltrexone, an "
+        "opioid or neither. No naltrexone or opioid check ran on it.",
+        "If the order is naltrexone or an opioid, review the opioid, urine-screen, liver and naltrexone history "
+        "yourself before signing; otherwise the order is unaffected. Ask the EHR team to send the referenced "
+        "Medication with the order (draftOrders), or FHIR access to read it.",
+        [f"- Why: {why}."],
+        "service design (cds-naltrexone): an order that could not be classified is reported, never silently "
+        "treated as unrelated.",
+    )
+    return Finding(
+        rule_id="data-incomplete", title=TITLE, indicator="warning",
+        summary="Order not checked: its medication could not be read (it may be naltrexone or an opioid)",
+        detail=detail, order_ref=order.ref, override_reasons=(DATA_REVIEWED, w.ALREADY_DONE, w.BENEFIT),
         source_label=w.SOURCE_LABEL,
     )
 

@@ -22,43 +22,28 @@ from cds_service.rules.base import ActionSpec, Finding, Rule, Scope, SuggestionS
 from cds_service.rules.naltrexone import prefetch as k
 from cds_service.rules.naltrexone import wording as w
 from cds_service.rules.naltrexone.config import NaltrexoneConfig, NaltrexoneContext
+from cds_service.rules.naltrexone.exposure import ANTAGONIST, antagonist_exposures, last_injection
 from cds_service.rules.naltrexone.liver import LIVER_SOURCE, monitoring_schedule, repeat_liver_tests
 from cds_service.rules.naltrexone.orders import naloxone_request, urine_screen_request
 from cds_service.rules.naltrexone.overdose import opioid_use_disorders
 from cds_service.rules.naltrexone.scopes import ON_NALTREXONE
 from cds_service.rules.naltrexone.washout import is_systemic_opioid
 
-ANTAGONIST = "opioid-antagonist-therapy"
-XR = "extended-release-injection"
-ORAL_BLOCKADE_DAYS = 3  # labeling/ASAM: oral naltrexone blocks opioids for about 72 hours after the last dose
-
-
-def injection_day(m: MedicationUse) -> date | None:
-    """When an XR injection was given (administration/statement), handed over (dispense) or ordered (request)."""
-    if m.resource_type in {"MedicationRequest", "MedicationDispense"}:
-        return m.start or m.end
-    return m.end or m.start
-
-
-def last_injection(record: PatientRecord) -> tuple[MedicationUse, date] | None:
-    """The most recent extended-release naltrexone injection on record (not a future-dated one)."""
-    found = [(m, day) for m in record.medications_with(ANTAGONIST) if XR in m.product_classes
-             and (day := injection_day(m)) is not None and day <= record.today]
-    return max(found, key=lambda pair: pair[1]) if found else None
-
 
 def current_therapy(record: PatientRecord, cfg: NaltrexoneConfig) -> list[MedicationUse]:
-    """Naltrexone therapy that is current today, most relevant first: a current order/statement/covering
-    dispense of any antagonist product; the last XR injection while its interval (and the lapse window after it,
-    when overdose risk peaks) lasts; an oral dose ended within about 72 hours."""
-    out = list(record.current_medications_with(ANTAGONIST))
+    """Naltrexone therapy that is current today, most relevant first, read with the pack's one exposure model
+    (`exposure.py`: every record type, partial dates at their safe bound): a current order, statement or covering
+    dispense; the last extended-release injection while its interval and the lapse window after it (when overdose
+    risk peaks) last; an oral course whose blockade (`oral_naltrexone_block_hours`) may still last."""
+    today = record.today
+    exposures = [e for e in antagonist_exposures(record, cfg) if e.use.has(ANTAGONIST)]
+    out = [e.use for e in exposures if e.current]
     last = last_injection(record)
-    window = cfg.xr_naltrexone_days + cfg.xr_lapse_notice_days
-    if last is not None and (record.today - last[1]).days <= window and last[0] not in out:
+    if last is not None and last[0].has(ANTAGONIST) and last[0] not in out \
+            and (today - last[1]).days <= cfg.xr_naltrexone_days + cfg.xr_lapse_notice_days:
         out.append(last[0])
-    for m in record.exposures_ended_within(ANTAGONIST, ORAL_BLOCKADE_DAYS):
-        if m not in out and XR not in m.product_classes:
-            out.append(m)
+    out += [e.use for e in exposures if not e.extended_release and not e.current and e.blocks_on(today)
+            and e.use not in out]
     return out
 
 
@@ -243,7 +228,7 @@ def _analyte(lab: LabResult) -> str:
 
 @rule(
     id="xr-naltrexone-due", title="Extended-release naltrexone injection due", indicators=("warning", "info"),
-    trigger="The last extended-release naltrexone injection was `xr_naltrexone_due_day` days ago or more → info "
+    trigger="The last extended-release naltrexone injection was `xr_next_dose_from_day` days ago or more → info "
     "(next injection due); `xr_naltrexone_days` or more (up to `xr_lapse_notice_days` after) → warning: the "
     "interval has run out, opioid tolerance is gone and the blockade is fading.",
     suggestions="Schedule the next injection; after a lapse, order a urine opioid screen before it (create "
@@ -251,7 +236,7 @@ def _analyte(lab: LabResult) -> str:
     source="Vivitrol labeling (every 4 weeks or once a month; W&P 5.1 vulnerability to overdose at the end of the "
     "dosing interval or after a missed dose).",
     applies_to=(ON_NALTREXONE,), needs=k.MEDICATION_KEYS,
-    thresholds=("xr_naltrexone_due_day", "xr_naltrexone_days", "xr_lapse_notice_days"),
+    thresholds=("xr_next_dose_from_day", "xr_naltrexone_days", "xr_lapse_notice_days"),
 )
 def xr_naltrexone_due(ctx: NaltrexoneContext) -> Finding | None:
     """The monthly injection is due, or overdue (the riskiest moment of XR naltrexone)."""
@@ -261,7 +246,7 @@ def xr_naltrexone_due(ctx: NaltrexoneContext) -> Finding | None:
         return None
     injection, day = last
     days = (record.today - day).days
-    if days < cfg.xr_naltrexone_due_day or days > cfg.xr_naltrexone_days + cfg.xr_lapse_notice_days:
+    if days < cfg.xr_next_dose_from_day or days > cfg.xr_naltrexone_days + cfg.xr_lapse_notice_days:
         return None
     ends = day + timedelta(days=cfg.xr_naltrexone_days)
     lines = [w.medication_line(injection, record.today) + f"; injection {day.isoformat()}, **{days} days ago**"]
@@ -273,7 +258,7 @@ def xr_naltrexone_due(ctx: NaltrexoneContext) -> Finding | None:
             detail=w.detail(
                 f"The last extended-release naltrexone injection was on {day.isoformat()}, **{days} days ago**.",
                 f"One injection blocks opioids for {w.LABEL_XR_BLOCKADE}; this site counts "
-                f"{cfg.xr_naltrexone_days} days and reminds from day {cfg.xr_naltrexone_due_day}. Schedule the "
+                f"{cfg.xr_naltrexone_days} days and reminds from day {cfg.xr_next_dose_from_day}. Schedule the "
                 "next injection before the interval runs out: as the blockade fades, the patient is vulnerable to "
                 "opioid overdose.",
                 lines,

@@ -16,11 +16,12 @@ CONDITIONS = "conditions"
 MEDICATION_REQUESTS = "medicationRequests"
 MEDICATION_STATEMENTS = "medicationStatements"
 MEDICATION_DISPENSES = "medicationDispenses"
+MEDICATION_ADMINISTRATIONS = "medicationAdministrations"
 LIVER_TESTS = "liverTests"
 URINE_SCREENS = "urineDrugScreens"
 ALLERGIES = "allergies"
 
-MEDICATION_KEYS = (MEDICATION_REQUESTS, MEDICATION_STATEMENTS, MEDICATION_DISPENSES)
+MEDICATION_KEYS = (MEDICATION_REQUESTS, MEDICATION_STATEMENTS, MEDICATION_DISPENSES, MEDICATION_ADMINISTRATIONS)
 
 # key -> (what a clinician calls it, the resource types it brings)
 CATEGORIES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -28,8 +29,10 @@ CATEGORIES: dict[str, tuple[str, tuple[str, ...]]] = {
     CONDITIONS: ("conditions (diagnoses)", ("Condition",)),
     MEDICATION_REQUESTS: ("medication orders", ("MedicationRequest", "Medication")),
     MEDICATION_STATEMENTS: ("medication statements (including over-the-counter use)",
-                            ("MedicationStatement", "MedicationAdministration", "Medication")),
+                            ("MedicationStatement", "Medication")),
     MEDICATION_DISPENSES: ("medication dispenses", ("MedicationDispense", "Medication")),
+    MEDICATION_ADMINISTRATIONS: ("medication administrations (doses and injections given)",
+                                 ("MedicationAdministration", "Medication")),
     LIVER_TESTS: ("liver tests (ALT, AST)", ("Observation",)),
     URINE_SCREENS: ("urine drug screens", ("Observation",)),
     ALLERGIES: ("allergies", ("AllergyIntolerance",)),
@@ -56,7 +59,12 @@ def _query(key: str, terminology: Terminology) -> str:
         return f"Observation?patient={patient}&code={_codes_query(terminology, 'alt', 'ast')}"
     if key == URINE_SCREENS:
         return f"Observation?patient={patient}&code={_codes_query(terminology, 'urine-opioid-screen')}"
-    return f"{CATEGORIES[key][1][0]}?patient={patient}"
+    rtype = CATEGORIES[key][1][0]
+    if key in MEDICATION_KEYS:
+        # `_include` brings the Medications the records reference (FHIR R4 search §3.1.1.5.1): a prefetch
+        # without them leaves `medicationReference`s to read one by one from the server, or unreadable
+        return f"{rtype}?patient={patient}&_include={rtype}:medication"
+    return f"{rtype}?patient={patient}"
 
 
 def prefetch_templates(terminology: Terminology) -> tuple[PrefetchTemplate, ...]:

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from cds_service.record.model import MedicationUse
 from cds_service.rules.base import Finding, Rule, SuggestionSpec, rule
 from cds_service.rules.naltrexone import prefetch as k
 from cds_service.rules.naltrexone import wording as w
 from cds_service.rules.naltrexone.config import NaltrexoneContext
+from cds_service.rules.naltrexone.exposure import ANTAGONIST, AntagonistExposure, blocking, is_antagonist_therapy
 from cds_service.rules.naltrexone.scopes import OPIOID_ORDERS
 from cds_service.rules.naltrexone.washout import is_systemic_opioid
-
-XR = "extended-release-injection"
-ANTAGONIST = "opioid-antagonist-therapy"
 
 REVERSE_SOURCE = (
     f"{w.SOURCE_DOC}: \"during treatment with naltrexone, opioid analgesics cannot exert their full effect. To "
@@ -26,67 +23,62 @@ REVERSE_SOURCE = (
 )
 
 
-def _given(m: MedicationUse) -> date | None:
-    """When an injection was ordered (request), handed over (dispense) or last given (statement/administration)."""
-    if m.resource_type in {"MedicationRequest", "MedicationDispense"}:
-        return m.start or m.end
-    return m.end or m.start
-
-
-def recent_injections(ctx: NaltrexoneContext) -> list[tuple[MedicationUse, int]]:
-    """Extended-release naltrexone given or ordered within `xr_naltrexone_days` (not current uses), newest first."""
-    record, days = ctx.record, ctx.config.xr_naltrexone_days
-    found = []
-    for m in record.medications_with(ANTAGONIST):
-        if m.is_current or XR not in m.product_classes:
-            continue
-        day = _given(m)
-        if day is None:
-            continue
-        ago = w.days_ago(day, record.today)
-        if ago <= days and (m.start or day) <= record.today:
-            found.append((m, max(ago, 0)))
-    return sorted(found, key=lambda pair: pair[1])
+def _exposure_line(e: AntagonistExposure, today: date) -> str:
+    line = w.medication_line(e.use, today)
+    if e.current:
+        return line
+    ago = e.days_since_dose(today)
+    what = "injection" if e.extended_release else "last possible dose"
+    return line + (f"; {what} {w.when(e.last_dose)}, **{ago} days ago**; the blockade may last through "
+                   f"{w.when(e.blocked_until)}")
 
 
 @rule(
     id="naltrexone-blocks-opioid", title="Opioid ordered for a patient on naltrexone",
     indicators=("critical", "warning"),
-    trigger="An opioid order for a patient with current naltrexone therapy: a current naltrexone (or samidorphan) "
-    "order/statement, an extended-release naltrexone injection given or ordered within `xr_naltrexone_days`, or a "
-    "naltrexone draft in the same session → critical; only a peripheral opioid (loperamide, diphenoxylate, "
-    "difenoxin) → warning.",
+    trigger="An opioid order while naltrexone may block the opioid receptors (one exposure model for orders, "
+    "dispenses, statements and administrations): a current naltrexone (or samidorphan) product; oral naltrexone "
+    "whose last possible dose was within `oral_naltrexone_block_hours`; an extended-release naltrexone injection "
+    "(any record of it) within `xr_naltrexone_days`; or a naltrexone draft in the same session → critical; only a "
+    "peripheral opioid (loperamide, diphenoxylate, difenoxin) → warning. Partial dates count at their latest "
+    "possible day.",
     suggestions="Remove the opioid draft (delete); non-opioid or regional analgesia; if opioids are unavoidable, "
     "only in a monitored setting.",
     source="Source document (opioid analgesics cannot exert their full effect; raising the dose risks serious "
     "complications); Vivitrol labeling W&P 5.6; ASAM guideline (72 h oral, 30 days XR).",
-    thresholds=("xr_naltrexone_days",),
+    thresholds=("xr_naltrexone_days", "oral_naltrexone_block_hours"),
     applies_to=(OPIOID_ORDERS,), needs=k.MEDICATION_KEYS,
 )
 def naltrexone_blocks_opioid(ctx: NaltrexoneContext) -> Finding | None:
     """An opioid order while naltrexone blocks the opioid receptors."""
     record, order, cfg = ctx.record, ctx.order, ctx.config
-    current = [m for m in record.current_medications_with(ANTAGONIST) if m.ref != order.ref]
-    injections = recent_injections(ctx)
-    drafted = record.draft_medications_with(ANTAGONIST, exclude=order.ref)
-    if not (current or injections or drafted):
+    exposures = blocking(record, cfg, exclude=order.ref)
+    current = [e.use for e in exposures if e.current]
+    recent = [e for e in exposures if not e.current]
+    drafted = [m for m in record.drafts if is_antagonist_therapy(m) and m.ref != order.ref]
+    if not (exposures or drafted):
         return None
     today = record.today
     opioid, short = w.drug_name(order), w.short_name(order)
-    lines = [w.medication_line(m, today) for m in current]
-    lines += [w.medication_line(m, today) + f"; injection {w.when(_given(m))}, **{ago} days ago**"
-              for m, ago in injections]
+    lines = [_exposure_line(e, today) for e in exposures]
     lines += [w.medication_line(m, today) for m in drafted]
-    evidence = tuple(m.ref for m in current) + tuple(m.ref for m, _ in injections) + tuple(m.ref for m in drafted)
-    links = w.label_links(*current, *drafted, *(m for m, _ in injections))
+    evidence = tuple(e.use.ref for e in exposures) + tuple(m.ref for m in drafted)
+    links = w.label_links(*(e.use for e in exposures), *drafted)
 
-    if injections and not current:
-        ago = injections[0][1]
-        on = f"an extended-release naltrexone injection {ago} days ago"
-        blocker = f"Naltrexone injection {ago} days ago"
-    elif current:
+    if current:
         on = f"current {current[0].display}"
         blocker = f"Current {(current[0].ingredient_names(ANTAGONIST) or ['naltrexone'])[0]}"
+    elif recent:
+        first = recent[0]
+        ago = first.days_since_dose(today)
+        days = "today" if ago == 0 else ("1 day ago" if ago == 1 else f"{ago} days ago")
+        if first.extended_release:
+            on = f"an extended-release naltrexone injection {ago} days ago"
+            blocker = f"Naltrexone injection {ago} days ago"
+        else:
+            on = f"oral {first.use.display} whose last possible dose was {days} (blockade about " \
+                 f"{cfg.oral_naltrexone_block_hours} hours)"
+            blocker = f"Naltrexone taken {days}"
     else:
         on = f"{drafted[0].display} ordered in this same session"
         blocker = f"{(drafted[0].ingredient_names(ANTAGONIST) or ['naltrexone'])[0].capitalize()} ordered now"
@@ -117,7 +109,8 @@ def naltrexone_blocks_opioid(ctx: NaltrexoneContext) -> Finding | None:
         "dose to overcome the blockade can cause **respiratory depression and fatal overdose**, especially as the "
         "blockade wears off while high opioid levels remain. After an extended-release naltrexone injection the "
         f"blockade lasts {w.LABEL_XR_BLOCKADE} (this site counts {cfg.xr_naltrexone_days} days); oral naltrexone "
-        "should be stopped about 72 hours before planned opioid use. Use non-opioid or regional analgesia; if an "
+        f"blocks for about {cfg.oral_naltrexone_block_hours} hours after its last dose and should be stopped that "
+        "long before planned opioid use. Use non-opioid or regional analgesia; if an "
         "opioid is unavoidable, give it only in a monitored setting (anesthesia care, equipment for "
         "cardiopulmonary resuscitation)."
     )

@@ -8,6 +8,7 @@ from cds_service.rules.base import Scope
 
 NALTREXONE_ORDERS = "naltrexone-orders"
 OPIOID_ORDERS = "opioid-orders"
+UNRESOLVED_ORDERS = "unresolved-orders"  # a draft whose Medication could not be read: it may be either
 ON_NALTREXONE = "patient-on-naltrexone"  # patient-view: naltrexone therapy current (scope in patient_view.py)
 ORDER_HOOKS = ("order-select", "order-sign")
 
@@ -20,7 +21,14 @@ def is_opioid_order(order: MedicationUse) -> bool:
     return order.has("opioid")
 
 
+def is_unresolved_order(order: MedicationUse) -> bool:
+    """Nothing is known of the medicine (its Medication could not be read): it may be naltrexone or an opioid,
+    so the order gets a card saying it could not be checked, never a silent all-clear."""
+    return order.unresolved_reference is not None
+
+
 ORDER_SCOPES = (
     Scope(NALTREXONE_ORDERS, "naltrexone orders", ORDER_HOOKS, orders=is_antagonist_order),
     Scope(OPIOID_ORDERS, "opioid orders", ORDER_HOOKS, orders=is_opioid_order),
+    Scope(UNRESOLVED_ORDERS, "orders whose medication could not be read", ORDER_HOOKS, orders=is_unresolved_order),
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from cds_service.record.model import LabResult, MedicationUse
 from cds_service.rules.base import ActionSpec, Finding, Rule, SuggestionSpec, rule
@@ -34,16 +34,46 @@ def latest_per_code(labs: list[LabResult]) -> list[LabResult]:
 
 
 def opioid_screens(ctx: NaltrexoneContext, days: int) -> list[LabResult]:
-    """Urine opioid screens within `days` (naltrexone urine tests never count), latest result per code."""
-    found = [lab for lab in ctx.record.labs_within("urine-opioid-screen", days)
-             if "urine-naltrexone" not in lab.classes]
-    return latest_per_code(found)
+    """Urine opioid screens that may be within `days` (naltrexone urine tests never count), newest first."""
+    return [lab for lab in ctx.record.labs_within("urine-opioid-screen", days)
+            if "urine-naltrexone" not in lab.classes]
 
 
-def positive_screens(ctx: NaltrexoneContext) -> list[LabResult]:
-    """Positive Urine Opioid Screens In Lookback Period (the latest result per screen code)."""
-    days = ctx.config.urine_positive_lookback_days
-    return [lab for lab in opioid_screens(ctx, days) if lab.positive is True]
+def _unsuperseded_positives(screens: list[LabResult]) -> list[LabResult]:
+    """Positive screens no later negative of the same code supersedes, the newest per code.
+
+    A negative supersedes a positive only when it is later on every reading of both dates (a partial date
+    spans days): "2026-11" positive and a 2026-11-20 negative may be in either order, so the positive stands.
+    """
+    out: list[LabResult] = []
+    seen: set[str] = set()
+    for lab in screens:
+        if lab.positive is not True or lab.code in seen or lab.when is None:
+            continue
+        later_negative = any(o.code == lab.code and o.positive is False and o.first_day is not None
+                             and o.first_day > lab.when for o in screens)
+        if not later_negative:
+            seen.add(lab.code)
+            out.append(lab)
+    return out
+
+
+def positive_screens(ctx: NaltrexoneContext, days: int | None = None) -> list[LabResult]:
+    """Positive Urine Opioid Screens In Lookback Period (the latest result per screen code; a partial date
+    counts at its latest possible day)."""
+    return _unsuperseded_positives(opioid_screens(ctx, days or ctx.config.urine_positive_lookback_days))
+
+
+def negative_screens(ctx: NaltrexoneContext, days: int) -> list[LabResult]:
+    """Negative screens that confirm abstinence: within `days` on every reading of their date (a partial date
+    counts at its earliest possible day), and no positive screen within `days` that they do not supersede."""
+    screens = opioid_screens(ctx, days)
+    if _unsuperseded_positives(screens):
+        return []
+    since = ctx.record.today - timedelta(days=days)
+    negatives = [lab for lab in screens if lab.positive is False and lab.first_day is not None
+                 and lab.first_day >= since]
+    return latest_per_code(negatives)
 
 
 def order_urine_screen(ctx: NaltrexoneContext, label: str, recommended: bool = False) -> SuggestionSpec:
@@ -59,7 +89,8 @@ def order_urine_screen(ctx: NaltrexoneContext, label: str, recommended: bool = F
     id="urine-screen-positive", title="Positive urine opioid screen", indicators=("critical",),
     trigger="A urine opioid screen (opiates, fentanyl, oxycodone, buprenorphine, methadone, 6-MAM...; not urine "
     "naltrexone tests) whose latest result per code within `urine_positive_lookback_days` is positive "
-    "(interpretation or value).",
+    "(interpretation or value). A partially dated result counts at its latest possible day; a later negative "
+    "supersedes it only when later on every reading of both dates.",
     suggestions="Remove the naltrexone draft; repeat the urine opioid screen later (create ServiceRequest).",
     source="Naltrexone and Vivitrol labeling (contraindication: positive urine opioid screen); source document "
     "(urine sample to confirm opiate freedom).",
@@ -110,7 +141,8 @@ def opioid_exposures(ctx: NaltrexoneContext, days: int) -> list[MedicationUse]:
     id="urine-screen-needed", title="Urine opioid screen before naltrexone", indicators=("warning",),
     trigger="Opioid history (an opioid use disorder diagnosis, active or in remission, or a non-peripheral opioid "
     "exposure, current or ended within `opioid_history_lookback_days`) and no negative urine opioid screen within "
-    "`urine_negative_lookback_days`. Silent when urine-screen-positive fires, and when urine screens could not be "
+    "`urine_negative_lookback_days` (a partially dated negative counts at its earliest possible day). Silent "
+    "when urine-screen-positive fires, and when urine screens could not be "
     "obtained (data-incomplete reports that).",
     suggestions="Order a urine opioid screen (create ServiceRequest: SNOMED 310627008 + LOINC screen codes).",
     source="Source document (a urine sample confirms opiate freedom before treatment); naltrexone labeling.",
@@ -127,13 +159,14 @@ def urine_screen_needed(ctx: NaltrexoneContext) -> Finding | None:
     if not disorders and not exposures:
         return None
     screens = opioid_screens(ctx, cfg.urine_negative_lookback_days)
-    if any(lab.positive is False for lab in screens) and not any(lab.positive is True for lab in screens):
+    if negative_screens(ctx, cfg.urine_negative_lookback_days):
         return None
     if cfg.urine_needed_silent_when_positive and positive_screens(ctx):  # exactly when urine-screen-positive fires
         return None
     name, short = w.drug_name(order), w.short_name(order)
     lines = [w.condition_line(c) for c in disorders] + [w.medication_line(m, record.today) for m in exposures]
     lines += [w.lab_line(lab) for lab in screens]
+    imprecise = [lab for lab in screens if lab.positive is False and lab.date_note]
     history = []
     if disorders:
         history.append("an opioid use disorder diagnosis")
@@ -145,7 +178,9 @@ def urine_screen_needed(ctx: NaltrexoneContext) -> Finding | None:
         "If a patient who is still physically dependent on opioids takes naltrexone, it precipitates **acute "
         "withdrawal**, which can be life-threatening. Self-report can be wrong, so opioid abstinence is confirmed "
         "with a urine opioid screen (opiates, fentanyl, buprenorphine, methadone, oxycodone) before the first "
-        "dose. Urine naltrexone tests do not count.",
+        "dose. Urine naltrexone tests do not count."
+        + (" A negative screen whose date is imprecise (a partial date) counts only if even its earliest possible "
+           f"day is within {cfg.urine_negative_lookback_days} days." if imprecise else ""),
         lines,
         URINE_SOURCE,
     )

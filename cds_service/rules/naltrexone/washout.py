@@ -57,7 +57,8 @@ def _when_text(days: int) -> str:
     "`opioid_free_days` days ago → critical; ended `opioid_free_days`..`opioid_free_full_days` days ago, or "
     "fewer than `maintenance_free_days` days after buprenorphine/methadone → warning. Exposure end from "
     "MedicationStatement effective period, MedicationRequest authoredOn + supply / validity period, "
-    "MedicationDispense whenHandedOver + daysSupply.",
+    "MedicationDispense whenHandedOver + daysSupply, MedicationAdministration effective time. A partial date "
+    "(\"2026-11\") counts at its latest possible day, and the card says the date was imprecise.",
     suggestions="Critical: postpone the start (update the draft's start dates), or remove the draft. Warning: "
     "order a urine opioid screen (create ServiceRequest); naloxone challenge before the first dose.",
     source="Source document (opiate-free for at least one week; urine sample); naltrexone labeling (7-10 "
@@ -127,11 +128,9 @@ def opioid_washout(ctx: NaltrexoneContext) -> Finding | None:
         reason = maint_text.strip()
         summary = (f"Last {m_agent} {_when_text(m_days)} (< {cfg.maintenance_free_days} days): urine screen or "
                    f"naloxone challenge before {short}")
-    from cds_service.rules.naltrexone.urine import opioid_screens, order_urine_screen
+    from cds_service.rules.naltrexone.urine import negative_screens, order_urine_screen
 
-    screens = opioid_screens(ctx, cfg.urine_negative_lookback_days)
-    negative = [lab for lab in screens if lab.positive is False] if all(
-        lab.positive is not True for lab in screens) else []
+    negative = negative_screens(ctx, cfg.urine_negative_lookback_days)
     if negative:
         lines += [w.lab_line(lab) for lab in negative]
         evidence += tuple(lab.ref for lab in negative)

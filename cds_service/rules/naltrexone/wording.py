@@ -35,7 +35,10 @@ LABEL_FACTS = (LABEL_OPIOID_FREE, LABEL_XR_BLOCKADE)
 BENEFIT = OverrideReasonSpec("benefit-outweighs-risk", "Benefit outweighs risk; patient will be monitored")
 RECORD_WRONG = OverrideReasonSpec("record-incorrect", "The record is wrong or out of date for this patient")
 SPECIALIST = OverrideReasonSpec("specialist-supervised", "Started under addiction-medicine or specialist supervision")
-ALREADY_DONE = OverrideReasonSpec("already-addressed", "Already addressed (e.g. opioid stopped, test done)")
+# offered with the HL7 non-adherence reason code that fits it (CDS Hooks 3.0 ballot; see cds_service/store/
+# non-adherence-reasons.json), so analytics across services can compare it; the others have no fitting code
+ALREADY_DONE = OverrideReasonSpec("action-completed", "Already addressed (e.g. opioid stopped, test done)",
+                                  system="http://terminology.hl7.org/CodeSystem/non-adherence-reason-codes")
 HEPATOLOGY = OverrideReasonSpec("hepatology-approved", "Hepatology reviewed and approved naltrexone")
 
 DEFAULT_REASONS = (BENEFIT, RECORD_WRONG, SPECIALIST, ALREADY_DONE)
@@ -77,6 +80,8 @@ def medication_line(m: MedicationUse, today: date) -> str:
         parts.append("current")
     if m.matched_by == "text":
         parts.append("recognised from its name in the text (no recognised code): please verify")
+    if m.date_note and not m.is_draft:
+        parts.append(f"**imprecise date**: {m.date_note}")
     return "- " + ", ".join(parts)
 
 
@@ -86,14 +91,17 @@ def condition_line(c: ConditionEntry) -> str:
     if c.verification_status:
         status += f", {c.verification_status}"
     onset = f", onset {c.onset.isoformat()}" if c.onset else ""
-    return f"- **{c.display}** (`{c.ref}`, {codes}): {status}{onset}"
+    where = f"`{c.ref}`, {codes}" if codes else f"`{c.ref}`"
+    text = (", recognised from the text (no recognised code): please verify" if c.matched_by == "text" else "")
+    return f"- **{c.display}** ({where}): {status}{onset}{text}"
 
 
 def lab_line(lab: LabResult, uln: float | None = None, uln_source: str | None = None) -> str:
     value = f"{lab.value:g} {lab.unit}" if lab.value is not None else (lab.original or "no value")
     if lab.original and lab.value is not None and lab.unit and lab.original.split()[-1:] != [lab.unit]:
         value += f" (reported as {lab.original})"
-    line = f"- **{lab.display}** (`{lab.ref}`) on {when(lab.when)}: {value}"
+    on = when(lab.when) if lab.first_day == lab.when else f"{when(lab.first_day)}..{when(lab.when)}"
+    line = f"- **{lab.display}** (`{lab.ref}`) on {on}: {value}"
     if lab.reference_text:
         line += f", reference range {lab.reference_text}"
     if uln is not None and lab.value is not None:
@@ -101,6 +109,8 @@ def lab_line(lab: LabResult, uln: float | None = None, uln_source: str | None = 
         line += f"; ULN {uln:g} U/L ({source}) → **{lab.value / uln:.1f}× ULN**"
     elif lab.positive is not None:
         line += f" → **{'positive' if lab.positive else 'negative'}**"
+    if lab.date_note:
+        line += f"; **imprecise date**: {lab.date_note}"
     return line
 
 

@@ -164,6 +164,7 @@ def failed() -> dict:
 
 def hook_request(drafts: list[dict] | dict | None = None, *, conditions: Iterable[dict] | None = None,
                  requests: Iterable[dict] = (), statements: Iterable[dict] = (), dispenses: Iterable[dict] = (),
+                 administrations: Iterable[dict] = (),
                  urine_screens: Iterable[dict] = (), liver: Iterable[dict] | None = None,
                  allergies: Iterable[dict] = (), birth_date: str = "1980-05-01", hook: str = "order-sign",
                  selections: list[str] | None = None, unavailable: Iterable[str] = ()) -> dict:
@@ -179,6 +180,7 @@ def hook_request(drafts: list[dict] | dict | None = None, *, conditions: Iterabl
         "medicationRequests": _bundle(requests),
         "medicationStatements": _bundle(statements),
         "medicationDispenses": _bundle(dispenses),
+        "medicationAdministrations": _bundle(administrations),
         "liverTests": _bundle([liver_test()] if liver is None else liver),
         "urineDrugScreens": _bundle(urine_screens),
         "allergies": _bundle(allergies),

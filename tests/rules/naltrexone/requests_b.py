@@ -20,7 +20,7 @@ PATIENT_ID = "pt-b"
 ORDER_ID = "nal-draft"
 
 KEYS = ("patient", "conditions", "medicationRequests", "medicationStatements", "medicationDispenses",
-        "liverTests", "urineDrugScreens", "allergies")
+        "medicationAdministrations", "liverTests", "urineDrugScreens", "allergies")
 URINE_CODES = {"19295-5", "3879-4", "58379-9", "59673-4", "58359-1", "19550-3", "58430-0", "19642-8", "19321-9"}
 
 
@@ -117,6 +117,7 @@ def _key_for(resource: dict) -> str:
         return "urineDrugScreens" if codes & URINE_CODES else "liverTests"
     return {"Condition": "conditions", "MedicationRequest": "medicationRequests",
             "MedicationStatement": "medicationStatements", "MedicationDispense": "medicationDispenses",
+            "MedicationAdministration": "medicationAdministrations",
             "AllergyIntolerance": "allergies", "Patient": "patient"}[rtype]
 
 

@@ -73,7 +73,7 @@ def test_discovery_advertises_only_what_patient_view_reads(client: Client) -> No
     services = {s["id"]: s for s in client.get("/cds-services").json()["services"]}
     assert services[SERVICE]["hook"] == "patient-view"
     assert list(services[SERVICE]["prefetch"]) == ["conditions", "medicationRequests", "medicationStatements",
-                                                   "medicationDispenses", "liverTests"]
+                                                   "medicationDispenses", "medicationAdministrations", "liverTests"]
 
 
 def test_lab_failure_after_the_gate_is_reported_not_a_412(client: Client) -> None:
@@ -110,7 +110,7 @@ def test_xr_due_boundaries(days: int, expected: str | None) -> None:
 
 
 def test_xr_due_follows_the_config() -> None:
-    config = NaltrexoneConfig(xr_naltrexone_due_day=20, xr_naltrexone_days=28, xr_lapse_notice_days=7)
+    config = NaltrexoneConfig(xr_next_dose_from_day=20, xr_naltrexone_days=28, xr_lapse_notice_days=7)
     assert _run(pv.xr_naltrexone_due, r.record(medications=[_xr(20)]), config) == "info"
     assert _run(pv.xr_naltrexone_due, r.record(medications=[_xr(28)]), config) == "warning"
     assert _run(pv.xr_naltrexone_due, r.record(medications=[_xr(36)]), config) is None

@@ -77,9 +77,13 @@ def test_injection_ordered_counts_from_order_date(client: Client) -> None:
     assert "25 days ago" in one(body, RULE)["detail"]
 
 
-def test_past_oral_naltrexone_does_not_block(client: Client) -> None:
-    body = post(client, hook_request(OPIOID_DRAFT, statements=[med_statement("ntx", NALTREXONE_50, end=3)]))
-    assert rule_ids(body) == []
+@pytest.mark.parametrize(("ended", "blocks"), [(0, True), (1, True), (3, True), (4, False), (10, False)])
+def test_past_oral_naltrexone_blocks_for_72_hours(client: Client, ended: int, blocks: bool) -> None:
+    """The last dose may have been late on its day: 72 h later is the end of the third day after it."""
+    body = post(client, hook_request(OPIOID_DRAFT, statements=[med_statement("ntx", NALTREXONE_50, end=ended)]))
+    assert rule_ids(body) == ([(RULE, "critical")] if blocks else [])
+    if blocks:
+        assert "72 hours" in one(body, RULE)["detail"]
 
 
 def test_embeda_is_not_naltrexone_therapy(client: Client) -> None:

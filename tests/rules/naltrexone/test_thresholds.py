@@ -23,15 +23,16 @@ from tests.rules.naltrexone import records as r
 
 # citations that name a fixed number of their source, not a site threshold: the ASAM guideline, and the source
 # document's own age (which the default minimum age copies)
-CITED_FACTS = (*w.LABEL_FACTS, "extended-release naltrexone 30 days before planned opioid use", "younger than 20")
+CITED_FACTS = (*w.LABEL_FACTS, "extended-release naltrexone 30 days before planned opioid use",
+               "stop oral naltrexone 72 hours", "younger than 20")
 
 B = NaltrexoneConfig(
     opioid_free_days=9, opioid_free_full_days=11, maintenance_free_days=17, urine_positive_lookback_days=16,
     urine_negative_lookback_days=6, opioid_history_lookback_days=95, liver_test_lookback_days=85,
     liver_warning_uln_multiple=2.5, liver_critical_uln_multiple=4.5, liver_baseline_multiple=3.5,
     liver_monitoring_first_days=35, liver_monitoring_interval_days=100, alt_default_uln=45, ast_default_uln=45,
-    minimum_age=22, low_dose_max_mg=6, xr_naltrexone_days=33, history_days=400, xr_naltrexone_due_day=24,
-    xr_lapse_notice_days=35,
+    minimum_age=22, low_dose_max_mg=6, xr_naltrexone_days=33, history_days=400, xr_next_dose_from_day=24,
+    xr_lapse_notice_days=35, oral_naltrexone_block_hours=96,
 )
 
 
@@ -46,6 +47,7 @@ KINDS: dict[str, Callable[[float], str]] = {
     "age": lambda v: rf"(?<![\d.\-]){v:g}(?![\d.])",
     "mg": lambda v: rf"(?<![\d.]){v:g} mg/day",
     "day": lambda v: rf"\bday {v:g}\b",
+    "hours": lambda v: rf"(?<![\d.]){v:g} hours",
 }
 # how each threshold is written in a card (None: it changes verdicts, never words)
 KIND = {
@@ -56,7 +58,8 @@ KIND = {
     "liver_warning_uln_multiple": "multiple", "liver_critical_uln_multiple": "multiple",
     "liver_baseline_multiple": "multiple", "alt_default_uln": "uln", "ast_default_uln": "uln",
     "minimum_age": "age", "low_dose_max_mg": "mg", "urine_needed_silent_when_positive": None,
-    "history_days": None, "xr_naltrexone_due_day": "day", "xr_lapse_notice_days": "days",
+    "history_days": None, "xr_next_dose_from_day": "day", "xr_lapse_notice_days": "days",
+    "oral_naltrexone_block_hours": "hours",
 }
 
 
@@ -110,6 +113,14 @@ CASES = [
          lambda: r.record(medications=[r.use("MedicationRequest/xr", r.VIVITROL, status="completed",
                                              start=r.ago(20), end=r.ago(20))], drafts=[OXY_DRAFT()]),
          OXY_DRAFT, "critical"),
+    Case("naltrexone-blocks-opioid", "oral naltrexone stopped yesterday",
+         lambda: r.record(medications=[r.use("MedicationRequest/ntx", r.NALTREXONE_50, status="stopped",
+                                             start=r.ago(40), end=r.ago(1))], drafts=[OXY_DRAFT()]),
+         OXY_DRAFT, "critical"),
+    Case("duplicate-antagonist", "injection given 10 days ago",
+         lambda: r.record(medications=[r.use("MedicationAdministration/xr", r.VIVITROL, status="completed",
+                                             start=r.ago(10), end=r.ago(10))]),
+         lambda: r.naltrexone_draft(rxcui=r.VIVITROL, daily_mg=None), "warning"),
 ]
 RULES = {rule_info(fn).id: fn for fn in PACK_RULES}  # overdose-risk: the patient-view one (no thresholds)
 
