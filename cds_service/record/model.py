@@ -107,12 +107,6 @@ class LabResult:
         """The earliest day the result may be from: what a reassuring (negative) result is dated by."""
         return self.earliest or self.when
 
-    @property
-    def uln_multiple(self) -> float | None:
-        if self.value is None or not self.uln:
-            return None
-        return self.value / self.uln
-
 
 @dataclass(frozen=True, slots=True)
 class AllergyEntry:
@@ -227,9 +221,6 @@ class PatientRecord:
     def draft_medications_with(self, ingredient_class: str, exclude: str | None = None) -> list[MedicationUse]:
         return [m for m in self.drafts if m.has(ingredient_class) and m.ref != exclude]
 
-    def medications_with(self, ingredient_class: str) -> list[MedicationUse]:
-        return [m for m in self.medications if m.has(ingredient_class)]
-
     def current_opioids(self) -> list[MedicationUse]:
         return self.current_medications_with("opioid")
 
@@ -259,8 +250,4 @@ class PatientRecord:
     def latest_lab(self, lab_class: str, days: int) -> LabResult | None:
         found = self.labs_within(lab_class, days)
         return found[0] if found else None
-
-    # --- allergies -------------------------------------------------------------------------------
-    def active_allergies_to(self, ingredient_class: str) -> list[AllergyEntry]:
-        return [a for a in self.allergies if a.is_active and any(ingredient_class in i.classes for i in a.ingredients)]
 
