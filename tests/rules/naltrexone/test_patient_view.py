@@ -76,6 +76,19 @@ def test_discovery_advertises_only_what_patient_view_reads(client: Client) -> No
                                                    "medicationDispenses", "medicationAdministrations", "liverTests"]
 
 
+def test_an_injection_with_a_partial_date_is_dated_by_the_exposure_model(client: Client) -> None:
+    """`2026-09` (month only) may mean as late as 30 September: the pack's one exposure model counts the injection
+    there (day 56 on 25 November: the lapse warning), and the card says the date was imprecise."""
+    request = load("pv-xr-lapsed", "patient-view.json")
+    [entry] = request["prefetch"]["medicationAdministrations"]["entry"]
+    entry["resource"]["effectiveDateTime"] = "2026-09"
+    body = client.post(f"/cds-services/{SERVICE}", json=request).json()
+    [due] = [c for c in body["cards"] if c["source"]["topic"]["code"] == "xr-naltrexone-due"]
+    assert due["indicator"] == "warning"
+    assert "injection 2026-09-30, **56 days ago**" in due["detail"]
+    assert "**imprecise date**: effectiveDateTime recorded as `2026-09`" in due["detail"]
+
+
 def test_lab_failure_after_the_gate_is_reported_not_a_412(client: Client) -> None:
     request = load("pv-oral-monitoring-due", "patient-view.json")
     request["prefetch"]["liverTests"] = {"resourceType": "OperationOutcome", "issue": [
