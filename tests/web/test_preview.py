@@ -145,7 +145,7 @@ def test_the_service_errors_are_shown_as_the_hook_endpoint_would_answer_them(pre
     r = preview.post("/preview", data={"mode": "request", "request": json.dumps(request)})
     assert r.status_code == 200
     assert "The service would answer HTTP 412" in r.text
-    wrong = {**load_fixture("oxycodone-active", "order-sign.json"), "hook": "patient-view"}
+    wrong = {**load_fixture("oxycodone-active", "order-sign.json"), "hook": "encounter-start"}
     r = preview.post("/preview", data={"mode": "request", "request": json.dumps(wrong)})
     assert "The service would answer HTTP 400" in r.text and "No service answers the hook" in r.text
 
