@@ -79,7 +79,7 @@ async def after_response(service_id: str, outcome: Outcome, parsed_request: obje
     del parsed_request  # freed with this task, after the response
 
 
-def issued_cards(cards: list[dict]) -> list[IssuedCard]:
+def issued_cards(cards: Sequence[dict], *, silent: bool = False) -> list[IssuedCard]:
     return [
         IssuedCard(
             uuid=c["uuid"],
@@ -88,6 +88,7 @@ def issued_cards(cards: list[dict]) -> list[IssuedCard]:
             summary=c["summary"],
             suggestions=tuple(IssuedSuggestion(s["uuid"], s["label"]) for s in c.get("suggestions", [])),
             override_reasons=tuple((r["system"], r["code"], r["display"]) for r in c.get("overrideReasons", [])),
+            silent=silent,
         )
         for c in cards
     ]
@@ -230,12 +231,13 @@ def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | 
         await check_auth(request, "service", service_id)
         data = await read_json(request, settings.max_json_depth)
         outcome: Outcome = await pipeline.run(service_id, data)
-        cards = outcome.response["cards"]
-        if cards and outcome.call is not None:
-            # durable before the EHR sees the cards: a card it received is always in the ledger
+        if outcome.evaluation is not None and outcome.call is not None:
+            # durable before the EHR sees the cards: a card it received is always in the ledger. Silent cards
+            # go there too (marked), and the call is counted: the denominator of "per 100 hook calls".
+            cards = issued_cards(outcome.response["cards"]) + issued_cards(outcome.silent, silent=True)
             write = partial(store.record_issued, service_id=service_id, hook=outcome.service.hook,
                             hook_instance=outcome.call.hook_instance, patient_id=outcome.call.patient_id,
-                            cards=issued_cards(cards))
+                            cards=cards, count_call=True)
             if inline_ledger:
                 write()  # a local SQLite commit (~0.25 ms): a thread hop costs more in GIL convoys than it saves
             else:
@@ -276,7 +278,9 @@ def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | 
         from cds_service.store import report_json
 
         stats = await run_in_threadpool(store.analytics, since, until)
-        return _json({"rules": report_json(stats)})
+        calls = await run_in_threadpool(store.hook_calls, since, until)
+        return _json({"rules": report_json(stats), "hook_calls": sum(calls.values()),
+                      "hook_calls_per_day": [{"day": d, "hook_calls": n} for d, n in calls.items()]})
 
     install_probes(app, store, pipeline_packs)
     app.add_api_route("/metrics", metrics_endpoint(settings.metrics_token), methods=["GET"], include_in_schema=False)

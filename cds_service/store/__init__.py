@@ -6,7 +6,7 @@ Use: one `Store(settings.database_url, settings.patient_hash_key)` per process; 
 `format_report(store.analytics(since, until))` / `report_json(...)` for the report command.
 """
 
-from cds_service.store.report import ReasonCount, RuleStats, SuggestionStats, format_report, report_json
+from cds_service.store.report import DayCount, ReasonCount, RuleStats, SuggestionStats, format_report, report_json
 from cds_service.store.store import (
     FeedbackError,
     FeedbackItem,
@@ -18,6 +18,7 @@ from cds_service.store.store import (
 )
 
 __all__ = [
+    "DayCount",
     "FeedbackError",
     "FeedbackItem",
     "IssuedCard",

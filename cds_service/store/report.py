@@ -34,12 +34,37 @@ class SuggestionStats:
 
 
 @dataclass(frozen=True)
+class DayCount:
+    """One UTC day of a rule: cards shown, cards kept silent, and every hook call of that day."""
+
+    day: str  # YYYY-MM-DD
+    shown: int
+    silent: int
+    hook_calls: int = 0
+
+    @property
+    def shown_per_100_calls(self) -> float | None:
+        return per_100(self.shown, self.hook_calls)
+
+    @property
+    def silent_per_100_calls(self) -> float | None:
+        return per_100(self.silent, self.hook_calls)
+
+
+def per_100(count: int, calls: int) -> float | None:
+    """Cards per 100 hook calls (None without calls: no rate can be given)."""
+    return round(100 * count / calls, 2) if calls else None
+
+
+@dataclass(frozen=True)
 class RuleStats:
     """Override analytics of one rule over the cards it issued in the requested period.
 
     `accepted` / `overridden` count cards (not feedback events) with at least one feedback of that outcome;
     `override_rate` = overridden / (accepted + overridden), None when no card of the rule got feedback.
     `override_reasons`: most frequent first, as (code, display, count) via `top_reasons`.
+    `issued` counts the cards shown; `silent` the cards of silent mode (computed, remembered, not shown);
+    `hook_calls` every hook call that reached the rules in the period (all rules share it); `daily` per day.
     """
 
     rule_id: str
@@ -48,6 +73,17 @@ class RuleStats:
     overridden: int
     override_reasons: tuple[ReasonCount, ...] = ()
     suggestions: tuple[SuggestionStats, ...] = ()
+    silent: int = 0
+    hook_calls: int = 0
+    daily: tuple[DayCount, ...] = ()
+
+    @property
+    def shown_per_100_calls(self) -> float | None:
+        return per_100(self.issued, self.hook_calls)
+
+    @property
+    def silent_per_100_calls(self) -> float | None:
+        return per_100(self.silent, self.hook_calls)
 
     @property
     def override_rate(self) -> float | None:
@@ -67,6 +103,10 @@ def _pct(rate: float | None) -> str:
     return "-" if rate is None else f"{rate * 100:.1f}%"
 
 
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
 def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
@@ -77,17 +117,24 @@ def format_report(stats: Sequence[RuleStats], *, max_reasons: int = 5) -> str:
         return "No cards issued in this period.\n"
     rule_w = max(24, *(len(s.rule_id) for s in stats))
     rule_w = min(rule_w, 60)
-    header = f"{'Rule':<{rule_w}}  {'Issued':>8}  {'Accepted':>8}  {'Overridden':>10}  {'Override rate':>13}"
+    header = (f"{'Rule':<{rule_w}}  {'Issued':>8}  {'Accepted':>8}  {'Overridden':>10}  {'Override rate':>13}"
+              f"  {'Silent':>8}  {'Shown/100 calls':>15}  {'Silent/100 calls':>16}")
     lines = [header, "-" * len(header)]
-    totals = [0, 0, 0]
+    totals = [0, 0, 0, 0]
     for s in stats:
         totals[0] += s.issued
         totals[1] += s.accepted
         totals[2] += s.overridden
+        totals[3] += s.silent
         lines.append(
             f"{_clip(s.rule_id, rule_w):<{rule_w}}  {s.issued:>8}  {s.accepted:>8}  {s.overridden:>10}  "
-            f"{_pct(s.override_rate):>13}"
+            f"{_pct(s.override_rate):>13}  {s.silent:>8}  {_rate(s.shown_per_100_calls):>15}  "
+            f"{_rate(s.silent_per_100_calls):>16}"
         )
+        if s.silent and s.daily:
+            lines.append("    per day (shown / silent / hook calls):")
+            for d in s.daily:
+                lines.append(f"      {d.day}  {d.shown:>6} / {d.silent:<6} / {d.hook_calls}")
         if s.override_reasons:
             lines.append("    override reasons:")
             for r in s.override_reasons[:max_reasons]:
@@ -102,10 +149,13 @@ def format_report(stats: Sequence[RuleStats], *, max_reasons: int = 5) -> str:
                 lines.append(f"      {sg.accepted:>6} / {sg.issued:<6} {rate:>6}  {_clip(sg.label, 70)}")
     lines.append("-" * len(header))
     answered = totals[1] + totals[2]
+    calls = stats[0].hook_calls
     lines.append(
         f"{'Total':<{rule_w}}  {totals[0]:>8}  {totals[1]:>8}  {totals[2]:>10}  "
-        f"{_pct(totals[2] / answered if answered else None):>13}"
+        f"{_pct(totals[2] / answered if answered else None):>13}  {totals[3]:>8}  "
+        f"{_rate(per_100(totals[0], calls)):>15}  {_rate(per_100(totals[3], calls)):>16}"
     )
+    lines.append(f"Hook calls that reached the rules: {calls}")
     return "\n".join(lines) + "\n"
 
 
@@ -118,6 +168,15 @@ def report_json(stats: Sequence[RuleStats]) -> list[dict[str, Any]]:
             "accepted": s.accepted,
             "overridden": s.overridden,
             "override_rate": s.override_rate,
+            "silent": s.silent,
+            "hook_calls": s.hook_calls,
+            "shown_per_100_calls": s.shown_per_100_calls,
+            "silent_per_100_calls": s.silent_per_100_calls,
+            "daily": [
+                {"day": d.day, "shown": d.shown, "silent": d.silent, "hook_calls": d.hook_calls,
+                 "shown_per_100_calls": d.shown_per_100_calls, "silent_per_100_calls": d.silent_per_100_calls}
+                for d in s.daily
+            ],
             "override_reasons": [
                 {"system": r.system, "code": r.code, "display": r.display, "count": r.count}
                 for r in s.override_reasons

@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -50,12 +50,13 @@ from cds_service.store.models import (
     AcceptedSuggestionRow,
     CardRow,
     FeedbackRow,
+    HookCallDayRow,
     JwtReplayRow,
     OverrideReasonRow,
     SuggestionRow,
     as_utc,
 )
-from cds_service.store.report import ReasonCount, RuleStats, SuggestionStats
+from cds_service.store.report import DayCount, ReasonCount, RuleStats, SuggestionStats
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ class IssuedCard:
     summary: str
     suggestions: tuple[IssuedSuggestion, ...] = ()
     override_reasons: tuple[tuple[str, str, str], ...] = ()  # (system, code, display)
+    silent: bool = False  # silent mode: remembered, not shown (left out of the response)
 
 
 @dataclass(frozen=True)
@@ -134,7 +136,7 @@ def dedupe_key(item: FeedbackItem) -> str:
 # the ledger's columns in the order `record_issued` sends them (checked against the models at start-up)
 LEDGER_COLUMNS = {
     "card": ("card_uuid", "service_id", "hook", "hook_instance", "patient_hash", "rule_id", "indicator", "summary",
-             "issued_at"),
+             "issued_at", "silent"),
     "suggestion": ("card_uuid", "suggestion_uuid", "position", "label"),
     "reason": ("card_uuid", "system", "code", "display"),
 }
@@ -211,6 +213,10 @@ class Store:
             "card": _insert_sql(CardRow, LEDGER_COLUMNS["card"], marker),
             "suggestion": _insert_sql(SuggestionRow, LEDGER_COLUMNS["suggestion"], marker),
             "reason": _insert_sql(OverrideReasonRow, LEDGER_COLUMNS["reason"], marker),
+            # one counter row per service and day; SQLite >= 3.24 and PostgreSQL share the upsert syntax
+            "call": f"INSERT INTO {HookCallDayRow.__tablename__} (service_id, day, calls) VALUES ({marker}, "
+                    f"{marker}, 1) ON CONFLICT (service_id, day) DO UPDATE SET calls = "
+                    f"{HookCallDayRow.__tablename__}.calls + 1",
         }
 
     # --- engine --------------------------------------------------------------------------------
@@ -360,16 +366,21 @@ class Store:
         patient_id: str,
         cards: Sequence[IssuedCard],
         issued_at: datetime | None = None,
+        count_call: bool = False,
     ) -> None:
-        """Remember the cards of one hook call, in one transaction committed before returning."""
-        if not cards:
+        """Remember the cards of one hook call, in one transaction committed before returning.
+
+        `count_call`: also count the call in `hook_call_day` (same transaction), the denominator of the
+        analytics' "per 100 hook calls"; the service does this for every call that reached the rules.
+        """
+        if not cards and not count_call:
             return
         at = as_utc(issued_at) if issued_at is not None else utcnow()
         # SQLite keeps naive UTC text in exactly the form SQLAlchemy's DateTime writes and reads back
         stamp: Any = at.replace(tzinfo=None).isoformat(" ", "microseconds") if self.dialect == "sqlite" else at
         patient_hash = self.patient_hash(patient_id)
         card_rows = [(c.uuid, service_id, hook, hook_instance, patient_hash, c.rule_id, c.indicator, c.summary,
-                      stamp) for c in cards]
+                      stamp, c.silent) for c in cards]
         suggestion_rows = [(c.uuid, s.uuid, i, s.label) for c in cards for i, s in enumerate(c.suggestions)]
         reason_rows = [(c.uuid, *reason) for c in cards for reason in c.override_reasons]
         # Driver-level executemany on a pooled connection (measured: 0.2 ms instead of 0.6 ms through Core
@@ -386,7 +397,10 @@ class Store:
             try:
                 if self.dialect == "sqlite":
                     cursor.execute("BEGIN IMMEDIATE")
-                cursor.executemany(self._ledger_sql["card"], card_rows)
+                if count_call:
+                    cursor.execute(self._ledger_sql["call"], (service_id, at.date().isoformat()))
+                if card_rows:
+                    cursor.executemany(self._ledger_sql["card"], card_rows)
                 if suggestion_rows:
                     cursor.executemany(self._ledger_sql["suggestion"], suggestion_rows)
                 if reason_rows:
@@ -422,8 +436,10 @@ class Store:
             suggestions: set[tuple[str, str]] = set()
             for chunk in _chunks(card_ids):
                 services.update(
-                    conn.execute(
-                        select(CardRow.card_uuid, CardRow.service_id).where(CardRow.card_uuid.in_(chunk))
+                    conn.execute(  # a silent card was never shown: the EHR cannot give feedback on it
+                        select(CardRow.card_uuid, CardRow.service_id).where(
+                            CardRow.card_uuid.in_(chunk), CardRow.silent.is_(False)
+                        )
                     ).all()
                 )
                 suggestions.update(
@@ -509,6 +525,7 @@ class Store:
             delete(SuggestionRow).where(SuggestionRow.card_uuid.in_(old_cards)),
             delete(CardRow).where(CardRow.issued_at < cutoff),
             delete(JwtReplayRow).where(JwtReplayRow.expires_at <= utcnow()),
+            delete(HookCallDayRow).where(HookCallDayRow.day < cutoff.date().isoformat()),
         ]
         removed = 0
         with self._write() as conn:
@@ -519,9 +536,36 @@ class Store:
 
     # --- analytics -----------------------------------------------------------------------------
 
+    @staticmethod
+    def _calls_query(since: datetime | None, until: datetime | None) -> Any:
+        """Hook calls per UTC day; a day counts when any of it lies inside [since, until)."""
+        calls_q = select(HookCallDayRow.day, func.sum(HookCallDayRow.calls)).group_by(HookCallDayRow.day)
+        if since is not None:
+            calls_q = calls_q.where(HookCallDayRow.day >= as_utc(since).date().isoformat())
+        if until is not None:
+            end = as_utc(until)
+            last = end.date() if end.time() != datetime.min.time() else end.date() - timedelta(days=1)
+            calls_q = calls_q.where(HookCallDayRow.day <= last.isoformat())
+        return calls_q.order_by(HookCallDayRow.day)
+
+    def hook_calls(self, since: datetime | None = None, until: datetime | None = None) -> dict[str, int]:
+        """Hook calls that reached the rules (all services), per UTC day: `{"2026-11-25": 12, ...}`."""
+        with self._read() as conn:
+            return {d: int(n) for d, n in conn.execute(self._calls_query(since, until))}
+
+    def _utc_day(self, column: Any) -> Any:
+        """`YYYY-MM-DD` of a timestamp column, in UTC, as SQL (SQLite keeps naive UTC text)."""
+        if self.dialect == "sqlite":
+            return func.substr(column, 1, 10)
+        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
+
     def analytics(self, since: datetime | None = None, until: datetime | None = None) -> list[RuleStats]:
-        """Per rule id, over the cards issued in [since, until): issued, accepted, overridden, override
-        rate, override reasons (most frequent first, display from the issued card), suggestion acceptance.
+        """Per rule id, over the cards issued in [since, until): issued (shown), silent, accepted,
+        overridden, override rate, override reasons (most frequent first, display from the issued card),
+        suggestion acceptance, and per UTC day shown and silent cards next to the hook calls of that day.
+
+        Silent cards (silent mode) were never shown: they count only in `silent`, never in issued, feedback
+        or suggestion figures.
 
         Accepted / overridden / reason counts count cards (a card posted twice with different timestamps
         counts once). All aggregation happens in SQL; one consistent snapshot.
@@ -535,10 +579,16 @@ class Store:
             return stmt
 
         on_card = FeedbackRow.card_uuid == CardRow.card_uuid
-        issued_q = window(select(CardRow.rule_id, func.count()).group_by(CardRow.rule_id))
+        issued_q = window(select(CardRow.rule_id, CardRow.silent, func.count()).group_by(CardRow.rule_id,
+                                                                                          CardRow.silent))
+        day = self._utc_day(CardRow.issued_at).label("day")
+        daily_q = window(select(CardRow.rule_id, day, CardRow.silent, func.count())
+                         .group_by(CardRow.rule_id, day, CardRow.silent).order_by(CardRow.rule_id, day))
+        calls_q = self._calls_query(since, until)
         outcome_q = window(
             select(CardRow.rule_id, FeedbackRow.outcome, func.count(distinct(FeedbackRow.card_uuid)))
             .join_from(FeedbackRow, CardRow, on_card)
+            .where(CardRow.silent.is_(False))
             .group_by(CardRow.rule_id, FeedbackRow.outcome)
         )
         display = (
@@ -591,12 +641,19 @@ class Store:
                 func.coalesce(func.sum(case((was_accepted, 1), else_=0)), 0),
             )
             .join_from(SuggestionRow, CardRow, SuggestionRow.card_uuid == CardRow.card_uuid)
+            .where(CardRow.silent.is_(False))
             .group_by(CardRow.rule_id, SuggestionRow.label)
             .order_by(CardRow.rule_id, func.min(SuggestionRow.position), SuggestionRow.label)
         )
 
         with self._read() as conn:
-            issued = dict(conn.execute(issued_q).all())
+            issued: dict[str, list[int]] = {}  # rule -> [shown, silent]
+            for rule, silent, n in conn.execute(issued_q):
+                issued.setdefault(rule, [0, 0])[1 if silent else 0] += int(n)
+            calls_by_day = {d: int(n) for d, n in conn.execute(calls_q)}
+            days: dict[str, dict[str, list[int]]] = {}
+            for rule, d, silent, n in conn.execute(daily_q):
+                days.setdefault(rule, {}).setdefault(d, [0, 0])[1 if silent else 0] += int(n)
             outcomes = {(rule, outcome): n for rule, outcome, n in conn.execute(outcome_q)}
             reasons: dict[str, list[ReasonCount]] = {}
             for rule, system, code, disp, n in conn.execute(reasons_q):
@@ -611,7 +668,11 @@ class Store:
         return [
             RuleStats(
                 rule_id=rule,
-                issued=int(issued[rule]),
+                issued=issued[rule][0],
+                silent=issued[rule][1],
+                hook_calls=sum(calls_by_day.values()),
+                daily=tuple(DayCount(day=d, shown=n[0], silent=n[1], hook_calls=calls_by_day.get(d, 0))
+                            for d, n in sorted(days.get(rule, {}).items())),
                 accepted=int(outcomes.get((rule, "accepted"), 0)),
                 overridden=int(outcomes.get((rule, "overridden"), 0)),
                 override_reasons=tuple(reasons.get(rule, ())),

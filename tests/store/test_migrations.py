@@ -14,9 +14,11 @@ from sqlalchemy import inspect
 from cds_service.store import Store
 from cds_service.store.models import Base
 from tests.store.conftest import HASH_KEY
-from tests.store.helpers import issue, make_card, row_counts
+from tests.store.app_helpers import head_revision
+from tests.store.helpers import count_rows, issue, make_card, row_counts
 
 TABLES = set(Base.metadata.tables)
+HEAD = head_revision()
 
 
 def _tables(store: Store) -> set[str]:
@@ -28,10 +30,10 @@ def test_upgrade_from_empty_creates_every_table(make_store: Callable[[], Store])
     assert _tables(store) == set()
     assert store.current_revision() is None
     store.migrate()
-    assert store.current_revision() == "0001"
+    assert store.current_revision() == HEAD
     assert _tables(store) == TABLES
     store.migrate()  # idempotent
-    assert store.current_revision() == "0001"
+    assert store.current_revision() == HEAD
 
 
 def test_migrations_match_models(store: Store) -> None:
@@ -46,7 +48,7 @@ def test_downgrade_base_then_upgrade_head(store: Store) -> None:
     assert store.current_revision() is None
     assert _tables(store) == set()
     store.migrate()
-    assert store.current_revision() == "0001"
+    assert store.current_revision() == HEAD
     assert row_counts(store) == dict.fromkeys(TABLES, 0)
     issue(store, [make_card()])
     assert row_counts(store)["issued_card"] == 1
@@ -70,7 +72,7 @@ def test_concurrent_migrate_from_threads(make_store: Callable[[], Store]) -> Non
     for t in threads:
         t.join()
     assert errors == []
-    assert all(s.current_revision() == "0001" for s in stores)
+    assert all(s.current_revision() == HEAD for s in stores)
     assert _tables(stores[0]) == TABLES
 
 
@@ -91,4 +93,21 @@ def test_concurrent_migrate_from_processes(db_url: str) -> None:
     results = [p.communicate(timeout=120) for p in procs]
     for p, (out, err) in zip(procs, results, strict=True):
         assert p.returncode == 0, err
-        assert out.strip() == "0001"
+        assert out.strip() == HEAD
+
+
+def test_silent_mode_migration_keeps_existing_cards(make_store: Callable[[], Store]) -> None:
+    """0001 -> head: cards issued before silent mode existed read as shown; down again keeps every row."""
+    store = make_store()
+    store.migrate("0001")
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO issued_card (card_uuid, service_id, hook, hook_instance, patient_hash, rule_id, "
+            "indicator, summary, issued_at) VALUES ('c1', 's', 'order-sign', 'i', 'h', 'opioid-washout', "
+            "'critical', 'x', '2026-11-25 08:00:00.000000')")
+        conn.exec_driver_sql("INSERT INTO issued_suggestion (card_uuid, suggestion_uuid, position, label) "
+                             "VALUES ('c1', 's1', 0, 'Cancel')")
+    store.migrate()
+    assert [(s.rule_id, s.issued, s.silent) for s in store.analytics()] == [("opioid-washout", 1, 0)]
+    store.downgrade("0001")
+    assert (count_rows(store, "issued_card"), count_rows(store, "issued_suggestion")) == (1, 1)
