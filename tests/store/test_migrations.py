@@ -13,8 +13,8 @@ from sqlalchemy import inspect
 
 from cds_service.store import Store
 from cds_service.store.models import Base
-from tests.store.conftest import HASH_KEY
 from tests.store.app_helpers import head_revision
+from tests.store.conftest import HASH_KEY
 from tests.store.helpers import count_rows, issue, make_card, row_counts
 
 TABLES = set(Base.metadata.tables)
