@@ -30,7 +30,7 @@ from cds_service.replay.summary import ReplaySummary
 _SESSION: Any = None
 
 
-def session(master: str | None = None) -> Any:
+def session(master: str | None = None, show_progress: bool | None = None) -> Any:
     """One SparkSession per process (starting one costs seconds); quiet, no UI."""
     global _SESSION
     if _SESSION is not None:
@@ -45,7 +45,10 @@ def session(master: str | None = None) -> Any:
     master = master or os.environ.get("CDS_SPARK_MASTER")
     if master:
         builder = builder.master(master)
+    if show_progress is None:
+        show_progress = sys.stderr.isatty()
     builder = (builder.config("spark.ui.enabled", "false")
+               .config("spark.ui.showConsoleProgress", "true" if show_progress else "false")
                .config("spark.sql.shuffle.partitions", "8")
                .config("spark.python.worker.reuse", "true"))
     _SESSION = builder.getOrCreate()
@@ -109,7 +112,7 @@ def _first_pass(rows: Iterator[tuple[int, int, str]], files: list[ExportFile], m
 
 def run_spark(files: list[ExportFile], job: ReplayJob, summary: ReplaySummary, cards_out: BinaryIO, *,
               master: str | None = None, show_progress: bool | None = None) -> None:
-    spark = session(master)
+    spark = session(master, show_progress)
     sc = spark.sparkContext
     needs = runtime().needs
     # errors are reported in the embedded engine's order: Medication files, MedicationRequest files, the rest
