@@ -174,15 +174,11 @@ def run_spark(files: list[ExportFile], job: ReplayJob, summary: ReplaySummary, c
         return replay_patient_lines(patient, list(group_lines), m.value, j)
 
     replayed = grouped.flatMap(apply).cache()
-    for replayed_order in _sorted_orders(replayed):
+    # the summary's counters do not depend on the order orders arrive in (its lists are sorted)
+    for replayed_order in replayed.toLocalIterator(prefetchPartitions=True):
         summary.add_order(replayed_order)
     for _key, card in (replayed.flatMap(lambda o: [(c.sort_key(), c.line()) for c in o.cards])
                        .sortByKey(numPartitions=partitions).toLocalIterator()):
         cards_out.write(card + b"\n")
     replayed.unpersist()
     classified.unpersist()
-
-
-def _sorted_orders(replayed: Any) -> Iterator[OrderReplay]:
-    """Order summaries in order-reference order (the summary's lists then match the embedded engine's)."""
-    return replayed.sortBy(lambda o: o.order).toLocalIterator()
