@@ -35,7 +35,8 @@ def _line_chart(months: list[str], series: dict[str, list[float]], width: int = 
                      f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end" font-size="11">{v:.0f}</text>')
     step = max(1, len(months) // 12)
     for i, month in enumerate(months):
-        if i % step == 0 or i == len(months) - 1:
+        last = i == len(months) - 1 and (len(months) - 1) % step >= step / 2  # no label over its neighbour
+        if i % step == 0 or last:
             parts.append(f'<text x="{x(i):.1f}" y="{top + plot_h + 16}" text-anchor="middle" '
                          f'font-size="11">{escape(month)}</text>')
     for n, (rule, values) in enumerate(series.items()):
