@@ -36,14 +36,6 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-@pytest.fixture(autouse=True)
-def _fresh_now() -> None:
-    """NOW is taken when each test starts: an import-time clock goes stale on a slow machine (a suite of
-    25 minutes made `NOW + 5 minutes` already expired)."""
-    global NOW
-    NOW = datetime.now(UTC)
-
-
 # --- ledger -------------------------------------------------------------------------------------
 
 
