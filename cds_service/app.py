@@ -231,13 +231,14 @@ def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | 
         await check_auth(request, "service", service_id)
         data = await read_json(request, settings.max_json_depth)
         outcome: Outcome = await pipeline.run(service_id, data)
+        cards = outcome.response["cards"]  # what the EHR sees (silent cards are not in it)
         if outcome.evaluation is not None and outcome.call is not None:
             # durable before the EHR sees the cards: a card it received is always in the ledger. Silent cards
             # go there too (marked), and the call is counted: the denominator of "per 100 hook calls".
-            cards = issued_cards(outcome.response["cards"]) + issued_cards(outcome.silent, silent=True)
+            ledger_cards = issued_cards(cards) + issued_cards(outcome.silent, silent=True)
             write = partial(store.record_issued, service_id=service_id, hook=outcome.service.hook,
                             hook_instance=outcome.call.hook_instance, patient_id=outcome.call.patient_id,
-                            cards=cards, count_call=True)
+                            cards=ledger_cards, count_call=True)
             if inline_ledger:
                 write()  # a local SQLite commit (~0.25 ms): a thread hop costs more in GIL convoys than it saves
             else:
