@@ -53,7 +53,7 @@ def keep_first(medications: dict[str, bytes], resource: dict, line: bytes) -> No
 
 def run_embedded(files: list[ExportFile], job: ReplayJob, summary: ReplaySummary, cards_out: BinaryIO,
                  work_dir: Path, progress: Callable[[str, float], Progress]) -> None:
-    needs = runtime().needs
+    needs = runtime(job.site_conceptmap).needs
     first = [f for f in files if f.resource_type in ("Medication", "MedicationRequest")]
     second = [f for f in files if f.resource_type in needs.resource_types and f.resource_type != "Medication"]
 

@@ -48,6 +48,8 @@ class ReplayJob:
     until: date | None  # orders authored before this day
     hash_key: str  # CDS_PATIENT_HASH_KEY: cards name the patient by the ledger's keyed hash
     missing_types: frozenset[str] = frozenset()  # resource types the export has no file of
+    # CDS_SITE_CONCEPTMAP: the site's local codes, read as the service reads them (a path every executor sees)
+    site_conceptmap: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,11 +108,12 @@ class _Runtime:
 
 
 @cache
-def runtime() -> _Runtime:
-    """The packs and pipeline of this process, built once (each Spark Python worker builds its own)."""
+def runtime(site_conceptmap: str | None = None) -> _Runtime:
+    """The packs and pipeline of this process, built once per site ConceptMap (each Spark Python worker
+    builds its own). What the packs read (`needs`) does not depend on the map; their terminology does."""
     from cds_service.rules.registry import default_packs
 
-    packs = default_packs()
+    packs = default_packs(site_conceptmap)
     # silent mode is about live responses: a replay shows every rule's cards
     settings = Settings(auth_mode="off", silent_rules=[], silent_services=[])
     rt = _Runtime(packs=packs, needs=needs_of(packs), settings=settings)
@@ -137,7 +140,7 @@ def _as_draft(order: dict) -> dict:
 def candidate_orders(resources: Sequence[dict], medications: Mapping[str, dict], job: ReplayJob,
                      patient_id: str) -> list[tuple[ServiceSpec, RulePack, dict]]:
     """The patient's MedicationRequests in the window that a pack checks, with the service that checks them."""
-    rt = runtime()
+    rt = runtime(job.site_conceptmap)
     out = []
     for r in resources:
         if r.get("resourceType") != "MedicationRequest" or r.get("status") in NOT_SIGNED \
@@ -200,7 +203,7 @@ def _outcome(text: str) -> dict:
 def _request(patient_id: str, drafts: list[dict], record: list[dict], medications: Mapping[str, dict],
              pack: RulePack, job: ReplayJob) -> tuple[dict, list[str], list[str]]:
     """The order-sign call of one signing session; also the categories unavailable / empty in it."""
-    rt = runtime()
+    rt = runtime(job.site_conceptmap)
     prefetch: dict[str, Any] = {}
     unavailable, empty = [], []
     referenced = _referenced(record, medications)
@@ -252,7 +255,7 @@ def replay_patient(patient_id: str, resources: Sequence[dict], medications: Mapp
     orders = candidate_orders(resources, medications, job, patient_id)
     if not orders:
         return []
-    rt = runtime()
+    rt = runtime(job.site_conceptmap)
     hashed = patient_hash(job.hash_key, patient_id)
     sessions: dict[tuple[str, str], list[tuple[ServiceSpec, RulePack, dict]]] = {}
     for spec, pack, order in orders:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, urlsplit
 from cds_service.fhir.read import as_list, reference_id
 from cds_service.hooks.prefetch import PrefetchTemplate
 from cds_service.rules.base import RulePack
+from cds_service.terminology.systems import LOINC
 
 # where a resource type names its patient (Patient: its own id; Medication: nobody's)
 PATIENT_ELEMENT = {
@@ -52,19 +53,26 @@ DATE_PATHS: dict[str, tuple[tuple[str, ...], ...]] = {
 
 @dataclass(frozen=True, slots=True)
 class CodeFilter:
-    """The `code=` of a template's search: a resource matches when one of its codings is listed."""
+    """The `code=` of a template's search: a resource matches when one of its codings is listed, or (with a
+    site ConceptMap) when the site maps one of its local codes into a class the listed codes stand for: an
+    EHR answers the search with its own lab codes, and the service reads them through the map."""
 
     codes: frozenset[str]  # bare codes (`code=123`)
     system_codes: frozenset[tuple[str, str]]  # `code=system|123`
+    classes: frozenset[str] = frozenset()  # observation classes of the listed codes (only with a site map)
+    terminology: Any = field(default=None, compare=False)  # the pack's, with the site map
 
     def matches(self, resource: dict) -> bool:
         concept = resource.get("code")
-        for coding in as_list(concept.get("coding")) if isinstance(concept, dict) else ():
-            if not isinstance(coding, dict):
-                continue
+        codings = [c for c in as_list(concept.get("coding")) if isinstance(c, dict)] \
+            if isinstance(concept, dict) else []
+        for coding in codings:
             code = coding.get("code")
             if code in self.codes or (coding.get("system"), code) in self.system_codes:
                 return True
+        if self.terminology is not None and self.classes:
+            return any(self.terminology.observation_classes(c.get("system"), c.get("code")) & self.classes
+                       for c in codings if isinstance(c.get("code"), str))
         return False
 
 
@@ -83,7 +91,9 @@ class TemplateNeed:
         return rtype in self.template.resource_types and rtype != "Patient"
 
 
-def template_need(template: PrefetchTemplate) -> TemplateNeed:
+def template_need(template: PrefetchTemplate, terminology: Any = None) -> TemplateNeed:
+    """`terminology`: the pack's; when it carries a site ConceptMap, local codes mapped into the classes of
+    the template's codes match too."""
     path, _, query = template.query.partition("?")
     search_type = urlsplit(path).path.split("/", 1)[0]
     code_filter = None
@@ -97,6 +107,11 @@ def template_need(template: PrefetchTemplate) -> TemplateNeed:
                 else:
                     bare.add(code)
             code_filter = CodeFilter(frozenset(bare), frozenset(pairs))
+    if code_filter is not None and terminology is not None and getattr(terminology, "site_map", None) is not None:
+        # a bare code of an Observation search is read as LOINC (the observation code system of the packs)
+        listed = [*code_filter.system_codes, *((LOINC, code) for code in code_filter.codes)]
+        classes = frozenset().union(*(terminology.observation_classes(system, code) for system, code in listed))
+        code_filter = CodeFilter(code_filter.codes, code_filter.system_codes, classes, terminology)
     return TemplateNeed(template, search_type, code_filter)
 
 
@@ -116,7 +131,7 @@ class Needs:
 
 
 def needs_of(packs: Sequence[RulePack]) -> Needs:
-    templates = tuple(template_need(t) for pack in packs for t in pack.prefetch)
+    templates = tuple(template_need(t, getattr(pack, "terminology", None)) for pack in packs for t in pack.prefetch)
     types = set(ALWAYS_READ)
     for t in templates:
         types.update(t.template.resource_types)

@@ -27,13 +27,20 @@ REPORT = "report.html"
 
 def replay(export: Path, out: Path, *, since: date | None = None, until: date | None = None,
            engine: Engine = "embedded", hash_key: str, show_progress: bool | None = None,
-           spark_master: str | None = None, on_error: Any = None) -> dict[str, Any]:
-    """Replay every checked order of the export; returns the summary (also written to `out`)."""
+           spark_master: str | None = None, on_error: Any = None,
+           site_conceptmap: str | Path | None = None) -> dict[str, Any]:
+    """Replay every checked order of the export; returns the summary (also written to `out`).
+
+    `site_conceptmap` (CDS_SITE_CONCEPTMAP): the site's local codes, as the service reads them; a malformed
+    map raises `SiteMapError` before anything is read."""
     started = time.monotonic()
+    site_map = None if site_conceptmap is None else str(Path(site_conceptmap).resolve())
+    # the packs with the site's map, built first: a malformed map stops the replay before anything is read
+    searched = {t.search_type for t in runtime(site_map).needs.templates}
     files = export_files(export)
     present = {f.resource_type for f in files}
-    searched = {t.search_type for t in runtime().needs.templates}
-    job = ReplayJob(since=since, until=until, hash_key=hash_key, missing_types=frozenset(searched - present))
+    job = ReplayJob(since=since, until=until, hash_key=hash_key, missing_types=frozenset(searched - present),
+                    site_conceptmap=site_map)
     summary = ReplaySummary(engine=engine, on_error=on_error)
     summary.files = [{"file": f.path.name, "type": f.resource_type, "bytes": f.size} for f in files]
 

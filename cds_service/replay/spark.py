@@ -64,10 +64,10 @@ def _numbered(sc: Any, files: list[ExportFile]) -> Any:
 
 
 def _classify(rows: Iterator[tuple[int, int, str]], files: list[ExportFile], patients: Any,
-              count_errors: frozenset[int]) -> Iterator[tuple[str, Any]]:
+              count_errors: frozenset[int], job: ReplayJob) -> Iterator[tuple[str, Any]]:
     """Pass 2 on one partition: ("keep", (patient, line)) for what the packs read of a patient with orders,
     ("error", LineError), and one ("stats", (lines, patients)) per partition."""
-    needs = runtime().needs
+    needs = runtime(job.site_conceptmap).needs
     wanted = patients.value
     lines = patient_lines = 0
     for i, n, text in rows:
@@ -114,7 +114,7 @@ def run_spark(files: list[ExportFile], job: ReplayJob, summary: ReplaySummary, c
               master: str | None = None, show_progress: bool | None = None) -> None:
     spark = session(master, show_progress)
     sc = spark.sparkContext
-    needs = runtime().needs
+    needs = runtime(job.site_conceptmap).needs
     # errors are reported in the embedded engine's order: Medication files, MedicationRequest files, the rest
     phase = {"Medication": 0, "MedicationRequest": 1}
     order = {str(f.path): (phase.get(f.resource_type, 2), n) for n, f in enumerate(files)}
@@ -154,7 +154,7 @@ def run_spark(files: list[ExportFile], job: ReplayJob, summary: ReplaySummary, c
     classified = None
     if needed:
         classified = _numbered(sc, needed).mapPartitions(
-            lambda rows, fs=needed, p=patients, c=count_errors: _classify(rows, fs, p, c)).cache()
+            lambda rows, fs=needed, p=patients, c=count_errors: _classify(rows, fs, p, c, job)).cache()
         for kind, value in classified.filter(lambda kv: kv[0] != "keep").collect():
             if kind == "error":
                 errors.append(value)

@@ -6,7 +6,16 @@ Use: one `Store(settings.database_url, settings.patient_hash_key)` per process; 
 `format_report(store.analytics(since, until))` / `report_json(...)` for the report command.
 """
 
-from cds_service.store.report import DayCount, ReasonCount, RuleStats, SuggestionStats, format_report, report_json
+from cds_service.store.report import (
+    DailyStats,
+    ReasonCount,
+    RuleStats,
+    SuggestionStats,
+    daily_json,
+    format_report,
+    per_100,
+    report_json,
+)
 from cds_service.store.store import (
     FeedbackError,
     FeedbackItem,
@@ -18,7 +27,7 @@ from cds_service.store.store import (
 )
 
 __all__ = [
-    "DayCount",
+    "DailyStats",
     "FeedbackError",
     "FeedbackItem",
     "IssuedCard",
@@ -27,8 +36,10 @@ __all__ = [
     "RuleStats",
     "Store",
     "SuggestionStats",
+    "daily_json",
     "dedupe_key",
     "format_report",
     "normalise_url",
+    "per_100",
     "report_json",
 ]

@@ -87,7 +87,12 @@ class CardRow(Base):
     indicator: Mapped[str] = mapped_column(String(16))
     summary: Mapped[str] = mapped_column(Text)
     issued_at: Mapped[datetime] = mapped_column(index=True)
-    # silent mode: the rule ran and its card is remembered, but the response left it out (never shown)
+    # the verified JWT `iss` and `tenant` of the call that received the card (None: auth off); feedback on
+    # the card is accepted only from the same issuer and tenant (migration 0002)
+    issuer: Mapped[str | None] = mapped_column(Text)
+    tenant: Mapped[str | None] = mapped_column(Text)
+    # silent mode: the rule ran and its card is remembered, but the response left it out (never shown;
+    # migration 0004)
     silent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (Index("ix_issued_card_rule_id_issued_at", "rule_id", "issued_at"),)
@@ -146,6 +151,20 @@ class FeedbackRow(Base):
     dedupe_key: Mapped[str] = mapped_column(String(64), unique=True)
 
 
+class FeedbackReasonRow(Base):
+    """Every override reason of one feedback event, in the order sent (`overrideReason`, `overrideReasons`,
+    EHR extension reasons); `feedback.reason_system/code` keep the first one."""
+
+    __tablename__ = "feedback_reason"
+
+    feedback_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("feedback.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    system: Mapped[str | None] = mapped_column(Text)
+    code: Mapped[str] = mapped_column(Text)
+
+
 class AcceptedSuggestionRow(Base):
     __tablename__ = "feedback_accepted_suggestion"
 
@@ -183,6 +202,7 @@ __all__ = [
     "AcceptedSuggestionRow",
     "Base",
     "CardRow",
+    "FeedbackReasonRow",
     "FeedbackRow",
     "HookCallDayRow",
     "JwtReplayRow",

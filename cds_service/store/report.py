@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
+
+NON_ADHERENCE_SYSTEM = "http://terminology.hl7.org/CodeSystem/non-adherence-reason-codes"
 
 
 @dataclass(frozen=True)
@@ -18,6 +21,7 @@ class ReasonCount:
     display: str | None  # looked up from the reasons the card was issued with (None: not one we offered)
     count: int
     system: str | None = None
+    non_adherence: tuple[str, str] | None = None  # the HL7 non-adherence reason (code, display) it stands for
 
 
 @dataclass(frozen=True)
@@ -33,34 +37,43 @@ class SuggestionStats:
         return self.accepted / self.issued if self.issued else None
 
 
-@dataclass(frozen=True)
-class DayCount:
-    """One UTC day of a rule: cards shown, cards kept silent, and every hook call of that day."""
-
-    day: str  # YYYY-MM-DD
-    shown: int
-    silent: int
-    hook_calls: int = 0
-
-    @property
-    def shown_per_100_calls(self) -> float | None:
-        return per_100(self.shown, self.hook_calls)
-
-    @property
-    def silent_per_100_calls(self) -> float | None:
-        return per_100(self.silent, self.hook_calls)
-
-
 def per_100(count: int, calls: int) -> float | None:
     """Cards per 100 hook calls (None without calls: no rate can be given)."""
     return round(100 * count / calls, 2) if calls else None
 
 
 @dataclass(frozen=True)
+class DailyStats:
+    """One rule on one UTC day: cards shown (`issued`) that day and how many of them were accepted /
+    overridden, cards kept silent (silent mode), and the hook calls of that day that reached the rules."""
+
+    rule_id: str
+    day: date
+    issued: int
+    accepted: int
+    overridden: int
+    silent: int = 0
+    hook_calls: int = 0
+
+    @property
+    def override_rate(self) -> float | None:
+        answered = self.accepted + self.overridden
+        return self.overridden / answered if answered else None
+
+    @property
+    def shown_per_100_calls(self) -> float | None:
+        return per_100(self.issued, self.hook_calls)
+
+    @property
+    def silent_per_100_calls(self) -> float | None:
+        return per_100(self.silent, self.hook_calls)
+
+
+@dataclass(frozen=True)
 class RuleStats:
     """Override analytics of one rule over the cards it issued in the requested period.
 
-    `accepted` / `overridden` count cards (not feedback events) with at least one feedback of that outcome;
+    `accepted` / `overridden` count cards (not feedback events) by their latest feedback's outcome;
     `override_rate` = overridden / (accepted + overridden), None when no card of the rule got feedback.
     `override_reasons`: most frequent first, as (code, display, count) via `top_reasons`.
     `issued` counts the cards shown; `silent` the cards of silent mode (computed, remembered, not shown);
@@ -73,9 +86,11 @@ class RuleStats:
     overridden: int
     override_reasons: tuple[ReasonCount, ...] = ()
     suggestions: tuple[SuggestionStats, ...] = ()
+    # cards overridden per HL7 non-adherence reason code (code, display, cards), most frequent first
+    non_adherence: tuple[tuple[str, str, int], ...] = ()
     silent: int = 0
     hook_calls: int = 0
-    daily: tuple[DayCount, ...] = ()
+    daily: tuple[DailyStats, ...] = ()
 
     @property
     def shown_per_100_calls(self) -> float | None:
@@ -97,6 +112,17 @@ class RuleStats:
     @property
     def suggestion_acceptance(self) -> list[tuple[str, int, int]]:
         return [(s.label, s.issued, s.accepted) for s in self.suggestions]
+
+
+def _day_json(d: DailyStats) -> dict[str, Any]:
+    return {"day": d.day.isoformat(), "issued": d.issued, "accepted": d.accepted, "overridden": d.overridden,
+            "override_rate": d.override_rate, "silent": d.silent, "hook_calls": d.hook_calls,
+            "shown_per_100_calls": d.shown_per_100_calls, "silent_per_100_calls": d.silent_per_100_calls}
+
+
+def daily_json(days: Sequence[DailyStats]) -> list[dict[str, Any]]:
+    """JSON-ready form of `Store.daily` (the dashboard's override rate over time, silent next to shown)."""
+    return [{"rule_id": d.rule_id, **_day_json(d)} for d in days]
 
 
 def _pct(rate: float | None) -> str:
@@ -134,7 +160,7 @@ def format_report(stats: Sequence[RuleStats], *, max_reasons: int = 5) -> str:
         if s.silent and s.daily:
             lines.append("    per day (shown / silent / hook calls):")
             for d in s.daily:
-                lines.append(f"      {d.day}  {d.shown:>6} / {d.silent:<6} / {d.hook_calls}")
+                lines.append(f"      {d.day.isoformat()}  {d.issued:>6} / {d.silent:<6} / {d.hook_calls}")
         if s.override_reasons:
             lines.append("    override reasons:")
             for r in s.override_reasons[:max_reasons]:
@@ -142,6 +168,10 @@ def format_report(stats: Sequence[RuleStats], *, max_reasons: int = 5) -> str:
                 lines.append(f"      {r.count:>6}  {_clip(name, 80)}")
             if len(s.override_reasons) > max_reasons:
                 lines.append(f"      ... {len(s.override_reasons) - max_reasons} more")
+        if s.non_adherence:
+            lines.append("    HL7 non-adherence reasons:")
+            for code, disp, n in s.non_adherence:
+                lines.append(f"      {n:>6}  {_clip(f'{code} ({disp})', 80)}")
         if s.suggestions:
             lines.append("    suggestions (accepted / issued):")
             for sg in s.suggestions:
@@ -172,14 +202,16 @@ def report_json(stats: Sequence[RuleStats]) -> list[dict[str, Any]]:
             "hook_calls": s.hook_calls,
             "shown_per_100_calls": s.shown_per_100_calls,
             "silent_per_100_calls": s.silent_per_100_calls,
-            "daily": [
-                {"day": d.day, "shown": d.shown, "silent": d.silent, "hook_calls": d.hook_calls,
-                 "shown_per_100_calls": d.shown_per_100_calls, "silent_per_100_calls": d.silent_per_100_calls}
-                for d in s.daily
-            ],
+            "daily": [_day_json(d) for d in s.daily],
             "override_reasons": [
-                {"system": r.system, "code": r.code, "display": r.display, "count": r.count}
+                {"system": r.system, "code": r.code, "display": r.display, "count": r.count,
+                 "non_adherence": None if r.non_adherence is None else
+                 {"system": NON_ADHERENCE_SYSTEM, "code": r.non_adherence[0], "display": r.non_adherence[1]}}
                 for r in s.override_reasons
+            ],
+            "non_adherence_reasons": [
+                {"system": NON_ADHERENCE_SYSTEM, "code": code, "display": disp, "count": n}
+                for code, disp, n in s.non_adherence
             ],
             "suggestions": [
                 {

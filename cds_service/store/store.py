@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from sqlalchemy import (
     func,
     insert,
     inspect,
+    literal_column,
     make_url,
     or_,
     select,
@@ -49,6 +50,7 @@ from cds_service.store.checkpoint import WalCheckpointer
 from cds_service.store.models import (
     AcceptedSuggestionRow,
     CardRow,
+    FeedbackReasonRow,
     FeedbackRow,
     HookCallDayRow,
     JwtReplayRow,
@@ -56,7 +58,8 @@ from cds_service.store.models import (
     SuggestionRow,
     as_utc,
 )
-from cds_service.store.report import DayCount, ReasonCount, RuleStats, SuggestionStats
+from cds_service.store.non_adherence import non_adherence
+from cds_service.store.report import DailyStats, ReasonCount, RuleStats, SuggestionStats
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +101,14 @@ class FeedbackItem:
     reason_code: str | None
     user_comment: str | None  # clinician free text: stored, never logged
     outcome_timestamp: datetime
+    # every reason sent ((system, code), in order: overrideReason, overrideReasons, extension reasons);
+    # empty: the one in reason_system/reason_code (if any)
+    reasons: tuple[tuple[str | None, str], ...] = ()
+
+    def all_reasons(self) -> tuple[tuple[str | None, str], ...]:
+        if self.reasons:
+            return self.reasons
+        return ((self.reason_system, self.reason_code),) if self.reason_code else ()
 
 
 class FeedbackError(Exception):
@@ -130,13 +141,16 @@ def dedupe_key(item: FeedbackItem) -> str:
         item.reason_system,
         item.reason_code,
     ]
+    extra = item.all_reasons()[1:]
+    if extra:  # several reasons: part of the event's identity (one reason: the same key as before)
+        payload.append([list(r) for r in extra])
     return hashlib.sha256(json.dumps(payload, separators=(",", ":")).encode()).hexdigest()
 
 
 # the ledger's columns in the order `record_issued` sends them (checked against the models at start-up)
 LEDGER_COLUMNS = {
     "card": ("card_uuid", "service_id", "hook", "hook_instance", "patient_hash", "rule_id", "indicator", "summary",
-             "issued_at", "silent"),
+             "issued_at", "issuer", "tenant", "silent"),
     "suggestion": ("card_uuid", "suggestion_uuid", "position", "label"),
     "reason": ("card_uuid", "system", "code", "display"),
 }
@@ -366,13 +380,16 @@ class Store:
         patient_id: str,
         cards: Sequence[IssuedCard],
         issued_at: datetime | None = None,
+        issuer: str | None = None,
+        tenant: str | None = None,
         count_call: bool = False,
     ) -> None:
         """Remember the cards of one hook call, in one transaction committed before returning.
 
-        `count_call`: also count the call in `hook_call_day` (same transaction), the denominator of the
-        analytics' "per 100 hook calls"; the service does this for every call that reached the rules.
-        """
+        `issuer`/`tenant`: the verified JWT client that receives the cards (None with auth off); only it may
+        post feedback on them. `count_call`: also count the call in `hook_call_day` (same transaction), the
+        denominator of the analytics' "per 100 hook calls"; the service does this for every call that
+        reached the rules, with or without cards."""
         if not cards and not count_call:
             return
         at = as_utc(issued_at) if issued_at is not None else utcnow()
@@ -380,7 +397,7 @@ class Store:
         stamp: Any = at.replace(tzinfo=None).isoformat(" ", "microseconds") if self.dialect == "sqlite" else at
         patient_hash = self.patient_hash(patient_id)
         card_rows = [(c.uuid, service_id, hook, hook_instance, patient_hash, c.rule_id, c.indicator, c.summary,
-                      stamp, c.silent) for c in cards]
+                      stamp, issuer, tenant, c.silent) for c in cards]
         suggestion_rows = [(c.uuid, s.uuid, i, s.label) for c in cards for i, s in enumerate(c.suggestions)]
         reason_rows = [(c.uuid, *reason) for c in cards for reason in c.override_reasons]
         # Driver-level executemany on a pooled connection (measured: 0.2 ms instead of 0.6 ms through Core
@@ -417,12 +434,14 @@ class Store:
 
     # --- feedback ------------------------------------------------------------------------------
 
-    def record_feedback(self, service_id: str, items: Sequence[FeedbackItem]) -> int:
+    def record_feedback(self, service_id: str, items: Sequence[FeedbackItem], *, issuer: str | None = None,
+                        tenant: str | None = None) -> int:
         """Validate every item, then store the new ones; returns how many were newly stored.
 
         Raises FeedbackError (and stores nothing) if any item names an unknown card, a card issued by
-        another service, a suggestion not of that card, or an unknown outcome. Posting the same feedback
-        again stores nothing new (unique dedupe key + INSERT .. ON CONFLICT DO NOTHING).
+        another service, a card issued to another issuer or tenant (reported as unknown: a client learns
+        nothing about others' cards), a suggestion not of that card, or an unknown outcome. Posting the same
+        feedback again stores nothing new (unique dedupe key + INSERT .. ON CONFLICT DO NOTHING).
         """
         if not items:
             return 0
@@ -434,15 +453,16 @@ class Store:
         received_at = utcnow()
         with self._write() as conn:
             services: dict[str, str] = {}
+            owners: dict[str, tuple[str | None, str | None]] = {}
             suggestions: set[tuple[str, str]] = set()
             for chunk in _chunks(card_ids):
-                services.update(
-                    conn.execute(  # a silent card was never shown: the EHR cannot give feedback on it
-                        select(CardRow.card_uuid, CardRow.service_id).where(
-                            CardRow.card_uuid.in_(chunk), CardRow.silent.is_(False)
-                        )
-                    ).all()
-                )
+                for card_uuid, card_service, card_issuer, card_tenant in conn.execute(
+                    # a silent card was never shown: the EHR cannot give feedback on it (unknown card)
+                    select(CardRow.card_uuid, CardRow.service_id, CardRow.issuer, CardRow.tenant)
+                    .where(CardRow.card_uuid.in_(chunk), CardRow.silent.is_(False))
+                ):
+                    services[card_uuid] = card_service
+                    owners[card_uuid] = (card_issuer, card_tenant)
                 suggestions.update(
                     conn.execute(
                         select(SuggestionRow.card_uuid, SuggestionRow.suggestion_uuid).where(
@@ -451,10 +471,10 @@ class Store:
                     ).all()
                 )
             for n, item in enumerate(items):
-                issuer = services.get(item.card)
-                if issuer is None:
+                card_service = services.get(item.card)
+                if card_service is None or owners[item.card] != (issuer, tenant):
                     raise FeedbackError(f"feedback[{n}]: unknown card {item.card!r}")
-                if issuer != service_id:
+                if card_service != service_id:
                     raise FeedbackError(f"feedback[{n}]: card {item.card!r} was not issued by this service")
                 for suggestion in item.accepted_suggestions:
                     if (item.card, suggestion) not in suggestions:
@@ -482,6 +502,11 @@ class Store:
                 if feedback_id is None:
                     continue  # already stored (earlier post, or twice in this one)
                 stored += 1
+                reasons = item.all_reasons()
+                if reasons:
+                    conn.execute(insert(FeedbackReasonRow), [
+                        {"feedback_id": feedback_id, "position": i, "system": system, "code": code}
+                        for i, (system, code) in enumerate(reasons)])
                 accepted = sorted(set(item.accepted_suggestions))
                 if accepted:
                     conn.execute(
@@ -519,7 +544,9 @@ class Store:
         expired JWT replay entries. Returns the number of rows removed (all tables)."""
         cutoff = as_utc(older_than)
         old_cards = select(CardRow.card_uuid).where(CardRow.issued_at < cutoff)
+        old_feedback = select(FeedbackRow.id).where(FeedbackRow.card_uuid.in_(old_cards))
         statements = [
+            delete(FeedbackReasonRow).where(FeedbackReasonRow.feedback_id.in_(old_feedback)),
             delete(AcceptedSuggestionRow).where(AcceptedSuggestionRow.card_uuid.in_(old_cards)),
             delete(FeedbackRow).where(FeedbackRow.card_uuid.in_(old_cards)),
             delete(OverrideReasonRow).where(OverrideReasonRow.card_uuid.in_(old_cards)),
@@ -538,8 +565,24 @@ class Store:
     # --- analytics -----------------------------------------------------------------------------
 
     @staticmethod
-    def _calls_query(since: datetime | None, until: datetime | None) -> Any:
-        """Hook calls per UTC day; a day counts when any of it lies inside [since, until)."""
+    def _window(since: datetime | None, until: datetime | None, service_id: str | None) -> Any:
+        """A filter for statements over issued cards: issued in [since, until), by `service_id` if given."""
+
+        def window(stmt: Any) -> Any:
+            if since is not None:
+                stmt = stmt.where(CardRow.issued_at >= as_utc(since))
+            if until is not None:
+                stmt = stmt.where(CardRow.issued_at < as_utc(until))
+            if service_id is not None:
+                stmt = stmt.where(CardRow.service_id == service_id)
+            return stmt
+
+        return window
+
+    @staticmethod
+    def _calls_query(since: datetime | None, until: datetime | None, service_id: str | None = None) -> Any:
+        """Hook calls per UTC day (of `service_id`, when given); a day counts when any of it lies inside
+        [since, until)."""
         calls_q = select(HookCallDayRow.day, func.sum(HookCallDayRow.calls)).group_by(HookCallDayRow.day)
         if since is not None:
             calls_q = calls_q.where(HookCallDayRow.day >= as_utc(since).date().isoformat())
@@ -547,85 +590,135 @@ class Store:
             end = as_utc(until)
             last = end.date() if end.time() != datetime.min.time() else end.date() - timedelta(days=1)
             calls_q = calls_q.where(HookCallDayRow.day <= last.isoformat())
+        if service_id is not None:
+            calls_q = calls_q.where(HookCallDayRow.service_id == service_id)
         return calls_q.order_by(HookCallDayRow.day)
 
-    def hook_calls(self, since: datetime | None = None, until: datetime | None = None) -> dict[str, int]:
-        """Hook calls that reached the rules (all services), per UTC day: `{"2026-11-25": 12, ...}`."""
+    def hook_calls(self, since: datetime | None = None, until: datetime | None = None, *,
+                   service_id: str | None = None) -> dict[str, int]:
+        """Hook calls that reached the rules (all services, or `service_id`), per UTC day:
+        `{"2026-11-25": 12, ...}`."""
         with self._read() as conn:
-            return {d: int(n) for d, n in conn.execute(self._calls_query(since, until))}
+            return {d: int(n) for d, n in conn.execute(self._calls_query(since, until, service_id))}
 
-    def _utc_day(self, column: Any) -> Any:
-        """`YYYY-MM-DD` of a timestamp column, in UTC, as SQL (SQLite keeps naive UTC text)."""
-        if self.dialect == "sqlite":
-            return func.substr(column, 1, 10)
-        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
+    def _utc_day(self) -> Any:
+        """`YYYY-MM-DD` of `issued_at`, in UTC, as SQL."""
+        if self.dialect == "sqlite":  # naive UTC text 'YYYY-MM-DD HH:MM:SS...'
+            return func.substr(CardRow.issued_at, literal_column("1"), literal_column("10"))
+        # literals, not bound parameters: PostgreSQL must see the same expression in GROUP BY
+        return func.to_char(func.timezone(literal_column("'UTC'"), CardRow.issued_at),
+                            literal_column("'YYYY-MM-DD'"))
 
-    def analytics(self, since: datetime | None = None, until: datetime | None = None) -> list[RuleStats]:
-        """Per rule id, over the cards issued in [since, until): issued (shown), silent, accepted,
-        overridden, override rate, override reasons (most frequent first, display from the issued card),
-        suggestion acceptance, and per UTC day shown and silent cards next to the hook calls of that day.
+    def _daily_rows(self, conn: Any, since: datetime | None, until: datetime | None,
+                    service_id: str | None) -> list[DailyStats]:
+        window = self._window(since, until, service_id)
+        day = self._utc_day()
+        issued_q = window(select(CardRow.rule_id, day.label("day"), CardRow.silent, func.count())
+                          .group_by(CardRow.rule_id, day, CardRow.silent))
+        outcome_q = window(
+            select(CardRow.rule_id, day.label("day"), FeedbackRow.outcome, func.count(distinct(FeedbackRow.card_uuid)))
+            .join_from(FeedbackRow, CardRow, FeedbackRow.card_uuid == CardRow.card_uuid)
+            .where(CardRow.silent.is_(False))
+            .group_by(CardRow.rule_id, day, FeedbackRow.outcome)
+        )
+        issued: dict[tuple[str, str], list[int]] = {}  # (rule, day) -> [shown, silent]
+        for rule, d, silent, n in conn.execute(issued_q):
+            issued.setdefault((rule, d), [0, 0])[1 if silent else 0] += int(n)
+        outcomes = {(rule, d, outcome): int(n) for rule, d, outcome, n in conn.execute(outcome_q)}
+        calls = {d: int(n) for d, n in conn.execute(self._calls_query(since, until, service_id))}
+        return [
+            DailyStats(rule_id=rule, day=date.fromisoformat(d), issued=n[0],
+                       accepted=outcomes.get((rule, d, "accepted"), 0),
+                       overridden=outcomes.get((rule, d, "overridden"), 0),
+                       silent=n[1], hook_calls=calls.get(d, 0))
+            for (rule, d), n in sorted(issued.items())
+        ]
+
+    def daily(self, since: datetime | None = None, until: datetime | None = None, *,
+              service_id: str | None = None) -> list[DailyStats]:
+        """Per rule id and UTC day of issue, over the cards issued in [since, until) (by `service_id`, when
+        given): cards shown (`issued`), and of them how many were accepted / overridden (cards, as in
+        `analytics`); cards kept silent (silent mode); the hook calls of that day that reached the rules.
+
+        A card counts on the day it was issued, whenever its feedback came: the override rate of a day is
+        that of the cards shown that day. Days without cards (shown or silent) are absent.
+        """
+        with self._read() as conn:
+            return self._daily_rows(conn, since, until, service_id)
+
+    def analytics(self, since: datetime | None = None, until: datetime | None = None, *,
+                  service_id: str | None = None) -> list[RuleStats]:
+        """Per rule id, over the cards issued in [since, until) (by `service_id`, when given): issued,
+        accepted, overridden, override rate, override reasons (most frequent first, display from the issued
+        card), suggestion acceptance; silent cards, the hook calls of the period and, per UTC day, shown and
+        silent cards next to the hook calls of that day (`daily`, as `Store.daily`).
 
         Silent cards (silent mode) were never shown: they count only in `silent`, never in issued, feedback
         or suggestion figures.
 
         Accepted / overridden / reason counts count cards (a card posted twice with different timestamps
-        counts once). All aggregation happens in SQL; one consistent snapshot.
+        counts once). A card with both outcomes counts by its latest feedback (outcomeTimestamp, then
+        arrival); every event stays stored. Each reason of an event counts (`overrideReasons`); reasons are
+        also rolled up by HL7 non-adherence reason code where one fits (`non_adherence`). All aggregation
+        happens in SQL (the HL7 roll-up in Python over the same snapshot).
         """
-
-        def window(stmt: Any) -> Any:
-            if since is not None:
-                stmt = stmt.where(CardRow.issued_at >= as_utc(since))
-            if until is not None:
-                stmt = stmt.where(CardRow.issued_at < as_utc(until))
-            return stmt
-
-        on_card = FeedbackRow.card_uuid == CardRow.card_uuid
-        issued_q = window(select(CardRow.rule_id, CardRow.silent, func.count()).group_by(CardRow.rule_id,
-                                                                                          CardRow.silent))
-        day = self._utc_day(CardRow.issued_at).label("day")
-        daily_q = window(select(CardRow.rule_id, day, CardRow.silent, func.count())
-                         .group_by(CardRow.rule_id, day, CardRow.silent).order_by(CardRow.rule_id, day))
-        calls_q = self._calls_query(since, until)
+        window = self._window(since, until, service_id)
+        # a card's outcome is its latest feedback (outcomeTimestamp, then arrival): a card accepted and later
+        # overridden counts as overridden (both events stay stored)
+        ranked = select(
+            FeedbackRow.card_uuid,
+            FeedbackRow.outcome,
+            func.row_number().over(partition_by=FeedbackRow.card_uuid,
+                                   order_by=(FeedbackRow.outcome_timestamp.desc(), FeedbackRow.id.desc()))
+            .label("rank"),
+        ).subquery()
+        final = select(ranked.c.card_uuid, ranked.c.outcome).where(ranked.c.rank == 1).subquery()
+        issued_q = window(select(CardRow.rule_id, CardRow.silent, func.count())
+                          .group_by(CardRow.rule_id, CardRow.silent))
         outcome_q = window(
-            select(CardRow.rule_id, FeedbackRow.outcome, func.count(distinct(FeedbackRow.card_uuid)))
-            .join_from(FeedbackRow, CardRow, on_card)
+            select(CardRow.rule_id, final.c.outcome, func.count())
+            .join_from(final, CardRow, final.c.card_uuid == CardRow.card_uuid)
             .where(CardRow.silent.is_(False))
-            .group_by(CardRow.rule_id, FeedbackRow.outcome)
+            .group_by(CardRow.rule_id, final.c.outcome)
         )
         display = (
             select(func.max(OverrideReasonRow.display))
             .where(
                 OverrideReasonRow.card_uuid == FeedbackRow.card_uuid,
-                OverrideReasonRow.code == FeedbackRow.reason_code,
+                OverrideReasonRow.code == FeedbackReasonRow.code,
                 or_(
-                    FeedbackRow.reason_system.is_(None), OverrideReasonRow.system == FeedbackRow.reason_system
+                    FeedbackReasonRow.system.is_(None), OverrideReasonRow.system == FeedbackReasonRow.system
                 ),
             )
             .scalar_subquery()
         )
+        # reasons of the override events of cards whose outcome is overridden
         given = window(
             select(
                 CardRow.rule_id,
                 FeedbackRow.card_uuid,
-                FeedbackRow.reason_system,
-                FeedbackRow.reason_code,
+                FeedbackReasonRow.system,
+                FeedbackReasonRow.code,
                 display.label("display"),
             )
-            .join_from(FeedbackRow, CardRow, on_card)
-            .where(FeedbackRow.outcome == "overridden", FeedbackRow.reason_code.is_not(None))
+            .join_from(FeedbackReasonRow, FeedbackRow, FeedbackReasonRow.feedback_id == FeedbackRow.id)
+            .join(final, final.c.card_uuid == FeedbackRow.card_uuid)
+            .join(CardRow, FeedbackRow.card_uuid == CardRow.card_uuid)
+            .where(FeedbackRow.outcome == "overridden", final.c.outcome == "overridden", CardRow.silent.is_(False))
         ).subquery()
         n_cards = func.count(distinct(given.c.card_uuid))
         reasons_q = (
             select(
                 given.c.rule_id,
-                given.c.reason_system,
-                given.c.reason_code,
+                given.c.system,
+                given.c.code,
                 func.max(given.c.display),
                 n_cards,
             )
-            .group_by(given.c.rule_id, given.c.reason_system, given.c.reason_code)
-            .order_by(given.c.rule_id, n_cards.desc(), given.c.reason_code, given.c.reason_system)
+            .group_by(given.c.rule_id, given.c.system, given.c.code)
+            .order_by(given.c.rule_id, n_cards.desc(), given.c.code, given.c.system)
         )
+        non_adherence_q = select(given.c.rule_id, given.c.card_uuid, given.c.system, given.c.code)
         was_accepted = (
             exists()
             .where(
@@ -651,16 +744,22 @@ class Store:
             issued: dict[str, list[int]] = {}  # rule -> [shown, silent]
             for rule, silent, n in conn.execute(issued_q):
                 issued.setdefault(rule, [0, 0])[1 if silent else 0] += int(n)
-            calls_by_day = {d: int(n) for d, n in conn.execute(calls_q)}
-            days: dict[str, dict[str, list[int]]] = {}
-            for rule, d, silent, n in conn.execute(daily_q):
-                days.setdefault(rule, {}).setdefault(d, [0, 0])[1 if silent else 0] += int(n)
+            hook_calls = sum(int(n) for _, n in conn.execute(self._calls_query(since, until, service_id)))
+            days: dict[str, list[DailyStats]] = {}
+            for d in self._daily_rows(conn, since, until, service_id):
+                days.setdefault(d.rule_id, []).append(d)
             outcomes = {(rule, outcome): n for rule, outcome, n in conn.execute(outcome_q)}
             reasons: dict[str, list[ReasonCount]] = {}
             for rule, system, code, disp, n in conn.execute(reasons_q):
                 reasons.setdefault(rule, []).append(
-                    ReasonCount(code=code, display=disp, count=n, system=system)
+                    ReasonCount(code=code, display=disp, count=n, system=system,
+                                non_adherence=non_adherence(system, code))
                 )
+            mapped: dict[str, dict[tuple[str, str], set[str]]] = {}
+            for rule, card, system, code in conn.execute(non_adherence_q):
+                hl7 = non_adherence(system, code)
+                if hl7 is not None:
+                    mapped.setdefault(rule, {}).setdefault(hl7, set()).add(card)
             suggestions: dict[str, list[SuggestionStats]] = {}
             for rule, label, n_issued, n_accepted in conn.execute(suggestions_q):
                 suggestions.setdefault(rule, []).append(
@@ -671,13 +770,14 @@ class Store:
                 rule_id=rule,
                 issued=issued[rule][0],
                 silent=issued[rule][1],
-                hook_calls=sum(calls_by_day.values()),
-                daily=tuple(DayCount(day=d, shown=n[0], silent=n[1], hook_calls=calls_by_day.get(d, 0))
-                            for d, n in sorted(days.get(rule, {}).items())),
+                hook_calls=hook_calls,
+                daily=tuple(days.get(rule, ())),
                 accepted=int(outcomes.get((rule, "accepted"), 0)),
                 overridden=int(outcomes.get((rule, "overridden"), 0)),
                 override_reasons=tuple(reasons.get(rule, ())),
                 suggestions=tuple(suggestions.get(rule, ())),
+                non_adherence=tuple(sorted(((c, d, len(cards)) for (c, d), cards in mapped.get(rule, {}).items()),
+                                           key=lambda x: (-x[2], x[0]))),
             )
             for rule in sorted(issued)
         ]

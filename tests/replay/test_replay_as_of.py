@@ -120,3 +120,73 @@ def test_a_type_missing_from_the_export_is_reported_not_all_clear(missing: str) 
     assert rules["data-incomplete"] == "warning"
     category = {"Observation": "liver tests (ALT, AST)", "AllergyIntolerance": "allergies"}[missing]
     assert category in orders[0].unavailable
+
+
+def _administered(order_at: str, given_at: str) -> list[dict]:
+    """The morphine-administration scenario (morphine IV two days before a naltrexone order: opioid-washout
+    critical, citing the MedicationAdministration) with the order and the dose moved."""
+    scenario = next(s for s in scenarios() if s.name == "opioid-administration-2-days-naltrexone")
+    resources = copy.deepcopy(list(scenario.resources))
+    for r in resources:
+        if r["resourceType"] == "MedicationRequest":
+            r["authoredOn"] = order_at
+        if r["resourceType"] == "MedicationAdministration":
+            r["effectiveDateTime"] = given_at
+    assert sum(r["resourceType"] == "MedicationAdministration" for r in resources) == 1
+    return resources
+
+
+def test_an_administration_is_rebuilt_as_of_the_order() -> None:
+    """MedicationAdministrations reach the exposure model (`medicationAdministrations`) as of the order: a
+    dose given before it counts, the same dose given after it does not leak into the order's record."""
+    job = ReplayJob(None, None, KEY)
+    patient = "pt-opioid-administration-2-days-naltrexone"
+    order = "MedicationRequest/opioid-administration-2-days-naltrexone-nal-draft"
+    before = replay_patient(patient, _administered("2026-11-25T10:00:00Z", "2026-11-23T03:40:00-05:00"), {}, job)
+    assert [o.order for o in before] == [order]
+    rules = {c.rule: c.indicator for c in before[0].cards}
+    assert rules["opioid-washout"] == "critical"
+    assert "opioid-washout: MedicationAdministration" in before[0].evidence
+    # same day, but given after the order was signed (an instant against an instant)
+    after_it = replay_patient(patient, _administered("2026-11-25T10:00:00Z", "2026-11-25T11:30:00Z"), {}, job)
+    assert "opioid-washout" not in {c.rule for c in after_it[0].cards}
+    assert after_it[0].left_out == 1
+
+
+SITE_MAP = Path(__file__).parents[2] / "docs" / "site-conceptmap.example.json"
+LOCAL_LAB = "https://lab.hospital.example.org/tests"  # the example map's laboratory: GPT -> ALT, GOT -> AST
+
+
+def test_the_site_conceptmap_reads_local_lab_codes_in_the_export(tmp_path: Path) -> None:
+    """Local lab codes (as a hospital's export holds them) reach the record only through the site's
+    ConceptMap, as in the service: without it the ALT/AST are not liver tests, with it they are."""
+    resources = _alt6x("2026-06-01", "2026-05-20T09:05:00-05:00")
+    for r in resources:
+        if r["resourceType"] == "Observation":
+            alt = any(c.get("code") == "1742-6" for c in r["code"]["coding"])
+            r["code"] = {"coding": [{"system": LOCAL_LAB, "code": "GPT" if alt else "GOT"}]}
+    writer = Writer(tmp_path / "export", gz=False)
+    for r in resources:
+        writer.write(r)
+    writer.close()
+
+    def rules(out: str, site_map: Path | None) -> dict[str, str]:
+        replay(tmp_path / "export", tmp_path / out, hash_key=KEY, show_progress=False, site_conceptmap=site_map)
+        return {c["rule"]: c["indicator"] for c in map(orjson.loads, (tmp_path / out / "cards.ndjson")
+                                                         .read_bytes().splitlines())}
+
+    without = rules("plain", None)
+    assert "liver-enzymes" not in without and without["liver-tests-missing"] == "info"
+    mapped = rules("mapped", SITE_MAP)
+    assert mapped["liver-enzymes"] == "critical" and "liver-tests-missing" not in mapped
+
+
+def test_a_malformed_site_conceptmap_stops_the_replay_before_reading(tmp_path: Path) -> None:
+    from cds_service.terminology.site_map import SiteMapError
+
+    bad = tmp_path / "map.json"
+    bad.write_text('{"resourceType": "ConceptMap", "group": [{"element": "nope"}]}')
+    (tmp_path / "export").mkdir()
+    with pytest.raises(SiteMapError, match="CDS_SITE_CONCEPTMAP"):
+        replay(tmp_path / "export", tmp_path / "out", hash_key=KEY, show_progress=False, site_conceptmap=bad)
+    assert not (tmp_path / "out").exists()

@@ -18,9 +18,10 @@ from cds_service.replay.progress import Progress
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
+def run(*args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CDS_")}
     env["CDS_PATIENT_HASH_KEY"] = "cli-test-key"
+    env.update(extra_env)
     return subprocess.run([sys.executable, "-m", "cds_service", "replay", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
 
@@ -70,6 +71,14 @@ def test_usage_errors_are_clear(export: Path, tmp_path: Path, args: list[str], m
     assert done.returncode == 2, done
     assert message in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_malformed_site_conceptmap_is_a_clear_error(export: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "map.json"
+    bad.write_text('{"resourceType": "ConceptMap", "group": [{"element": "nope"}]}')
+    result = run(str(export), "--out", str(tmp_path / "out"), "--no-progress", CDS_SITE_CONCEPTMAP=str(bad))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("replay: CDS_SITE_CONCEPTMAP: group[0]") and "Traceback" not in result.stderr
 
 
 def test_file_types_from_the_manifest_the_name_or_the_content(tmp_path: Path) -> None:

@@ -82,8 +82,39 @@ def test_silent_rules_are_left_out_of_the_response_and_kept_in_the_ledger(
         "liver-tests-missing": (1, 0)}
     washout = rules["opioid-washout"]
     assert (washout["hook_calls"], washout["shown_per_100_calls"], washout["silent_per_100_calls"]) == (1, 0.0, 100.0)
-    assert [(d["shown"], d["silent"], d["hook_calls"]) for d in washout["daily"]] == [(0, 1, 1)]
+    assert [(d["issued"], d["silent"], d["hook_calls"]) for d in washout["daily"]] == [(0, 1, 1)]
     assert washout["suggestions"] == []  # a silent card's suggestions were never offered
+
+
+@pytest.mark.parametrize("profile", ["generic", "sandbox", "epic", "oracle"])
+def test_no_client_profile_lets_a_silent_card_through(make_client: Callable[..., Client], db_url: str,
+                                                       profile: str) -> None:
+    """Whatever shape a profile gives the response, the silent rules' cards are not in it: the response
+    holds exactly the ledger's shown cards (by uuid), and the silent ones are counted under their rule id."""
+    client = make_client(silent_rules=["opioid-washout", "overdose-risk"], client_profile=profile)
+    request = hook_request("opioid-stopped-3-days")
+    response = client.hook(request)
+    assert response.status_code == 200, response.text
+    cards = response.json()["cards"]
+    eng = engine(db_url)
+    try:
+        with eng.connect() as conn:
+            rows = conn.execute(text("SELECT card_uuid, rule_id, silent, summary FROM issued_card "
+                                     "WHERE hook_instance = :h"), {"h": request["hookInstance"]}).all()
+    finally:
+        eng.dispose()
+    shown = {uuid for uuid, _rule, silent, _summary in rows if not silent}
+    assert sorted(rule for _uuid, rule, silent, _s in rows if silent) == ["opioid-washout", "overdose-risk"]
+    assert sorted(rule for _uuid, rule, silent, _s in rows if not silent) == ["liver-tests-missing",
+                                                                              "urine-screen-needed"]
+    assert {c["uuid"] for c in cards} == shown and len(cards) == 2
+    silent_summaries = [summary for _uuid, _rule, silent, summary in rows if silent]
+    assert len(silent_summaries) == 2
+    assert not [x for x in silent_summaries if x[:40] in response.text]  # no trace of either silent card
+    rules = {r["rule_id"]: r for r in analytics(client)["rules"]}
+    assert {rule: (r["issued"], r["silent"]) for rule, r in rules.items()} == {
+        "opioid-washout": (0, 1), "overdose-risk": (0, 1), "urine-screen-needed": (1, 0),
+        "liver-tests-missing": (1, 0)}
 
 
 def test_silent_card_cannot_get_feedback(make_client: Callable[..., Client], db_url: str) -> None:
@@ -151,7 +182,7 @@ def test_hook_calls_per_day_and_window(store: Store) -> None:
     stats = {s.rule_id: s for s in store.analytics()}
     washout = stats["opioid-washout"]
     assert (washout.issued, washout.silent, washout.hook_calls) == (1, 3, 4)
-    assert [(d.day, d.shown, d.silent, d.hook_calls) for d in washout.daily] == [
+    assert [(d.day.isoformat(), d.issued, d.silent, d.hook_calls) for d in washout.daily] == [
         ("2026-11-24", 1, 0, 1), ("2026-11-25", 0, 3, 3)]
     assert (washout.daily[1].silent_per_100_calls, washout.shown_per_100_calls) == (100.0, 25.0)
     assert (stats["overdose-risk"].issued, stats["overdose-risk"].silent) == (0, 1)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 
-from cds_service.store import DayCount, ReasonCount, RuleStats, SuggestionStats, format_report, report_json
+from cds_service.store import DailyStats, ReasonCount, RuleStats, SuggestionStats, format_report, report_json
 
 STATS = [
     RuleStats(
@@ -19,7 +20,8 @@ STATS = [
         suggestions=(SuggestionStats("Cancel the naltrexone order", 10, 1), SuggestionStats("Other", 0, 0)),
         silent=4,
         hook_calls=20,
-        daily=(DayCount("2026-11-24", 4, 4, 20), DayCount("2026-11-25", 6, 0, 0)),
+        daily=(DailyStats("naltrexone-opioid", date(2026, 11, 24), 4, 1, 1, silent=4, hook_calls=20),
+               DailyStats("naltrexone-opioid", date(2026, 11, 25), 6, 0, 2, hook_calls=0)),
     ),
     RuleStats(rule_id="opioid-on-naltrexone", issued=2, accepted=0, overridden=0, hook_calls=20),
 ]
@@ -65,7 +67,9 @@ def test_report_json() -> None:
         "code": "benefit",
         "display": "Benefit outweighs risk",
         "count": 2,
+        "non_adherence": None,
     }
+    assert data[0]["non_adherence_reasons"] == []
     assert data[0]["suggestions"][0] == {
         "label": "Cancel the naltrexone order",
         "issued": 10,
@@ -82,8 +86,23 @@ def test_report_json_silent_counts() -> None:
     assert (data["silent"], data["hook_calls"], data["shown_per_100_calls"], data["silent_per_100_calls"]) == (
         4, 20, 50.0, 20.0)
     assert data["daily"] == [
-        {"day": "2026-11-24", "shown": 4, "silent": 4, "hook_calls": 20, "shown_per_100_calls": 20.0,
-         "silent_per_100_calls": 20.0},
-        {"day": "2026-11-25", "shown": 6, "silent": 0, "hook_calls": 0, "shown_per_100_calls": None,
-         "silent_per_100_calls": None},
+        {"day": "2026-11-24", "issued": 4, "accepted": 1, "overridden": 1, "override_rate": 0.5, "silent": 4,
+         "hook_calls": 20, "shown_per_100_calls": 20.0, "silent_per_100_calls": 20.0},
+        {"day": "2026-11-25", "issued": 6, "accepted": 0, "overridden": 2, "override_rate": 1.0, "silent": 0,
+         "hook_calls": 0, "shown_per_100_calls": None, "silent_per_100_calls": None},
     ]
+
+
+def test_non_adherence_in_report() -> None:
+    hl7 = "http://terminology.hl7.org/CodeSystem/non-adherence-reason-codes"
+    stats = [RuleStats(rule_id="liver-disease", issued=3, accepted=0, overridden=2, override_reasons=(
+        ReasonCount(code="action-completed", display="Already addressed", count=2, system=hl7,
+                    non_adherence=("action-completed", "Recommended action was already completed")),),
+        non_adherence=(("action-completed", "Recommended action was already completed", 2),))]
+    data = report_json(stats)[0]
+    assert data["override_reasons"][0]["non_adherence"] == {
+        "system": hl7, "code": "action-completed", "display": "Recommended action was already completed"}
+    assert data["non_adherence_reasons"] == [{"system": hl7, "code": "action-completed",
+                                              "display": "Recommended action was already completed", "count": 2}]
+    text = format_report(stats)
+    assert "HL7 non-adherence reasons:" in text and "action-completed (Recommended action was already" in text

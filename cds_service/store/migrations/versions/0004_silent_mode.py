@@ -3,8 +3,8 @@
 A silent card was computed and remembered but left out of the response. Whether a rule is silent is a
 setting (`CDS_SILENT_RULES`, `CDS_SILENT_SERVICES`), so switching it needs no further migration.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-01
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002"
-down_revision: str | None = "0001"
+revision: str = "0004"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
