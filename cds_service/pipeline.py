@@ -54,6 +54,7 @@ class Outcome:
     call: HookCall | None
     service: ServiceSpec
     evaluation: Evaluation | None
+    silent: tuple[dict[str, Any], ...] = ()  # cards of silent rules: for the ledger, never for the response
 
 
 class Pipeline:
@@ -139,7 +140,7 @@ class Pipeline:
         by_ref = {d.ref: d for d in drafts}
         checks = [replace(c, order=by_ref.get(c.order.ref, c.order)) for c in checks]
         evaluation = engine.evaluate(pack, record, checks, call.patient_id, call.encounter_id)
-        return Outcome({"cards": render_cards(evaluation.findings)}, call, spec, evaluation)
+        return self._outcome(call, spec, evaluation)
 
     async def _run_patient(self, spec: ServiceSpec, pack: RulePack, scope: Scope, call: HookCall) -> Outcome:
         """A hook without draft orders: read only what decides whether the scope's therapy is there; for a
@@ -173,4 +174,20 @@ class Pipeline:
                                   keys_by_type=_keys_by_type(templates))
             check = engine.therapy_check(pack, scope, record) or check
         evaluation = engine.evaluate(pack, record, [check], call.patient_id, call.encounter_id)
-        return Outcome({"cards": render_cards(evaluation.findings)}, call, spec, evaluation)
+        return self._outcome(call, spec, evaluation)
+
+    def _outcome(self, call: HookCall, spec: ServiceSpec, evaluation: Evaluation) -> Outcome:
+        shown, silent = self.split_silent(spec.id, render_cards(evaluation.findings))
+        return Outcome({"cards": shown}, call, spec, evaluation, tuple(silent))
+
+    def split_silent(self, service_id: str, rendered: list[dict[str, Any]]) -> tuple[list[dict], list[dict]]:
+        """(shown, silent) cards: silent mode (`CDS_SILENT_RULES`, `CDS_SILENT_SERVICES`) runs a rule as usual
+        but keeps its card out of the response."""
+        if not self.settings.silent_rules and not self.settings.silent_services:
+            return rendered, []
+        shown: list[dict[str, Any]] = []
+        silent: list[dict[str, Any]] = []
+        for card in rendered:
+            quiet = self.settings.is_silent(service_id, card["source"]["topic"]["code"])
+            (silent if quiet else shown).append(card)
+        return shown, silent

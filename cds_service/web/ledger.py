@@ -19,9 +19,11 @@ from cds_service.store import FeedbackItem, IssuedCard, IssuedSuggestion
 RFC3339_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", re.ASCII)
 
 
-def issued_cards(cards: list[dict], rule_ids: Sequence[str] | None = None) -> list[IssuedCard]:
+def issued_cards(cards: Sequence[dict], rule_ids: Sequence[str] | None = None, *,
+                 silent: bool = False) -> list[IssuedCard]:
     """The ledger rows of the cards as sent; `rule_ids` (one per card) when the profile changed the topic
-    code (the ledger and the analytics key on the rule id, whatever the client saw)."""
+    code (the ledger and the analytics key on the rule id, whatever the client saw); `silent` for the cards
+    of silent-mode rules, which no client saw."""
     ids = list(rule_ids) if rule_ids is not None else [c["source"]["topic"]["code"] for c in cards]
     return [
         IssuedCard(
@@ -31,6 +33,7 @@ def issued_cards(cards: list[dict], rule_ids: Sequence[str] | None = None) -> li
             summary=c["summary"],
             suggestions=tuple(IssuedSuggestion(s["uuid"], s["label"]) for s in c.get("suggestions", [])),
             override_reasons=tuple((r["system"], r["code"], r["display"]) for r in c.get("overrideReasons", [])),
+            silent=silent,
         )
         for c, rule_id in zip(cards, ids, strict=True)
     ]

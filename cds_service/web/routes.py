@@ -106,13 +106,15 @@ def hook_routes(s: Services) -> APIRouter:
         rule_ids = [c["source"]["topic"]["code"] for c in outcome.response["cards"]]
         if profile != "generic" and rule_ids:
             outcome = replace(outcome, response=apply_profile(profile, outcome.response))
-        cards = outcome.response["cards"]
-        if cards and outcome.call is not None:
-            # durable before the EHR sees the cards: a card it received is always in the ledger
+        cards = outcome.response["cards"]  # what the EHR sees (silent cards are not in it, in any profile)
+        if outcome.evaluation is not None and outcome.call is not None:
+            # durable before the EHR sees the cards: a card it received is always in the ledger. Silent cards
+            # go there too (marked), and the call is counted: the denominator of "per 100 hook calls".
+            ledger_cards = issued_cards(cards, rule_ids) + issued_cards(outcome.silent, silent=True)
             write = partial(store.record_issued, service_id=service_id, hook=outcome.service.hook,
                             hook_instance=outcome.call.hook_instance, patient_id=outcome.call.patient_id,
-                            cards=issued_cards(cards, rule_ids), issuer=client.iss if client else None,
-                            tenant=client.tenant if client else None)
+                            cards=ledger_cards, issuer=client.iss if client else None,
+                            tenant=client.tenant if client else None, count_call=True)
             if s.inline_ledger:
                 write()  # a local SQLite commit (~0.25 ms): a thread hop costs more in GIL convoys than it saves
             else:
@@ -154,6 +156,8 @@ def hook_routes(s: Services) -> APIRouter:
         from cds_service.store import report_json
 
         stats = await run_in_threadpool(partial(store.analytics, since, until, service_id=service))
-        return _json({"rules": report_json(stats)})
+        calls = await run_in_threadpool(partial(store.hook_calls, since, until, service_id=service))
+        return _json({"rules": report_json(stats), "hook_calls": sum(calls.values()),
+                      "hook_calls_per_day": [{"day": d, "hook_calls": n} for d, n in calls.items()]})
 
     return router
