@@ -41,7 +41,9 @@ def _main(version: Annotated[bool, typer.Option("--version", callback=_version, 
 
 @cli.command()
 def serve(host: str = "127.0.0.1", port: Annotated[int, typer.Option(min=1, max=65535)] = 8080,
-          workers: Annotated[int, typer.Option(min=1)] = 1) -> None:
+          workers: Annotated[int, typer.Option(min=1, envvar="WEB_CONCURRENCY",
+                                               help="Worker processes (default: WEB_CONCURRENCY, else 1).")] = 1,
+          ) -> None:
     """Serve the API with uvicorn (settings from CDS_* environment variables).
 
     Checks first, in this order, and stops with one line if one fails: the port is free, the database answers

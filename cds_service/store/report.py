@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 
 @dataclass(frozen=True)
 class ReasonCount:
@@ -134,3 +136,39 @@ def report_json(stats: Sequence[RuleStats]) -> list[dict[str, Any]]:
         }
         for s in stats
     ]
+
+
+# --- the JSON form's schema (the analytics endpoint's documented 200) ------------------------------
+
+class ReasonCountModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", title="OverrideReasonCount")
+    system: str | None
+    code: str
+    display: str | None
+    count: int
+
+
+class SuggestionStatsModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", title="SuggestionStats")
+    label: str
+    issued: int
+    accepted: int
+    acceptance_rate: float | None
+
+
+class RuleReportModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", title="RuleReport")
+    rule_id: str
+    issued: int
+    accepted: int
+    overridden: int
+    override_rate: float | None
+    override_reasons: list[ReasonCountModel]
+    suggestions: list[SuggestionStatsModel]
+
+
+class AnalyticsResponse(BaseModel):
+    """`GET /analytics/rules`: one entry per rule id with cards in the period (`report_json`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    rules: list[RuleReportModel]
