@@ -210,6 +210,30 @@ def evaluate(
         print_cards(outcome.response)
 
 
+@cli.command()
+def validate(
+    paths: Annotated[list[Path], typer.Argument(help="Patient Bundles, FHIR resources or CDS Hooks requests (JSON).")],
+) -> None:
+    """Check fixture files against FHIR R4 (fhir.resources R4B, strict) and the CDS Hooks request rules.
+
+    Prints each problem with its JSON path; exits 1 when any file has one.
+    """
+    from cds_service.validate import validate_file
+
+    failed = 0
+    for path in paths:
+        kind, problems = validate_file(path)
+        if problems:
+            failed += 1
+            typer.echo(f"{path}: {kind}: {len(problems)} problem(s)")
+            for problem in problems:
+                typer.echo(f"  {problem}")
+        else:
+            typer.echo(f"{path}: {kind}: valid")
+    if failed:
+        raise typer.Exit(1)
+
+
 def _when(value: str | None, option: str) -> datetime | None:
     if value is None:
         return None
