@@ -21,6 +21,8 @@ def test_fixtures_are_valid(scenario: str) -> None:
     for name in ("bundle.json", "order-sign.json", "order-select.json"):
         kind, problems = validate_file(FIXTURES / scenario / name)
         assert problems == [], (scenario, name, problems)
+        expected = "a FHIR Bundle with " if name == "bundle.json" else f"a CDS Hooks {name[:-5]} request"
+        assert kind.startswith(expected), kind
 
 
 def test_every_patient_bundle_is_valid_fhir() -> None:
