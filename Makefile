@@ -9,7 +9,7 @@ PORT ?= 8080
 CDS_AUTH_MODE ?= off
 export CDS_AUTH_MODE
 
-.PHONY: run test lint bench bench-smoke docs openapi lock clean
+.PHONY: fuzz run test lint bench bench-smoke docs openapi lock clean
 
 # Installs come from the hash-locked files (`make lock` regenerates them from pyproject.toml + uv.lock):
 # requirements.lock is what serving needs, requirements-test.lock adds the test extras. They are installed
@@ -46,8 +46,11 @@ $(BIN)/.installed-test: requirements-test.lock pyproject.toml $(UV) | $(VENV)/.v
 	$(UV_INSTALL) --no-deps -e .
 	@touch $@ $(BIN)/.installed-run
 
+# a local sandbox's FHIR server is plain http on this machine: allowed for `make run` only (default: never);
+# the integrator preview page (/preview) is on for the local server (`make run CDS_PREVIEW=off` to hide it)
 run: $(BIN)/.installed-run
-	$(BIN)/python -m cds_service serve --host $(HOST) --port $(PORT)
+	CDS_FHIR_ALLOW_HTTP=$${CDS_FHIR_ALLOW_HTTP:-loopback} CDS_PREVIEW=$${CDS_PREVIEW:-on} \
+		$(BIN)/python -m cds_service serve --host $(HOST) --port $(PORT)
 
 test: $(BIN)/.installed-test
 	@echo "make: checking the test servers' system packages (PostgreSQL, sekmet-fhir, chromium)"
@@ -56,6 +59,12 @@ test: $(BIN)/.installed-test
 	$(BIN)/ruff check .
 	@echo "make: pytest (random order, pytest-randomly: the seed is printed; replay an order with --randomly-seed=N)"
 	$(BIN)/python -m pytest -p no:cacheprovider
+
+# the fuzzers at 25x their `make test` budget: schemathesis over the committed OpenAPI document (~10,500
+# requests) plus the hypothesis strategies (mutated fixtures, extreme FHIR values); no 5xx allowed
+fuzz: $(BIN)/.installed-test
+	CDS_FUZZ_SCALE=$${CDS_FUZZ_SCALE:-25} $(BIN)/python -m pytest -p no:cacheprovider -p no:randomly -q \
+		tests/security/test_fuzz_schemathesis.py tests/hostile/test_extreme_values_fuzz.py
 
 lint: $(BIN)/.installed-test
 	$(BIN)/ruff check .
@@ -91,4 +100,4 @@ lock: $(UV)
 	@echo "make: lock regenerated (uv.lock, requirements.lock, requirements-test.lock): commit them"
 
 clean:
-	rm -rf $(VENV) .venv-fhir .venv-tools .pytest_cache .ruff_cache *.sqlite3*
+	rm -rf $(VENV) .venv-fhir .venv-tools .pytest_cache .ruff_cache *.sqlite3* test-output

@@ -12,8 +12,9 @@ Cases: 1 unrelated order (atorvastatin), 2 typical naltrexone order-sign (~150 p
 3 heavy (~2,000), 4 extreme (~20,000 observations), 5 typical with no prefetch against a local FHIR server
 (sekmet-fhir, `bash scripts/install-test-deps.sh`), 6 the baseline with the same bytes as each payload.
 
-The one setting that differs from the defaults is `CDS_MAX_BODY_BYTES` (64 MB): the extreme request is
-~20 MB, four times the default 5 MB limit, and would otherwise be refused with 413 before any work.
+Two settings differ from the defaults. `CDS_MAX_BODY_BYTES` (64 MB): the extreme request is ~20 MB, four
+times the default 5 MB limit, and would otherwise be refused with 413 before any work. `CDS_FHIR_ALLOW_HTTP`
+(`loopback`): the local FHIR server is plain http.
 
 `--smoke` sends a few requests per case, skips the FHIR server and exits non-zero only if a request fails
 (CI); no thresholds are asserted anywhere: the table is for people.
@@ -372,6 +373,7 @@ async def run(smoke: bool, json_path: Path, only: str | None = None) -> int:
             "CDS_PATIENT_HASH_KEY": "benchmark-key",
             "CDS_MAX_BODY_BYTES": str(MAX_BODY),
             "CDS_LOG_LEVEL": "INFO",
+            "CDS_FHIR_ALLOW_HTTP": "loopback",  # the local FHIR server of case 5 is plain http on 127.0.0.1
         }
         print("... starting the service and the baseline (uvicorn)", file=sys.stderr, flush=True)
         with AppServer("cds_service.app:app", env, log_path=Path(tmp) / "service.log") as service, \

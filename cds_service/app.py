@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import hmac
 import logging
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import datetime
 from functools import partial
 
@@ -22,12 +22,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 
-from cds_service import __version__
+from cds_service import __version__, logsafe
+from cds_service.bounded import utc_instant
 from cds_service.errors import BadRequest, ServiceError, error_response, outcome_response
 from cds_service.hooks.body import read_json
 from cds_service.hooks.models import (
     CardsResponse,
     DiscoveryResponse,
+    FeedbackEntry,
     FeedbackRequest,
     FeedbackResponse,
     HookRequest,
@@ -39,14 +41,17 @@ from cds_service.ops.metrics import metrics_endpoint, observe_feedback
 from cds_service.ops.probes import install_probes
 from cds_service.ops.telemetry import RequestTelemetryMiddleware, note_hook_call, request_id_of
 from cds_service.pipeline import FetcherFactory, Outcome, Pipeline
+from cds_service.profiles import apply_profile
 from cds_service.rules.base import RulePack
 from cds_service.rules.registry import default_packs
+from cds_service.security.admin import admin_refusal, analytics_window
 from cds_service.security.dependency import auth_error_response, authenticate, cors_options
-from cds_service.security.jwt import AuthError, JwtVerifier, ThreadedReplayCache
+from cds_service.security.jwt import AuthError, JwtVerifier, ThreadedReplayCache, VerifiedClient
 from cds_service.security.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from cds_service.settings import Settings, get_settings
 from cds_service.store import FeedbackError, FeedbackItem, IssuedCard, IssuedSuggestion, Store
 from cds_service.store.report import AnalyticsResponse
+from cds_service.web import add_pages
 
 log = logging.getLogger("cds_service")
 
@@ -70,7 +75,8 @@ def _json(body: object, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
-async def after_response(service_id: str, outcome: Outcome, parsed_request: object) -> None:
+async def after_response(service_id: str, outcome: Outcome, parsed_request: object,
+                         release: Callable[[], None] | None = None) -> None:
     """Runs once the response is on its way: the release of the parsed request (the access line with the
     rule ids fired follows it, written by the telemetry middleware).
 
@@ -79,19 +85,24 @@ async def after_response(service_id: str, outcome: Outcome, parsed_request: obje
     not before it. Measured at one connection, p50 -5 to -10%.
     """
     del parsed_request  # freed with this task, after the response
+    if release is not None:
+        release()  # garbage of cut-off FHIR responses, collected after the send (fhir.client)
 
 
-def issued_cards(cards: list[dict]) -> list[IssuedCard]:
+def issued_cards(cards: list[dict], rule_ids: Sequence[str] | None = None) -> list[IssuedCard]:
+    """The ledger rows of the cards as sent; `rule_ids` (one per card) when the profile changed the topic
+    code (the ledger and the analytics key on the rule id, whatever the client saw)."""
+    ids = list(rule_ids) if rule_ids is not None else [c["source"]["topic"]["code"] for c in cards]
     return [
         IssuedCard(
             uuid=c["uuid"],
-            rule_id=c["source"]["topic"]["code"],
+            rule_id=rule_id,
             indicator=c["indicator"],
             summary=c["summary"],
             suggestions=tuple(IssuedSuggestion(s["uuid"], s["label"]) for s in c.get("suggestions", [])),
             override_reasons=tuple((r["system"], r["code"], r["display"]) for r in c.get("overrideReasons", [])),
         )
-        for c in cards
+        for c, rule_id in zip(cards, ids, strict=True)
     ]
 
 
@@ -106,39 +117,102 @@ def parse_feedback(data: object) -> list[FeedbackItem]:
     for i, entry in enumerate(request.feedback):
         stamp = None
         if RFC3339_DATE_TIME.fullmatch(entry.outcomeTimestamp):
-            with contextlib.suppress(ValueError):  # e.g. month 13, or a leap second (:60)
-                stamp = datetime.fromisoformat(entry.outcomeTimestamp.upper().replace("Z", "+00:00"))
+            # e.g. month 13, a leap second (:60), or year 1 with an offset (no UTC form: OutOfRange)
+            with contextlib.suppress(ValueError):
+                stamp = utc_instant(datetime.fromisoformat(entry.outcomeTimestamp.upper().replace("Z", "+00:00")))
         if stamp is None:
-            raise BadRequest(f"feedback[{i}].outcomeTimestamp must be an RFC 3339 date-time with a time zone, "
-                             f"e.g. 2026-11-25T16:33:03Z.", expression=[f"feedback[{i}].outcomeTimestamp"])
+            raise BadRequest(f"feedback[{i}].outcomeTimestamp must be an RFC 3339 date-time with a time zone "
+                             f"between 1900 and 2200, e.g. 2026-11-25T16:33:03Z.",
+                             expression=[f"feedback[{i}].outcomeTimestamp"])
         accepted = tuple(s.id for s in entry.acceptedSuggestions or [])
         if entry.outcome == "accepted" and not accepted:
             raise BadRequest(f"feedback[{i}]: outcome 'accepted' requires acceptedSuggestions.",
                              expression=[f"feedback[{i}].acceptedSuggestions"])
-        reason = entry.overrideReason.reason if entry.overrideReason else None
+        reasons, comment = feedback_reasons(entry, i)
         items.append(FeedbackItem(
             card=entry.card,
             outcome=entry.outcome,
             accepted_suggestions=accepted,
-            reason_system=reason.system if reason else None,
-            reason_code=reason.code if reason else None,
-            user_comment=entry.overrideReason.userComment if entry.overrideReason else None,
+            reason_system=reasons[0][0] if reasons else None,
+            reason_code=reasons[0][1] if reasons else None,
+            user_comment=comment,
             outcome_timestamp=stamp,
+            reasons=reasons,
         ))
     return items
+
+
+MAX_REASON_CHARS = 500
+
+
+def _coding(value: object, where: str) -> tuple[str | None, str] | None:
+    """(system, code) of a Coding, or of an OverrideReason's `reason`; None when there is no code at all."""
+    if isinstance(value, dict) and isinstance(value.get("reason"), dict):
+        value = value["reason"]
+    if not isinstance(value, dict) or "code" not in value:
+        return None
+    code, system = value.get("code"), value.get("system")
+    if not isinstance(code, str) or not code.strip() or len(code) > MAX_REASON_CHARS:
+        raise BadRequest(f"{where}.code must be a non-empty string (at most {MAX_REASON_CHARS} characters).",
+                         expression=[f"{where}.code"])
+    if system is not None and (not isinstance(system, str) or not system or len(system) > MAX_REASON_CHARS):
+        raise BadRequest(f"{where}.system must be a URI string.", expression=[f"{where}.system"])
+    return system, code
+
+
+def feedback_reasons(entry: FeedbackEntry, i: int) -> tuple[tuple[tuple[str | None, str], ...], str | None]:
+    """Every override reason of a feedback item, in order and without repeats, and the first user comment.
+
+    Sources: `overrideReason` (CDS Hooks 2.0), `overrideReasons` (Epic's documentation: the plural, a list of
+    OverrideReason objects; a list of bare Codings is read too), and `extension` members whose name says
+    `reason` (Epic extension reasons: a Coding, an OverrideReason, or a list of them). `display` is never
+    required: the Sandbox and Epic send reasons without it; the analytics take it from the issued card.
+    """
+    found: list[tuple[str | None, str]] = []
+    comment: str | None = None
+    if entry.overrideReason is not None:
+        if entry.overrideReason.reason is not None:
+            found.append((entry.overrideReason.reason.system, entry.overrideReason.reason.code))
+        comment = entry.overrideReason.userComment
+    for n, item in enumerate(entry.overrideReasons or []):
+        coding = _coding(item, f"feedback[{i}].overrideReasons[{n}]")
+        if coding is not None:
+            found.append(coding)
+        said = item.get("userComment")
+        if comment is None and isinstance(said, str) and said:
+            comment = said
+    for key, value in sorted((entry.extension or {}).items()):
+        if "reason" not in key.lower():
+            continue
+        values = value if isinstance(value, list) else [value]
+        for n, item in enumerate(values[:50]):
+            coding = _coding(item, f"feedback[{i}].extension.{key[:60]}[{n}]")
+            if coding is not None:
+                found.append(coding)
+    return tuple(dict.fromkeys(found)), comment
 
 
 def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | None = None,
                store: Store | None = None, fetcher_factory: FetcherFactory | None = None,
                verifier: JwtVerifier | None = None) -> FastAPI:
     settings = settings or get_settings()
+    logsafe.install()  # every value interpolated into a log line is escaped; no query strings in the access log
     configure_logging(settings.log_level, settings.log_format)
+    if packs is None:
+        from cds_service.terminology.site_map import SiteMapError
+
+        try:
+            packs = default_packs(settings.site_conceptmap)
+        except SiteMapError as err:  # start-up stops with the element named, not a traceback
+            logging.getLogger(__name__).error("%s", err)
+            raise SystemExit(str(err)) from None
     store = store or Store(settings.database_url, settings.patient_hash_key)
     if fetcher_factory is None:
         from cds_service.fhir.client import FhirFetcherFactory
 
         fetcher_factory = FhirFetcherFactory(settings)
-    pipeline_packs = packs if packs is not None else default_packs()
+    pipeline_packs = packs
+    release_fhir_garbage = getattr(fetcher_factory, "release_garbage", None)
     pipeline = Pipeline(settings, pipeline_packs, fetcher_factory)
     # measured (single worker, 4 connections, typical order): handing the sub-millisecond SQLite commit to
     # a thread made the CPU-bound event loop and the thread fight for the GIL: p99 205 ms -> 45 ms inline
@@ -186,8 +260,8 @@ def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | 
     app.state.settings = settings
     install_docs(app)
 
-    async def check_auth(request: Request, kind: str, service_id: str | None = None) -> None:
-        await authenticate(request, settings, verifier, kind, service_id)
+    async def check_auth(request: Request, kind: str, service_id: str | None = None) -> VerifiedClient | None:
+        return await authenticate(request, settings, verifier, kind, service_id)
 
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError) -> Response:
@@ -229,15 +303,26 @@ def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | 
               summary="Call a CDS service (order-select / order-sign)")
     async def call_service(service_id: str, request: Request) -> Response:
         pipeline.service(service_id)  # 404 before anything else
-        await check_auth(request, "service", service_id)
+        client = await check_auth(request, "service", service_id)
+        profile = client.profile if client is not None else settings.client_profile
         data = await read_json(request, settings.max_json_depth)
-        outcome: Outcome = await pipeline.run(service_id, data)
+        try:
+            outcome: Outcome = await pipeline.run(service_id, data)
+        except ServiceError as err:  # a 412 after a hostile FHIR server: its garbage is released too
+            response = error_response(err)
+            if release_fhir_garbage is not None:
+                response.background = BackgroundTask(release_fhir_garbage)
+            return response
+        rule_ids = [c["source"]["topic"]["code"] for c in outcome.response["cards"]]
+        if profile != "generic" and rule_ids:
+            outcome = replace(outcome, response=apply_profile(profile, outcome.response))
         cards = outcome.response["cards"]
         if cards and outcome.call is not None:
             # durable before the EHR sees the cards: a card it received is always in the ledger
             write = partial(store.record_issued, service_id=service_id, hook=outcome.service.hook,
                             hook_instance=outcome.call.hook_instance, patient_id=outcome.call.patient_id,
-                            cards=issued_cards(cards))
+                            cards=issued_cards(cards, rule_ids), issuer=client.iss if client else None,
+                            tenant=client.tenant if client else None)
             if inline_ledger:
                 write()  # a local SQLite commit (~0.25 ms): a thread hop costs more in GIL convoys than it saves
             else:
@@ -245,7 +330,7 @@ def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | 
         note_hook_call(request, service_id, outcome.service.hook,
                        outcome.call.hook_instance if outcome.call is not None else None, cards)
         response = _json(outcome.response)
-        response.background = BackgroundTask(after_response, service_id, outcome, data)
+        response.background = BackgroundTask(after_response, service_id, outcome, data, release_fhir_garbage)
         return response
 
     @app.post("/cds-services/{service_id}/feedback", response_model=FeedbackResponse, responses=ERRORS,
@@ -254,11 +339,13 @@ def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | 
               summary="Feedback on cards (accepted / overridden)")
     async def feedback(service_id: str, request: Request) -> Response:
         pipeline.service(service_id)
-        await check_auth(request, "feedback", service_id)
+        client = await check_auth(request, "feedback", service_id)
         data = await read_json(request, settings.max_json_depth)
         items = parse_feedback(data)
         try:
-            stored = await run_in_threadpool(store.record_feedback, service_id, items)
+            stored = await run_in_threadpool(partial(store.record_feedback, service_id, items,
+                                                     issuer=client.iss if client else None,
+                                                     tenant=client.tenant if client else None))
         except FeedbackError as err:
             raise BadRequest(err.message, expression=["feedback"]) from None
         observe_feedback(service_id, (item.outcome for item in items))
@@ -268,22 +355,23 @@ def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | 
              response_model=AnalyticsResponse,
              responses={400: {"model": OperationOutcome, "description": "`since`/`until` not a date-time"},
                         401: ERRORS[401]})
-    async def analytics(request: Request, since: datetime | None = None, until: datetime | None = None) -> Response:
-        expected = settings.admin_token
-        given = request.headers.get("authorization", "")
-        if not expected:
-            return outcome_response(401, "Analytics are disabled: set CDS_ADMIN_TOKEN.", code="security",
-                                    headers={"WWW-Authenticate": "Bearer"})
-        if not hmac.compare_digest(given.encode(), f"Bearer {expected}".encode()):
-            return outcome_response(401, "Analytics need 'Authorization: Bearer <CDS_ADMIN_TOKEN>'.",
-                                    code="security", headers={"WWW-Authenticate": "Bearer"})
+    async def analytics(request: Request, since: str | None = None, until: str | None = None,
+                        service: str | None = None) -> Response:
+        # `since`/`until` arrive as text and are parsed only after the token check: an unauthenticated
+        # caller learns nothing, not even which query values are valid (auth before validation)
+        refused = admin_refusal(request, settings)
+        if refused is not None:
+            return refused
+        since, until = analytics_window(since, until)
         from cds_service.store import report_json
 
-        stats = await run_in_threadpool(store.analytics, since, until)
+        stats = await run_in_threadpool(partial(store.analytics, since, until, service_id=service))
         return _json({"rules": report_json(stats)})
 
     install_probes(app, store, pipeline_packs)
     app.add_api_route("/metrics", metrics_endpoint(settings.metrics_token), methods=["GET"], include_in_schema=False)
+
+    add_pages(app, settings)  # /static, /preview (CDS_PREVIEW=on), /dashboard and the analytics it reads
 
     # the request models join the OpenAPI components (bodies are read by hand for precise errors)
     _add_models_to_openapi(app)

@@ -83,6 +83,19 @@ def _load(path: Path) -> Any:
         raise typer.BadParameter(f"{path}: {err}") from None
 
 
+def _packs() -> list:
+    """The rule packs with the site's ConceptMap (`CDS_SITE_CONCEPTMAP`); a malformed map is a clear error."""
+    from cds_service.rules.registry import default_packs
+    from cds_service.settings import Settings
+    from cds_service.terminology.site_map import SiteMapError
+
+    try:
+        return default_packs(Settings().site_conceptmap)
+    except SiteMapError as err:
+        typer.echo(str(err), err=True)
+        raise typer.Exit(2) from None
+
+
 def _as_of(value: str | None) -> date | None:
     if value is None:
         return None
@@ -126,40 +139,13 @@ def draft_orders(data: Any, path: Path) -> list[dict]:
 
 def _request_from_bundle(bundle: dict, orders: list[dict], hook: str) -> dict:
     """A hook request whose prefetch is the patient bundle, split into the service's prefetch keys."""
-    from cds_service.fhir.read import bundle_resources
-    from cds_service.rules.registry import default_packs
+    from cds_service.bundle_request import request_from_bundle
 
-    resources = list(bundle_resources(bundle))
-    patient = next((r for r in resources if r.get("resourceType") == "Patient"), None)
-    if patient is None:
-        raise typer.BadParameter("the patient Bundle has no Patient")
-    pack = default_packs()[0]
-    terminology = pack.terminology  # type: ignore[attr-defined]
-    prefetch: dict[str, Any] = {}
-    for template in pack.prefetch:
-        if template.key == "patient":
-            prefetch["patient"] = patient
-            continue
-        chosen = [r for r in resources if r.get("resourceType") in template.resource_types]
-        if template.resource_types == ("Observation",):
-            wanted = {"liverTests": {"alt", "ast"}, "urineDrugScreens": {"urine-opioid-screen", "urine-naltrexone"}}
-            classes = wanted.get(template.key, set())
-            from cds_service.fhir.read import codings
-
-            chosen = [r for r in chosen if any(terminology.observation_classes(s, c) & classes
-                                               for s, c, _d in codings(r.get("code")))]
-        prefetch[template.key] = {"resourceType": "Bundle", "type": "searchset", "total": len(chosen),
-                                  "entry": [{"resource": r} for r in chosen]}
-    request: dict[str, Any] = {
-        "hook": hook, "hookInstance": "cli-evaluate",
-        "context": {"patientId": patient["id"], "userId": "Practitioner/cli",
-                    "draftOrders": {"resourceType": "Bundle", "type": "collection",
-                                    "entry": [{"resource": o} for o in orders]}},
-        "prefetch": prefetch,
-    }
-    if hook == "order-select":
-        request["context"]["selections"] = [f"MedicationRequest/{o['id']}" for o in orders]
-    return request
+    drafts = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": o} for o in orders]}
+    try:
+        return request_from_bundle(bundle, drafts, hook, _packs()[0], hook_instance="cli-evaluate")
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from None
 
 
 def print_cards(body: dict) -> None:
@@ -179,7 +165,6 @@ def evaluate(
     """Evaluate a hook request offline (no server, no database) and print the cards."""
     from cds_service.errors import ServiceError
     from cds_service.pipeline import Pipeline
-    from cds_service.rules.registry import default_packs
     from cds_service.settings import Settings
 
     today = _as_of(as_of)  # usage errors before any work
@@ -195,7 +180,7 @@ def evaluate(
         raise typer.BadParameter("FILE must be a CDS Hooks request (with 'hook') or a FHIR Bundle")
     # --as-of wins; otherwise CDS_TODAY (read by Settings), otherwise the real date
     settings = Settings(auth_mode="off", **({"today": today} if today else {}))
-    pipeline = Pipeline(settings, default_packs())
+    pipeline = Pipeline(settings, _packs())
     service_id = next((sid for sid, (spec, _p) in pipeline.services.items() if spec.hook == data.get("hook")), None)
     if service_id is None:
         raise typer.BadParameter(f"no service answers hook {data.get('hook')!r}")
@@ -234,15 +219,74 @@ def validate(
         raise typer.Exit(1)
 
 
+terminology_cli = typer.Typer(no_args_is_help=True, help="What the terminology classifies, and what it cannot.")
+cli.add_typer(terminology_cli, name="terminology")
+
+
+def _terminology():  # the pack's Terminology (imported lazily: the CLI starts fast)
+    return _packs()[0].terminology  # type: ignore[attr-defined]  # with the site ConceptMap, if configured
+
+
+@terminology_cli.command("audit")
+def terminology_audit(
+    path: Annotated[Path, typer.Argument(help="A patient Bundle, a hook request, an NDJSON file, or a directory "
+                                         "of them (searched recursively).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """List every medication, condition and observation code the service could not classify, most frequent first."""
+    from cds_service.terminology.audit import AuditInputError, audit, render
+
+    try:
+        report = audit(path, _terminology())
+    except AuditInputError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(json.dumps(report.as_json(), indent=2, ensure_ascii=False) if as_json else render(report))
+
+
+@terminology_cli.command("explain")
+def terminology_explain(
+    coding: Annotated[str, typer.Argument(metavar="SYSTEM|CODE", help="e.g. atc|N02AA05, "
+                                          "http://loinc.org|1743-4, urn:oid:2.16.840.1.113883.6.88|1049621")],
+    display: Annotated[str | None, typer.Option(help="The coding's display, as the chart sends it.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the explanation as JSON.")] = False,
+) -> None:
+    """Print how one code is classified, and why (the sources of the entries that apply)."""
+    from cds_service.terminology.systems import from_command_line
+
+    system, sep, code = coding.partition("|")
+    if not sep or not system.strip() or not code.strip():
+        typer.echo("error: give SYSTEM|CODE, e.g. atc|N02AA05 or http://loinc.org|1742-6", err=True)
+        raise typer.Exit(2)
+    found = _terminology().explain(from_command_line(system), code, display)
+    if as_json:
+        typer.echo(json.dumps({
+            "system": found.system, "code": found.code, "classes": sorted(found.classes), "how": found.how,
+            "sources": list(found.sources),
+            "ingredients": [{"name": i.name, "classes": sorted(i.classes)} for i in found.product.ingredients]
+            if found.product else [],
+        }, indent=2, ensure_ascii=False))
+        return
+    typer.echo(f"{found.system}|{found.code}")
+    typer.echo(f"  classes: {', '.join(sorted(found.classes)) or '(none: no rule reads it)'}")
+    typer.echo(f"  how:     {found.how}")
+    if found.product:
+        for i in found.product.ingredients:
+            typer.echo(f"  ingredient {i.name}: {', '.join(sorted(i.classes)) or '(no class)'}")
+    for source in found.sources:
+        typer.echo(f"  source:  {source}")
+
+
 def _when(value: str | None, option: str) -> datetime | None:
     if value is None:
         return None
+    from cds_service.bounded import utc_instant
+
     try:
-        moment = datetime.fromisoformat(value)
+        return utc_instant(datetime.fromisoformat(value))  # bounded: year 1 with an offset is no traceback
     except ValueError:
-        raise typer.BadParameter(f"{value!r} is not an ISO date or date-time (e.g. 2026-11-25 or "
-                                 f"2026-11-25T08:00:00Z)", param_hint=option) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        raise typer.BadParameter(f"{value[:60]!r} is not an ISO date or date-time between 1900 and 2200 (e.g. "
+                                 f"2026-11-25 or 2026-11-25T08:00:00Z)", param_hint=option) from None
 
 
 @cli.command()

@@ -14,6 +14,7 @@ from typing import Any
 from cds_service.cards.render import cards as render_cards
 from cds_service.errors import NotFound
 from cds_service.fhir.gather import Fetcher, Gathered, gather, resolve_draft_medications
+from cds_service.hooks.prefetch import PrefetchTemplate
 from cds_service.hooks.request import HookCall, parse_hook_call
 from cds_service.record.build import build_record, draft_uses, medication_index
 from cds_service.rules.base import Evaluation, RulePack, ServiceSpec, evaluate
@@ -22,6 +23,18 @@ from cds_service.settings import Settings
 log = logging.getLogger(__name__)
 
 FetcherFactory = Callable[[HookCall], "Fetcher | None"]
+# reading what the FHIR server sent may run this long past the FHIR deadline (the rules and cards after it
+# take a millisecond): the whole call answers within the deadline + 100 ms
+CPU_GRACE_SECONDS = 0.05
+
+
+def _categories(templates: Sequence[PrefetchTemplate]) -> dict[str, list[str]]:
+    """resource type -> the data categories of the templates that fetch it."""
+    out: dict[str, list[str]] = {}
+    for t in templates:
+        for rtype in t.resource_types:
+            out.setdefault(rtype, []).append(t.category)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,13 +116,14 @@ class Pipeline:
             # a draft names a Medication that only the gathered data holds: read the drafts again with it
             drafts = draft_uses(call.draft_orders, index, terminology, today, call.patient_id)
         record = build_record(call.patient_id, gathered.resources, drafts, today, terminology,
-                              gathered.unavailable, index, history_days=pack.history_days)
+                              gathered.unavailable, index, history_days=pack.history_days,
+                              dropped=gathered.dropped,
+                              deadline=None if gathered.deadline is None else gathered.deadline + CPU_GRACE_SECONDS,
+                              categories=_categories(templates))
         record.unresolved_orders = {d.ref: unresolved.get(d.unresolved_reference or "", "it could not be read")
                                     for d in drafts if d.unresolved_reference}
         # the checked orders, re-read with every Medication now at hand
         by_ref = {d.ref: d for d in drafts}
         checks = [replace(c, order=by_ref.get(c.order.ref, c.order)) for c in checks]
         evaluation = evaluate(pack, record, checks, call.patient_id, call.encounter_id)
-        if record.skipped:
-            log.info("hook %s: %d resources skipped", spec.id, len(record.skipped))
         return Outcome({"cards": render_cards(evaluation.findings)}, call, spec, evaluation)

@@ -54,6 +54,11 @@ class Settings(BaseSettings):
 
     # --- security (JWT from CDS clients) -------------------------------------------------------
     auth_mode: Literal["jwt", "off"] = Field("jwt", description="`jwt` verifies CDS Hooks JWTs; `off` trusts everyone.")
+    client_profile: Literal["generic", "sandbox", "epic", "oracle"] = Field(
+        "generic",
+        description="Client profile of the responses when `CDS_AUTH_MODE=off` (with JWTs, each trusted issuer's "
+        "`profile` decides): `generic`, `sandbox`, `epic` or `oracle` (see Connecting an EHR).",
+    )
     trusted_issuers: Path = Field(
         PACKAGE_DIR / "security" / "trusted_issuers.json",
         description="JSON or YAML file listing trusted issuers and their keys (default: the CDS Hooks Sandbox).",
@@ -76,9 +81,26 @@ class Settings(BaseSettings):
         description="`_count` asked for on each FHIR search: one page instead of a chain of sequential `next` "
         "pages (servers may send fewer).",
     )
-    fhir_allow_http: Literal["loopback", "always", "never"] = Field(
-        "loopback", description="Accept an `http` fhirServer: only on loopback (default), always, or never."
+    fhir_max_response_bytes: int = Field(
+        5_000_000, ge=10_000,
+        description="Largest FHIR answer read, counted both as received and after decompression (a gzip bomb is "
+        "cut off at this size); a larger answer fails that data category. 5 MB, as `CDS_MAX_BODY_BYTES`.",
     )
+    fhir_max_call_bytes: int = Field(
+        20_000_000, ge=10_000,
+        description="Largest total of all FHIR answers of one hook call (decompressed): what does not fit fails "
+        "its category. Bounds a worker's memory whatever the server sends.",
+    )
+    fhir_allow_http: Literal["loopback", "always", "never"] = Field(
+        "never", description="Accept an `http` fhirServer: never (default: the bearer token would travel in clear "
+        "text, and a trusted client could make the service probe local ports), only on loopback (`make run` sets "
+        "this for local sandboxes), or always."
+    )
+
+    # --- terminology ---------------------------------------------------------------------------
+    site_conceptmap: Path | None = Field(
+        None, description="FHIR ConceptMap (JSON) from the site's local medication, condition and lab codes to codes "
+        "the rule packs classify; read once at start-up, a malformed map stops start-up (README: Terminology).")
 
     # --- storage -------------------------------------------------------------------------------
     database_url: str = Field(
@@ -94,7 +116,22 @@ class Settings(BaseSettings):
         True, description="Run the database migrations when the app starts. Set false where a separate job runs "
         "`python -m cds_service migrate` (Kubernetes: the migration Job) and instances only check the schema.")
     retention_days: int = Field(400, description="Ledger rows older than this are removed by `purge`.")
-    admin_token: str | None = Field(None, description="Bearer token for `/analytics/*`; unset: analytics refused.")
+    admin_token: str | None = Field(
+        None, description="Bearer token for `/analytics/*` and the `/dashboard` page; unset: analytics refused.")
+
+    # --- browser pages -------------------------------------------------------------------------
+    preview: bool = Field(
+        False,
+        description="`on` serves the integrator preview page `/preview` (cards of a fixture or a pasted request, "
+        "rendered as an EHR shows them; nothing is written to the ledger). A development tool: `make run` turns "
+        "it on; off, `/preview` answers 404 and is not in the OpenAPI document.",
+    )
+    preview_fixtures: Path | None = Field(
+        None,
+        description="Folder of fixture scenarios the preview offers (`<scenario>/order-sign.json`...). Unset: "
+        "`fhir_fixtures/` of the source checkout the service runs from, else `./fhir_fixtures`; none there: the "
+        "preview says so and offers pasting only.",
+    )
 
 
 @lru_cache(maxsize=1)

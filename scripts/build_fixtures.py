@@ -135,7 +135,8 @@ UDS = {
     "buprenorphine": ("58359-1", "Buprenorphine+Norbuprenorphine [Presence] in Urine by Screen method"),
     "naltrexone": ("19609-7", "Naltrexone [Presence] in Urine by Screen method"),
 }
-LIVER_TEST_CODES = {"1742-6", "1920-8", "30239-8", "88112-8"}
+LIVER_TEST_CODES = {"1742-6", "1920-8", "30239-8", "88112-8",  # + the codes scripts/fixtures_terminology.py uses
+                    "1743-4", "76625-3", "77144-4", "48136-6"}
 UDS_CODES = {code for code, _ in UDS.values()} | {"3879-4", "59673-4", "19550-3", "58430-0", "19642-8", "19321-9"}
 
 ROUTE = {
@@ -1648,8 +1649,10 @@ def main() -> int:
     OUT.mkdir(exist_ok=True)
     sys.path.insert(0, str(ROOT / "scripts"))
     import fixtures_exposure  # the exposure scenarios (issue 11 part B) live in their own module
+    import fixtures_terminology  # class-based terminology scenarios (issue 11 part A)
 
-    scenarios = [fn() for fn in [*SCENARIOS, *fixtures_exposure.SCENARIOS]]
+    scenarios = [fn() for fn in [*SCENARIOS, *fixtures_exposure.SCENARIOS,
+                                 *fixtures_terminology.scenarios(sys.modules[__name__])]]
     ids = [s.id for s in scenarios]
     assert len(ids) == len(set(ids)), "duplicate scenario id"
     # remove scenario folders this generator made before but no longer makes

@@ -17,6 +17,7 @@ Usage:  .venv/bin/python scripts/build_terminology.py [--reference DIR] [--out D
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import re
 from collections import OrderedDict
@@ -25,7 +26,14 @@ from pathlib import Path
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 SNOMED = "http://snomed.info/sct"
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
+ICD10 = "http://hl7.org/fhir/sid/icd-10"
+ICD10GM = "http://fhir.de/CodeSystem/bfarm/icd-10-gm"
+ICD_FAMILY = (ICD10CM, ICD10, ICD10GM)
 LOINC = "http://loinc.org"
+ATC = "http://www.whocc.no/atc"
+NDC = "http://hl7.org/fhir/sid/ndc"
+TEXT_SYSTEM = "urn:cds-naltrexone:condition-text"
+TEXT_RULE_SYSTEM = "urn:cds-naltrexone:text-rule"
 CLASS_EXT = "urn:cds-naltrexone:class"
 CONCEPT_TYPE_EXT = "urn:cds-naltrexone:rxnorm-concept-type"
 SOURCE_EXT = "urn:cds-naltrexone:source"
@@ -36,59 +44,30 @@ DATE = "2025-01-01"
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "cds_service" / "terminology" / "data"
+SOURCES = Path(__file__).resolve().parent / "terminology_sources"
+ICD_SYSTEMS = {"icd10": ICD_FAMILY, "icd10cm": (ICD10CM,), "icd10who": (ICD10,), "icd10gm": (ICD10GM,),
+               "snomed": (SNOMED,)}
+
+
+def read_table(name: str) -> list[dict[str, str]]:
+    """One source table (CSV with a header); every row must name its source."""
+    with (SOURCES / name).open(encoding="utf-8", newline="") as f:
+        rows = [{k: (v or "").strip() for k, v in row.items()} for row in csv.DictReader(f)]
+    for i, row in enumerate(rows, start=2):
+        if not row.get("source"):
+            raise SystemExit(f"{name}:{i}: no source")
+    return rows
 
 # ----------------------------------------------------------------------------------------------------
 # Hand-authored knowledge ([KB] = naltrexone-knowledge.md §2 unless stated otherwise)
 # ----------------------------------------------------------------------------------------------------
 
-# Ingredient: canonical name -> (IN rxcui or None, intrinsic classes). Contextual classes (abuse-deterrent,
-# opioid-antagonist-therapy, naloxone-rescue) are applied by the loader from the product's ingredient mix.
-_FULL = ("opioid", "opioid-full-agonist")
-_MAINT = ("opioid-maintenance",)
+# Ingredient: canonical name -> (IN rxcui or None, intrinsic classes), from `terminology_sources/ingredients.csv`.
+# Contextual classes (abuse-deterrent, opioid-antagonist-therapy, naloxone-rescue) are applied by the loader
+# from the product's ingredient mix.
 INGREDIENTS: dict[str, tuple[str | None, tuple[str, ...]]] = {
-    # [KB] "Opioid ingredient RxCUIs" (OMTKData2019.cql / VSAC Opioids)
-    "codeine": ("2670", _FULL),
-    "hydrocodone": ("5489", _FULL),
-    "oxycodone": ("7804", _FULL),
-    "morphine": ("7052", _FULL),
-    "hydromorphone": ("3423", _FULL),
-    "oxymorphone": ("7814", _FULL),
-    "fentanyl": ("4337", _FULL),
-    "methadone": ("6813", _FULL + _MAINT),
-    "buprenorphine": ("1819", ("opioid", "opioid-partial-agonist", *_MAINT)),
-    "tramadol": ("10689", _FULL),
-    "tapentadol": ("787390", _FULL),
-    "meperidine": ("6754", _FULL),
-    "levorphanol": ("6378", _FULL),
-    "butorphanol": ("1841", ("opioid", "opioid-mixed-agonist-antagonist")),
-    "nalbuphine": ("7238", ("opioid", "opioid-mixed-agonist-antagonist")),
-    "pentazocine": ("8001", ("opioid", "opioid-mixed-agonist-antagonist")),
-    "dihydrocodeine": ("23088", _FULL),
-    "opium": ("7676", _FULL),
-    "propoxyphene": ("8785", _FULL),
-    "levomethadyl": ("237005", _FULL),
-    "heroin": ("3304", _FULL),  # [KB] weakly verified ([R2] define_rx.sql only)
-    "loperamide": ("6468", ("opioid", "opioid-peripheral")),
-    "diphenoxylate": (None, ("opioid", "opioid-peripheral")),  # IN rxcui UNVERIFIED in [KB]
-    "difenoxin": (None, ("opioid", "opioid-peripheral")),  # IN rxcui UNVERIFIED in [KB]
-    # Opioids that occur only inside the CDC product value sets (no IN rxcui in [KB])
-    "alfentanil": (None, _FULL),
-    "sufentanil": (None, _FULL),
-    "remifentanil": (None, _FULL),
-    "benzhydrocodone": (None, _FULL),  # hydrocodone prodrug
-    "dipipanone": (None, _FULL),
-    "dextromoramide": (None, _FULL),
-    "pholcodine": (None, _FULL),
-    "meptazinol": (None, ("opioid", "opioid-partial-agonist")),
-    # Antagonists ([KB]: naltrexone 7243, naloxone 7242; samidorphan IN UNVERIFIED)
-    "naltrexone": ("7243", ("naltrexone",)),
-    "samidorphan": (None, ("samidorphan",)),
-    "naloxone": ("7242", ("naloxone",)),
-    # Non-opioids recognised in text as "known, not an opioid" ([KB]: dextromethorphan is NOT one)
-    "dextromethorphan": (None, ()),
-    "bupropion": (None, ()),
-    "olanzapine": (None, ()),
-    "atropine": (None, ()),
+    row["name"]: (row["rxcui"] or None, tuple(row["classes"].split()))
+    for row in read_table("ingredients.csv")
 }
 
 # Salt / form words removed from RxNorm ingredient strings to get the canonical ingredient name.
@@ -192,104 +171,20 @@ ANTITUSSIVE_PARTNERS = {
 ANALGESIC_PARTNERS = {"acetaminophen", "aspirin", "ibuprofen", "celecoxib", "butalbital", "carisoprodol"}
 ANTITUSSIVE_OPIOIDS = {"codeine", "dihydrocodeine", "hydrocodone", "pholcodine"}
 
-# Brand names seen in free text -> ingredients (SBD "[Brand]" names from the data are added automatically).
-BRANDS: dict[str, tuple[str, ...]] = {
-    "vivitrol": ("naltrexone",),
-    "revia": ("naltrexone",),
-    "depade": ("naltrexone",),
-    "contrave": ("bupropion", "naltrexone"),
-    "mysimba": ("bupropion", "naltrexone"),
-    "lybalvi": ("olanzapine", "samidorphan"),
-    "suboxone": ("buprenorphine", "naloxone"),
-    "zubsolv": ("buprenorphine", "naloxone"),
-    "bunavail": ("buprenorphine", "naloxone"),
-    "subutex": ("buprenorphine",),
-    "sublocade": ("buprenorphine",),
-    "brixadi": ("buprenorphine",),
-    "belbuca": ("buprenorphine",),
-    "butrans": ("buprenorphine",),
-    "buprenex": ("buprenorphine",),
-    "probuphine": ("buprenorphine",),
-    "embeda": ("morphine", "naltrexone"),
-    "troxyca": ("naltrexone", "oxycodone"),
-    "imodium": ("loperamide",),
-    "lomotil": ("atropine", "diphenoxylate"),
-    "motofen": ("atropine", "difenoxin"),
-    "narcan": ("naloxone",),
-    "kloxxado": ("naloxone",),
-    "zimhi": ("naloxone",),
-    "evzio": ("naloxone",),
-    "rextovy": ("naloxone",),
-    "talwin": ("pentazocine",),
-    "stadol": ("butorphanol",),
-    "nubain": ("nalbuphine",),
-    "oxycontin": ("oxycodone",),
-    "percocet": ("acetaminophen", "oxycodone"),
-    "roxicodone": ("oxycodone",),
-    "vicodin": ("acetaminophen", "hydrocodone"),
-    "norco": ("acetaminophen", "hydrocodone"),
-    "ms contin": ("morphine",),
-    "dilaudid": ("hydromorphone",),
-    "opana": ("oxymorphone",),
-    "duragesic": ("fentanyl",),
-    "dolophine": ("methadone",),
-    "methadose": ("methadone",),
-    "ultram": ("tramadol",),
-    "nucynta": ("tapentadol",),
-    "demerol": ("meperidine",),
-    "ldn": ("naltrexone",),
-    "low dose naltrexone": ("naltrexone",),
-    # synonyms ([KB] / SNOMED wording) handled like brand names
-    "pethidine": ("meperidine",),
-    "diamorphine": ("heroin",),
-    "dextropropoxyphene": ("propoxyphene",),
-    "6-mam": ("heroin",),
-    "tylenol with codeine": ("acetaminophen", "codeine"),
-}
-BRAND_PRODUCT_CLASSES = {"vivitrol": ("extended-release-injection",)}
+# Names seen in free text -> ingredients: INN spellings in six languages, synonyms, US/EU brand names
+# (`terminology_sources/medication_names.csv`; SBD "[Brand]" names from the CDC data are added automatically).
+NAMES = read_table("medication_names.csv")
+BRANDS: dict[str, tuple[str, ...]] = {r["term"].lower(): tuple(r["ingredients"].split("+")) for r in NAMES}
+BRAND_PRODUCT_CLASSES = {r["term"].lower(): tuple(r["product_classes"].split()) for r in NAMES if r["product_classes"]}
+NAME_SOURCES = {r["term"].lower(): f"{r['source']} [{r['kind']}, {r['language']}]" for r in NAMES}
 
-# ---- Conditions
-HEPATIC_FAILURE_SNOMED_KB = [
-    ("59927004", "Hepatic failure"),
-    ("197270009", "Acute hepatic failure"),
-    ("235886005", "Chronic hepatic failure"),
-    ("235884008", "Fulminant hepatic failure"),
-]
-CIRRHOSIS_KB = {
-    SNOMED: [
-        ("19943007", "Cirrhosis of liver"),
-        ("420054005", "Alcoholic cirrhosis"),
-        ("716203000", "Decompensated cirrhosis of liver"),
-        ("123717006", "Advanced cirrhosis"),
-    ],
-    ICD10CM: [
-        ("K70.30", "Alcoholic cirrhosis of liver without ascites"),
-        ("K70.31", "Alcoholic cirrhosis of liver with ascites"),
-        ("K74.3", "Primary biliary cirrhosis"),
-        ("K74.4", "Secondary biliary cirrhosis"),
-        ("K74.5", "Biliary cirrhosis, unspecified"),
-        ("K74.60", "Unspecified cirrhosis of liver"),
-        ("K74.69", "Other cirrhosis of liver"),
-        ("K71.7", "Toxic liver disease with fibrosis and cirrhosis of liver"),
-        ("K76.7", "Hepatorenal syndrome"),
-    ],
-}
-CIRRHOSIS_ICD_PREFIXES = ["K70.3", "K74.3", "K74.4", "K74.5", "K74.6"]
-ACUTE_HEPATITIS_KB = {
-    SNOMED: [("37871000", "Acute hepatitis"), ("235866006", "Acute hepatitis C")],
-    ICD10CM: [
-        ("B15.0", "Hepatitis A with hepatic coma"),
-        ("B15.9", "Hepatitis A without hepatic coma"),
-        ("B16.0", "Acute hepatitis B with delta-agent with hepatic coma"),
-        ("B16.1", "Acute hepatitis B with delta-agent without hepatic coma"),
-        ("B16.2", "Acute hepatitis B without delta-agent with hepatic coma"),
-        ("B16.9", "Acute hepatitis B without delta-agent and without hepatic coma"),
-        ("B17.10", "Acute hepatitis C without hepatic coma"),
-        ("B17.11", "Acute hepatitis C with hepatic coma"),
-        ("B17.9", "Acute viral hepatitis, unspecified"),
-    ],
-}
-ACUTE_HEPATITIS_ICD_PREFIXES = ["B15", "B16", "B17"]  # categories B15-B17 are all acute viral hepatitis
+# ---- Conditions: severe liver disease codes (ICD-10 CM/WHO/GM, SNOMED CT) and text terms in six languages
+CONDITIONS = read_table("conditions.csv")
+CONDITION_TERMS = read_table("condition_terms.csv")
+TEXT_RULES = read_table("text_rules.csv")
+LABS = read_table("labs.csv")
+ATC_ROWS = read_table("atc.csv")
+NDC_ROWS = read_table("ndc.csv")
 
 # Off-label indications: id -> (title, SNOMED concepts, ICD concepts, ICD is-a prefixes, source note)
 OFF_LABEL = {
@@ -367,13 +262,6 @@ CDC_URINE_SETS = [
     "methadone-urine-drug-screening-tests",
     "synthetic-opioid-urine-drug-screening-tests",
 ]
-ALT_CODES = [("1742-6", "Alanine aminotransferase [Enzymatic activity/volume] in Serum or Plasma")]
-AST_CODES = [
-    ("1920-8", "Aspartate aminotransferase [Enzymatic activity/volume] in Serum or Plasma"),
-    ("30239-8", "Aspartate aminotransferase [Enzymatic activity/volume] in Serum or Plasma by With P-5'-P"),
-    ("88112-8", "Aspartate aminotransferase [Enzymatic activity/volume] in Serum, Plasma or Blood"),
-]
-
 # ----------------------------------------------------------------------------------------------------
 
 
@@ -389,32 +277,47 @@ def expansion(vs: dict, system: str | None = None) -> list[tuple[str, str, str]]
     ]
 
 
+def _src(text: str) -> list[dict]:
+    return [{"url": SOURCE_EXT, "valueString": text}]
+
+
 def valueset(
     vid: str,
     title: str,
     classes: list[str],
     description: str,
-    concepts: dict[str, list[tuple[str, str]]],
-    prefixes: dict[str, list[str]] | None = None,
+    concepts: dict[str, list[tuple[str, ...]]],
+    prefixes: dict[str, list] | None = None,
+    source: str | None = None,
 ) -> dict:
+    """A ValueSet of one class. Every include carries its provenance (`urn:cds-naltrexone:source`): concepts
+    are `(code, display)` (the ValueSet's `source`) or `(code, display, source)`; prefixes are `value` or
+    `(value, source)`. The loader compares ICD-10-CM, ICD-10 WHO and ICD-10-GM codes in one namespace (the
+    three share the category structure); conditions.csv rows say which flavours state a code."""
+    default = source or description
     includes = []
     for system, items in concepts.items():
-        seen: OrderedDict[str, str] = OrderedDict()
-        for code, display in items:
-            seen.setdefault(code, display)
-        if seen:
-            includes.append(
-                {"system": system, "concept": [{"code": c, "display": d} for c, d in seen.items()]}
-            )
+        groups: OrderedDict[str, OrderedDict[str, str]] = OrderedDict()
+        seen: set[str] = set()
+        for item in items:
+            code, display = item[0], item[1]
+            if code in seen:
+                continue
+            seen.add(code)
+            groups.setdefault(item[2] if len(item) > 2 else default, OrderedDict())[code] = display
+        for src, codes in groups.items():
+            includes.append({**({"extension": _src(src)} if src != default else {}), "system": system,
+                             "concept": [{"code": c, "display": d} if d else {"code": c} for c, d in codes.items()]})
     for system, values in (prefixes or {}).items():
         for value in values:
-            includes.append(
-                {"system": system, "filter": [{"property": "concept", "op": "is-a", "value": value}]}
-            )
+            value, src = (value, default) if isinstance(value, str) else value
+            includes.append({**({"extension": _src(src)} if src != default else {}), "system": system,
+                             "filter": [{"property": "concept", "op": "is-a", "value": value}]})
     return {
         "resourceType": "ValueSet",
         "id": vid,
-        "extension": [{"url": CLASS_EXT, "valueCode": c} for c in classes],
+        # the ValueSet's own source applies to every include that does not name another one
+        "extension": [{"url": CLASS_EXT, "valueCode": c} for c in classes] + _src(default),
         "url": VS_BASE + vid,
         "version": DATE,
         "name": "".join(p.capitalize() for p in re.split(r"[^A-Za-z0-9]+", vid)),
@@ -426,6 +329,46 @@ def valueset(
         "description": description,
         "compose": {"include": includes},
     }
+
+
+def condition_rows(cls: str) -> tuple[dict[str, list[tuple[str, str, str]]], dict[str, list]]:
+    """conditions.csv rows of one class -> (concepts by system, prefixes by system), each with its source."""
+    concepts: dict[str, list[tuple[str, str, str]]] = {}
+    prefixes: dict[str, list] = {}
+    for row in CONDITIONS:
+        if row["class"] != cls:
+            continue
+        for system in ICD_SYSTEMS[row["system"]]:
+            if row["match"] == "prefix":
+                prefixes.setdefault(system, []).append((row["code"], row["source"]))
+            else:
+                concepts.setdefault(system, []).append((row["code"], row["display"], row["source"]))
+    return concepts, prefixes
+
+
+def terms_valueset(cls: str, classes: list[str]) -> dict | None:
+    """Text-only conditions of one class: clinical terms in six languages (system urn:cds-naltrexone:condition-text)."""
+    rows = [r for r in CONDITION_TERMS if r["class"] == cls]
+    if not rows:
+        return None
+    vs = valueset(f"{cls}-terms", f"{cls}: clinical terms (text)", classes,
+                  f"Words that name {cls} in a Condition's text when no recognised code is sent.",
+                  {TEXT_SYSTEM: [(r["term"], "", r["source"]) for r in rows]})
+    langs = {r["term"]: r["language"] for r in rows}
+    for inc in vs["compose"]["include"]:
+        for concept in inc["concept"]:
+            concept["designation"] = [{"language": langs[concept["code"]], "value": concept["code"]}]
+    return vs
+
+
+def text_rules_valueset() -> dict:
+    """How free text is read: salt words glued to INN names (German), negation cues before a condition term."""
+    concepts: dict[str, list[tuple[str, str, str]]] = {}
+    for row in TEXT_RULES:
+        concepts.setdefault(f"{TEXT_RULE_SYSTEM}/{row['kind']}", []).append((row["value"], "", row["source"]))
+    return valueset("text-rules", "Free-text reading rules", ["text-rules"],
+                    "Salt suffixes split from INN names before matching, and negation cues that cancel a condition "
+                    "term in the same clause.", concepts)
 
 
 # ---- medication parsing
@@ -550,11 +493,12 @@ def build_medications(ref: Path) -> tuple[dict, dict[str, int]]:
             brand_map.setdefault(brand.lower(), set()).add(names)
             brand_classes.setdefault(brand.lower(), set()).add(pclasses)
     # Ingredient-level concepts (IN) and the ingredient class table
+    ingredient_sources = {r["name"]: r["source"] for r in read_table("ingredients.csv")}
     for name, (rxn, classes) in INGREDIENTS.items():
         res = {
             "resourceType": "Medication",
-            "id": f"ingredient-{name.replace(' ', '-')}",
-            "extension": [{"url": CONCEPT_TYPE_EXT, "valueCode": "IN"}]
+            "id": f"ingredient-{re.sub(r'[^a-z0-9]+', '-', name)}",
+            "extension": [{"url": CONCEPT_TYPE_EXT, "valueCode": "IN"}, *_src(ingredient_sources[name])]
             + [{"url": CLASS_EXT, "valueCode": c} for c in classes],
             "code": {"text": name},
             "ingredient": [{"itemCodeableConcept": {"text": name}}],
@@ -574,7 +518,11 @@ def build_medications(ref: Path) -> tuple[dict, dict[str, int]]:
             if len(brand_classes[brand]) == 1:  # e.g. "Tuzistra" -> cough-medicine
                 classes_of_brand.setdefault(brand, next(iter(brand_classes[brand])))
     for brand, ings in sorted(brands.items()):
-        ext = [{"url": CONCEPT_TYPE_EXT, "valueCode": "BN"}] + [
+        for n in ings:
+            if n not in INGREDIENTS and brand in NAME_SOURCES:
+                raise SystemExit(f"medication_names.csv: {brand!r} names {n!r}, which ingredients.csv lacks")
+        source = NAME_SOURCES.get(brand, "RxNorm SBD brand name in the CDC IG product value sets")
+        ext = [{"url": CONCEPT_TYPE_EXT, "valueCode": "BN"}, *_src(source)] + [
             {"url": CLASS_EXT, "valueCode": c} for c in classes_of_brand.get(brand, ())
         ]
         entries.append(
@@ -586,6 +534,7 @@ def build_medications(ref: Path) -> tuple[dict, dict[str, int]]:
                 "ingredient": [{"itemCodeableConcept": {"text": n}} for n in ings],
             }
         )
+    entries += atc_entries() + ndc_entries()
     bundle = {
         "resourceType": "Bundle",
         "id": "medication-products",
@@ -596,11 +545,49 @@ def build_medications(ref: Path) -> tuple[dict, dict[str, int]]:
     counts = {
         "medication-products (RxNorm products)": len(products),
         "ingredients": len(INGREDIENTS),
-        "brand names": len(brands),
+        "brand names, synonyms, INN spellings": len(brands),
+        "ATC codes and prefixes": len(ATC_ROWS),
+        "NDC products": len(NDC_ROWS),
     }
     if unknown:
         counts["non-opioid co-ingredients"] = len(unknown)
     return bundle, counts
+
+
+def atc_entries() -> list[dict]:
+    """ATC hierarchy as Medication resources: a 7-character code is one substance (or combination), a shorter
+    one is a level of the hierarchy whose classes every code under it inherits (the longest match wins)."""
+    out = []
+    for row in ATC_ROWS:
+        ings = row["ingredients"].split("+") if row["ingredients"] else []
+        for n in ings:
+            if n not in INGREDIENTS:
+                raise SystemExit(f"atc.csv: {row['atc']} names {n!r}, which ingredients.csv lacks")
+        classes = row["classes"].split()
+        if not ings and not classes:
+            raise SystemExit(f"atc.csv: {row['atc']} has neither ingredients nor classes")
+        kind = "ATC" if len(row["atc"]) == 7 else "ATC-LEVEL"
+        ext = [{"url": CONCEPT_TYPE_EXT, "valueCode": kind}, *_src(row["source"])]
+        ext += [{"url": CLASS_EXT, "valueCode": c} for c in classes]  # stated classes replace the ingredients'
+        out.append({
+            "resourceType": "Medication", "id": f"atc-{row['atc'].lower()}", "extension": ext,
+            "code": {"coding": [{"system": ATC, "code": row["atc"], "display": row["display"]}]},
+            "ingredient": [{"itemCodeableConcept": {"text": n}} for n in ings],
+        })
+    return out
+
+
+def ndc_entries() -> list[dict]:
+    """Shipped NDC product codes (labeler-product) mapped to the RxNorm concept they are."""
+    out = []
+    for row in NDC_ROWS:
+        out.append({
+            "resourceType": "Medication", "id": f"ndc-{row['ndc']}",
+            "extension": [{"url": CONCEPT_TYPE_EXT, "valueCode": "NDC"}, *_src(row["source"])],
+            "code": {"coding": [{"system": NDC, "code": row["ndc"], "display": row["display"]},
+                                {"system": RXNORM, "code": row["rxcui"], "display": row["display"]}]},
+        })
+    return out
 
 
 # ---- conditions / observations
@@ -672,46 +659,39 @@ def build_valuesets(ref: Path) -> list[dict]:
             {ICD10CM: ["F10"]},
         )
     )
-    # ---- Liver
+    # ---- Liver: "severe liver disease" as hepatologists mean it (cirrhosis of any cause and its
+    # decompensation, hepatic failure and its manifestations, acute hepatitis of any cause); chronic viral
+    # hepatitis without these stays out. Codes: conditions.csv; CDC SNOMED hepatic failure codes by display.
     term = load_cdc(ref, "conditions-likely-terminal-for-opioid-prescribing")
+    terminal = f"{CDC} 'conditions-likely-terminal-for-opioid-prescribing'"
     hf_re = re.compile(r"hepatic failure|liver failure|end stage liver disease", re.I)
-    hf_sct = HEPATIC_FAILURE_SNOMED_KB + [(c, d) for _s, c, d in expansion(term, SNOMED) if hf_re.search(d)]
-    hf_icd = [(c, d) for _s, c, d in expansion(term, ICD10CM) if c.startswith(("K72", "K70.4"))]
-    out.append(
-        valueset(
-            "hepatic-failure",
-            "Hepatic failure",
-            ["severe-liver-disease", "hepatic-failure"],
-            f"Hepatic failure codes of the {CDC} 'conditions-likely-terminal-for-opioid-prescribing' "
-            f"(SNOMED 59927004 descendants, ICD-10-CM K72 and K70.4 matched by prefix); {KB}.",
-            {SNOMED: hf_sct, ICD10CM: hf_icd},
-            {ICD10CM: ["K72", "K70.4"]},
-        )
-    )
-    hrs = [(c, d) for _s, c, d in expansion(term, SNOMED) if d.startswith("Hepatorenal syndrome")]
-    out.append(
-        valueset(
-            "cirrhosis",
-            "Cirrhosis and severe chronic liver disease",
-            ["severe-liver-disease", "cirrhosis"],
-            f"{KB} (R08: [R3] Chronic Liver Disease VS 2.16.840.1.113883.3.464.1003.199.12.1035; 716203000 "
-            f"from [R1]); hepatorenal syndrome SNOMED codes from the {CDC} "
-            "'conditions-likely-terminal-for-opioid-prescribing'.",
-            {SNOMED: CIRRHOSIS_KB[SNOMED] + hrs, ICD10CM: CIRRHOSIS_KB[ICD10CM]},
-            {ICD10CM: CIRRHOSIS_ICD_PREFIXES},
-        )
-    )
-    out.append(
-        valueset(
-            "acute-hepatitis",
-            "Acute hepatitis",
-            ["severe-liver-disease", "acute-hepatitis"],
-            f"{KB} (R07: [R3] Liver Disease VS 2.16.840.1.113762.1.4.1047.42, hepatitis A/B/C VS); "
-            "ICD-10-CM B15-B17 (acute viral hepatitis) matched by prefix.",
-            ACUTE_HEPATITIS_KB,
-            {ICD10CM: ACUTE_HEPATITIS_ICD_PREFIXES},
-        )
-    )
+    liver = {
+        "hepatic-failure": ("Hepatic failure and its manifestations",
+                            [(c, d, terminal) for _s, c, d in expansion(term, SNOMED) if hf_re.search(d)]),
+        "cirrhosis": ("Cirrhosis of any cause, portal hypertension and decompensation",
+                      [(c, d, terminal) for _s, c, d in expansion(term, SNOMED)
+                       if d.startswith("Hepatorenal syndrome")]),
+        "acute-hepatitis": ("Acute hepatitis of any cause (viral, alcoholic, toxic, ischaemic)", []),
+    }
+    for cls, (title, cdc_snomed) in liver.items():
+        concepts, prefixes = condition_rows(cls)
+        concepts[SNOMED] = concepts.get(SNOMED, []) + cdc_snomed
+        if cls == "hepatic-failure":
+            icd = [(c, d, terminal) for _s, c, d in expansion(term, ICD10CM) if c.startswith(("K72", "K70.4"))]
+            concepts[ICD10CM] = concepts.get(ICD10CM, []) + icd
+        classes = ["severe-liver-disease", cls]
+        out.append(valueset(cls, title, classes,
+                            f"{title}: ICD-10 (CM, WHO, GM; by prefix where a whole category qualifies) and SNOMED CT. "
+                            "Sources per include (conditions.csv; CDC IG).", concepts, prefixes))
+        texts = terms_valueset(cls, classes)
+        if texts:
+            out.append(texts)
+    for cls, classes in (("opioid-use-disorder", ["opioid-use-disorder"]),
+                         ("alcohol-use-disorder", ["alcohol-use-disorder"])):
+        texts = terms_valueset(cls, classes)
+        if texts:
+            out.append(texts)
+    out.append(text_rules_valueset())
     # ---- Off-label indications
     for vid, (title, sct, icd, prefixes, note) in OFF_LABEL.items():
         out.append(
@@ -724,7 +704,8 @@ def build_valuesets(ref: Path) -> list[dict]:
                 {ICD10CM: prefixes},
             )
         )
-    hf_codes = {c for c, _d in hf_sct} | {c for c, _d in hrs} | {"716203000"}
+    hf_codes = {c for vs in out if vs["id"] in liver for inc in vs["compose"]["include"]
+                if inc["system"] == SNOMED for c in (x["code"] for x in inc.get("concept", ()))}
     cancer_sct = [("363346000", "Malignant neoplastic disease")] + [
         (c, d) for _s, c, d in expansion(term, SNOMED) if c not in hf_codes and not d.startswith("Familial")
     ]
@@ -773,18 +754,12 @@ def build_valuesets(ref: Path) -> list[dict]:
             {LOINC: sorted(naltrexone_tests, key=lambda cd: cd[0] != "19609-7")},
         )
     )
-    out.append(
-        valueset("alt", "Alanine aminotransferase", ["alt"], f"{KB} ([R5] 1742-6).", {LOINC: ALT_CODES})
-    )
-    out.append(
-        valueset(
-            "ast",
-            "Aspartate aminotransferase",
-            ["ast"],
-            f"{KB} ([R3] VS 2.16.840.1.113762.1.4.1248.224: 1920-8; also 30239-8, 88112-8).",
-            {LOINC: AST_CODES},
-        )
-    )
+    for cls, title in (("alt", "Alanine aminotransferase"), ("ast", "Aspartate aminotransferase")):
+        rows = [r for r in LABS if r["class"] == cls]
+        out.append(valueset(cls, title, [cls],
+                            f"Every LOINC code of serum/plasma/blood {title} (with and without pyridoxal phosphate, "
+                            "all systems): labs.csv.",
+                            {LOINC: [(r["loinc"], r["display"], r["source"]) for r in rows]}))
     return out
 
 

@@ -26,7 +26,69 @@ def _no_nulls_or_empties(value: Any, path: str) -> None:
         assert value != "", f"{path} is an empty string"
 
 
-def assert_valid_cards_response(body: dict) -> None:
+def assert_valid_cards_response(body: dict, profile: str = "generic") -> None:
+    """The CDS Hooks 2.0 rules, this service's card contract, and the named client profile's limits."""
+    _assert_spec(body)
+    PROFILE_CHECKS[profile](body)
+
+
+def _actions(body: dict):
+    for i, card in enumerate(body["cards"]):
+        for j, s in enumerate(card.get("suggestions", [])):
+            yield f"cards[{i}].suggestions[{j}]", card, s
+
+
+def _resource_type(action: dict) -> str | None:
+    if action["type"] == "delete":
+        return action["resourceId"].partition("/")[0]
+    return action["resource"].get("resourceType")
+
+
+def assert_generic(body: dict) -> None:
+    for card in body["cards"]:
+        assert card["source"]["topic"]["code"] == card["source"]["topic"]["code"].strip()
+
+
+def assert_epic(body: dict) -> None:
+    """Epic's documented limits (fhir.epic.com, CDS Hooks): `any` only; one action per suggestion, with a
+    description (what users read); update only of ServiceRequest; topic code alphanumeric <= 100."""
+    for i, card in enumerate(body["cards"]):
+        code = card["source"]["topic"]["code"]
+        assert code.isascii() and code.isalnum() and len(code) <= 100, f"cards[{i}] topic code {code!r}"
+        if "suggestions" in card:
+            assert card["selectionBehavior"] == "any", card["selectionBehavior"]
+    for where, _card, s in _actions(body):
+        actions = s.get("actions", [])
+        assert len(actions) == 1, f"{where} has {len(actions)} actions"
+        for a in actions:
+            assert a.get("description"), f"{where}: action without description"
+            if a["type"] == "update":
+                assert _resource_type(a) == "ServiceRequest", f"{where}: update of {_resource_type(a)}"
+            if a["type"] == "create":
+                assert _resource_type(a) in {"ServiceRequest", "MedicationRequest"}, where
+
+
+def assert_oracle(body: dict) -> None:
+    """Oracle Health: no `appContext` on links; details sized for a narrow side panel."""
+    for i, card in enumerate(body["cards"]):
+        for link in card.get("links", []):
+            assert "appContext" not in link, f"cards[{i}] link with appContext"
+        assert len(card.get("detail", "")) <= 3600, f"cards[{i}] detail is {len(card['detail'])} characters"
+
+
+def assert_sandbox(body: dict) -> None:
+    """The Sandbox copies any create/update's medicationCodeableConcept into the draft: none may carry one."""
+    for where, _card, s in _actions(body):
+        for a in s.get("actions", []):
+            resource = a.get("resource") or {}
+            assert "medicationCodeableConcept" not in resource and "medicationReference" not in resource, where
+
+
+PROFILE_CHECKS = {"generic": assert_generic, "epic": assert_epic, "oracle": assert_oracle,
+                  "sandbox": assert_sandbox}
+
+
+def _assert_spec(body: dict) -> None:
     CardsResponse.model_validate(body)
     assert set(body) <= {"cards", "systemActions"}, body.keys()
     assert isinstance(body["cards"], list)

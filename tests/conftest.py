@@ -41,8 +41,9 @@ def make_settings(tmp_path: Path, **overrides: object) -> Settings:
 class Client:
     """A synchronous HTTP client over the ASGI app that checks every 200 hook response against the spec."""
 
-    def __init__(self, http: httpx.Client) -> None:
+    def __init__(self, http: httpx.Client, profile: str = "generic") -> None:
         self.http = http
+        self.profile = profile  # the client profile every hook response is checked against
 
     def get(self, url: str, **kw: object) -> httpx.Response:
         return self.http.get(url, **kw)  # type: ignore[arg-type]
@@ -50,7 +51,7 @@ class Client:
     def post(self, url: str, **kw: object) -> httpx.Response:
         response = self.http.post(url, **kw)  # type: ignore[arg-type]
         if response.status_code == 200 and url.startswith("/cds-services/") and not url.endswith("/feedback"):
-            assert_valid_cards_response(response.json())
+            assert_valid_cards_response(response.json(), self.profile)
         return response
 
     def hook(self, request: dict, service: str | None = None) -> httpx.Response:
@@ -73,4 +74,4 @@ def client(app) -> Iterator[Client]:
     from fastapi.testclient import TestClient
 
     with TestClient(app) as http:
-        yield Client(http)
+        yield Client(http, app.state.settings.client_profile)

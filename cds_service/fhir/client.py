@@ -15,11 +15,13 @@ One `FhirFetcherFactory` per process owns one pooled `httpx.AsyncClient`; each h
 from __future__ import annotations
 
 import asyncio
+import gc
 import ipaddress
 import logging
 import re
 import time
-from collections.abc import Sequence
+import zlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
@@ -27,7 +29,7 @@ import httpx
 import orjson
 
 from cds_service.fhir.gather import FetchError, FetchResult
-from cds_service.fhir.read import FHIR_ID, as_list, outcome_text, text
+from cds_service.fhir.read import FHIR_ID, as_list, is_fhir_id, outcome_text, search_matches, text
 from cds_service.hooks.request import HookCall
 from cds_service.ops.metrics import observe_fhir
 from cds_service.settings import Settings
@@ -36,7 +38,7 @@ log = logging.getLogger(__name__)
 
 FHIR_JSON = "application/fhir+json"
 _READ = re.compile(rf"^[A-Z][A-Za-z]{{1,63}}/{FHIR_ID}$")  # Type/id
-_MAX_BODY = 20_000_000  # bytes of one answer; a larger one is refused (memory)
+_ERROR_BODY = 65_536  # bytes read of a non-200 answer (its OperationOutcome's diagnostics)
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
 
 
@@ -79,8 +81,118 @@ def server_refusal(server: str, allow_http: str) -> str | None:
     return None
 
 
-def _status_reason(response: httpx.Response) -> str:
-    status = response.status_code
+@dataclass(slots=True)
+class Answer:
+    """One FHIR answer, read with the byte limits: status, content type and the decoded body."""
+
+    status: int
+    content_type: str
+    body: bytes
+
+
+def _load_malloc_trim() -> Callable[[int], int] | None:
+    try:
+        import ctypes
+
+        return ctypes.CDLL("libc.so.6").malloc_trim  # type: ignore[no-any-return]
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        return None
+
+
+_MALLOC_TRIM = _load_malloc_trim()
+
+
+def _trim_heap() -> None:
+    """Give freed heap pages back to the OS (glibc keeps the 64 KB chunks of a cut-off stream otherwise:
+    measured, RSS crept up ~1.5 MB a call without it)."""
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
+
+
+class CallBudget:
+    """Bytes all the answers of one hook call may add up to (decompressed): eight searches of a full page
+    each must not hold several hundred MB of parsed JSON in one worker."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def spend(self, size: int) -> None:
+        self.used += size
+        if self.used > self.limit:
+            raise FetchError(f"the FHIR server's answers to this call were too large together (more than "
+                             f"{self.limit / 1_000_000:g} MB)")
+
+
+class Download:
+    """Reads one response body with a byte limit on the bytes received *and* on the bytes decompressed.
+
+    httpx would decode gzip in full before anyone could look at the size (a 10 MB gzip bomb is 10 GB of
+    zeros); here the raw stream is inflated in bounded steps (`max_length`), so memory stays within the
+    limit whatever the ratio, and the caller's deadline covers every step.
+    """
+
+    ENCODINGS = frozenset({"", "identity", "gzip", "x-gzip", "deflate"})
+    STEP = 1 << 20  # bytes inflated at a time
+
+    def __init__(self, limit: int, budget: CallBudget | None = None) -> None:
+        self.limit = limit
+        self.budget = budget
+        self.received = 0
+        self.decoded = 0
+        self.chunks: list[bytes] = []
+
+    def too_large(self) -> FetchError:
+        return FetchError(f"the answer was too large (more than {self.limit / 1_000_000:g} MB)")
+
+    def _keep(self, data: bytes) -> None:
+        self.decoded += len(data)
+        if self.decoded > self.limit:
+            raise self.too_large()
+        if self.budget is not None:
+            self.budget.spend(len(data))
+        if data:
+            self.chunks.append(data)
+
+    async def read(self, response: httpx.Response, cap: int | None = None) -> bytes:
+        limit = self.limit if cap is None else min(cap, self.limit)
+        self.limit = limit
+        encoding = response.headers.get("content-encoding", "").strip().lower()
+        if encoding not in self.ENCODINGS:
+            raise FetchError(f"the answer used an unsupported content encoding ({encoding[:20]})")
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise self.too_large()
+        inflate = zlib.decompressobj(wbits=47) if encoding in ("gzip", "x-gzip", "deflate") else None
+        if response.is_stream_consumed:  # an in-memory response (a test transport): httpx holds it decoded
+            self.received = self.decoded = len(response.content)
+            if self.decoded > limit:
+                raise self.too_large()
+            return response.content
+        try:
+            async for raw in response.aiter_raw():
+                self.received += len(raw)
+                if self.received > limit:
+                    raise self.too_large()
+                if inflate is None:
+                    self._keep(raw)
+                    continue
+                data = inflate.decompress(raw, min(limit - self.decoded + 1, self.STEP))
+                self._keep(data)
+                while inflate.unconsumed_tail:
+                    await asyncio.sleep(0)  # between steps the deadline can cut in
+                    self._keep(inflate.decompress(inflate.unconsumed_tail, min(limit - self.decoded + 1, self.STEP)))
+            if inflate is not None:
+                self._keep(inflate.flush())
+        except zlib.error:
+            raise FetchError("the answer's compressed body is corrupt") from None
+        body = b"".join(self.chunks)
+        self.chunks.clear()
+        return body
+
+
+def _status_reason(answer: Answer) -> str:
+    status = answer.status
     if status in (401, 403):
         return f"the FHIR server refused access ({status})"
     if status == 404:
@@ -93,24 +205,22 @@ def _status_reason(response: httpx.Response) -> str:
         return f"server error ({status})"
     reason = f"the FHIR server rejected the query ({status})"
     try:
-        diagnostics = outcome_text(orjson.loads(response.content))
+        diagnostics = outcome_text(orjson.loads(answer.body))
     except orjson.JSONDecodeError:
         diagnostics = None
     return f"{reason}: {diagnostics}" if diagnostics else reason
 
 
-def _parse(response: httpx.Response, expect: str) -> dict:
+def _parse(answer: Answer, expect: str) -> dict:
     """The JSON body if it is a `expect` resource (Bundle for searches), else FetchError."""
-    if response.status_code != 200:
-        raise FetchError(_status_reason(response), "http-status")
+    if answer.status != 200:
+        raise FetchError(_status_reason(answer), "http-status")
     what = "a FHIR Bundle" if expect == "Bundle" else f"a FHIR {expect}"
-    ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    ctype = answer.content_type
     if ctype and "json" not in ctype:
         raise FetchError(f"the answer was not {what} ({ctype[:60]})")
-    if len(response.content) > _MAX_BODY:
-        raise FetchError(f"the answer was too large (more than {_MAX_BODY // 1_000_000} MB)")
     try:
-        body = orjson.loads(response.content)
+        body = orjson.loads(answer.body)
     except orjson.JSONDecodeError:
         raise FetchError(f"the answer was not {what} (not valid JSON)") from None
     if not isinstance(body, dict):
@@ -137,16 +247,12 @@ def with_page_size(query: str, page_size: int) -> str:
 
 
 def _page_resources(bundle: dict) -> list[dict]:
-    """Matches and includes of a searchset page; `outcome` entries (warnings about the search) are dropped."""
-    out: list[dict] = []
-    for entry in as_list(bundle.get("entry")):
-        if not isinstance(entry, dict) or not isinstance(entry.get("resource"), dict):
-            continue
-        search = entry.get("search")
-        if isinstance(search, dict) and search.get("mode") == "outcome":
-            continue
-        out.append(entry["resource"])
-    return out
+    """Matches and includes of a searchset page; `outcome` entries are dropped: informational ones (Epic's
+    "no results") mean nothing more, an error or fatal one fails the query (FetchError)."""
+    matches, problem = search_matches(bundle)
+    if problem is not None:
+        raise FetchError(f"the FHIR server's search reported an error: {problem}")
+    return matches
 
 
 def _next_link(bundle: dict) -> str | None:
@@ -180,7 +286,8 @@ class Stats:
 class FhirFetcher:
     """The FHIR access of one hook call (implements `fhir.gather.Fetcher`)."""
 
-    def __init__(self, factory: FhirFetcherFactory, server: str, token: str | None, refusal: str | None = None) -> None:
+    def __init__(self, factory: FhirFetcherFactory, server: str, token: str | None, refusal: str | None = None,
+                 token_expires_at: float | None = None) -> None:
         self._factory = factory
         self._settings = factory.settings
         self.server = server.rstrip("/")
@@ -191,6 +298,10 @@ class FhirFetcher:
         # an open FHIR server (CDS Hooks 2.0: `fhirServer` without `fhirAuthorization`) is read without a token
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._deadline: float | None = None  # loop time; set by the first request of the call
+        self._token_expires_at = token_expires_at  # time.monotonic(); None: no expires_in was given
+        self._deadline_monotonic: float | None = None  # the same instant on time.monotonic()
+        self._budget = CallBudget(self._settings.fhir_max_call_bytes)
+        self._aborted = False  # a response was cut off: its garbage is collected when the batch is done
         self.stats = Stats()
         self.failed_reads: dict[str, str] = {}  # reference -> why `read_many` could not read it
 
@@ -217,10 +328,12 @@ class FhirFetcher:
             else:
                 failed[key] = reason
         self._log_summary("queries", len(jobs), time.perf_counter() - t0, failed)
+        self._release_aborted()
         return FetchResult(resources, failed)
 
     async def read_many(self, refs: Sequence[str]) -> dict[str, dict]:
-        wanted = [r for r in dict.fromkeys(refs) if isinstance(r, str) and _READ.match(r)]
+        wanted = [r for r in dict.fromkeys(refs)
+                  if isinstance(r, str) and _READ.match(r) and is_fhir_id(r.partition("/")[2])]
         if self._refusal is not None:
             self.failed_reads.update(dict.fromkeys(wanted, self._refusal))
             return {}
@@ -237,9 +350,16 @@ class FhirFetcher:
                 failed[ref] = reason or "not found"
         self.failed_reads.update(failed)
         self._log_summary("reads", len(wanted), time.perf_counter() - t0, failed)
+        self._release_aborted()
         return found
 
     # -- internals -----------------------------------------------------------------------------
+
+    def _release_aborted(self) -> None:
+        """A response was cut off (timeout, too large, cancelled): its garbage is collected after the send."""
+        if self._aborted:
+            self._aborted = False
+            self._factory.garbage_pending = True
 
     def _log_summary(self, what: str, count: int, wall: float, failed: dict[str, str]) -> None:
         self.stats.wall_seconds += wall
@@ -250,10 +370,17 @@ class FhirFetcher:
                  (slowest.seconds * 1000) if slowest else 0.0, sum(q.resources for q in mine),
                  f", failed: {', '.join(sorted(failed))}" if failed else "")
 
+    @property
+    def deadline(self) -> float | None:
+        """The call's FHIR deadline on time.monotonic(), once the first request ran:
+        the reading of what was fetched runs under the same budget."""
+        return self._deadline_monotonic
+
     def _remaining(self) -> float:
         loop = asyncio.get_running_loop()
         if self._deadline is None:
             self._deadline = loop.time() + self._settings.fhir_deadline_seconds
+            self._deadline_monotonic = time.monotonic() + self._settings.fhir_deadline_seconds
         return self._deadline - loop.time()
 
     def _resolve(self, url: str) -> httpx.URL | None:
@@ -287,9 +414,12 @@ class FhirFetcher:
         except httpx.TimeoutException:
             reason, outcome = self._request_timeout_reason(), "timeout"
         except httpx.ConnectError:
-            reason, outcome = "could not connect to the FHIR server", "connect-error"
-        except httpx.HTTPError as err:
-            reason, outcome = f"could not reach the FHIR server ({type(err).__name__})", "http-error"
+            # one sentence for a refused connection, a reset and a non-HTTP answer alike: the clinician cannot
+            # act on the difference, and a caller must not learn from it what listens on a port (the metric,
+            # for operators only, keeps the kind)
+            reason, outcome = "could not reach the FHIR server", "connect-error"
+        except httpx.HTTPError:
+            reason, outcome = "could not reach the FHIR server", "http-error"
         except Exception as err:  # a FHIR problem must never become a 500
             log.warning("FHIR query %s failed unexpectedly: %s", key, type(err).__name__)
             reason, outcome = "unexpected error while reading the FHIR server's answer", "error"
@@ -326,24 +456,59 @@ class FhirFetcher:
                                  "not followed (the access token is only sent to the fhirServer)"
                                  if pages or continuation else "the query does not address the fhirServer",
                                  "refused")
+            if self._token_expires_at is not None and time.monotonic() >= self._token_expires_at:
+                raise FetchError("the FHIR access token expired (fhirAuthorization.expires_in) before this "
+                                 "query; not sent", "refused")
             page_start = time.perf_counter()
             per_request = self._settings.fhir_request_timeout_seconds
             try:
-                # httpx times each phase (connect, each read); this bounds the whole exchange
+                # httpx times each phase (connect, each read); this bounds the whole exchange, body included:
+                # a server that drips bytes or streams without end is cut off here
                 async with asyncio.timeout(per_request):
-                    response = await self._factory.http().get(target, headers=self._headers, timeout=per_request)
+                    answer = await self._get(target, per_request)
             except TimeoutError:
                 raise FetchError(self._request_timeout_reason(), "timeout") from None
             pages += 1
-            body = _parse(response, expect)
+            body = _parse(answer, expect)
+            del answer  # the raw bytes are not needed once parsed
+            if self._remaining() <= 0:  # parsing is CPU under the same deadline
+                raise FetchError(self._deadline_reason(), "timeout")
             found = [body] if is_read else _page_resources(body)
-            log.debug("FHIR %s page %d: %d in %.1f ms, %d resources", key, pages, response.status_code,
+            log.debug("FHIR %s page %d in %.1f ms, %d resources", key, pages,
                       (time.perf_counter() - page_start) * 1000, len(found))
             resources.extend(found)
             url = None if is_read else _next_link(body)
             if url is not None:
                 followed += 1
         return resources, pages
+
+
+    async def _get(self, target: httpx.URL, timeout: float) -> Answer:
+        """GET one URL, streamed: the body is read with the byte limits, and the response is always released
+        (closed on a timeout or an error too, so no half-read response lingers in a reference cycle)."""
+        http = self._factory.http()
+        request = http.build_request("GET", target, timeout=timeout,
+                                     headers={**self._headers, "Accept-Encoding": "gzip, deflate"})
+        download = Download(self._settings.fhir_max_response_bytes, self._budget)
+        response = await http.send(request, stream=True)
+        complete = False
+        try:
+            ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
+            if response.status_code == 200:
+                answer = Answer(200, ctype, await download.read(response))
+                complete = True
+                return answer
+            try:  # an error's OperationOutcome is read for its diagnostics, if it is small
+                body = await download.read(response, _ERROR_BODY)
+            except FetchError:
+                body = b""
+            complete = True
+            return Answer(response.status_code, ctype, body)
+        finally:
+            download.chunks.clear()
+            await response.aclose()
+            if not complete:
+                self._aborted = True
 
 
 class FhirFetcherFactory:
@@ -360,6 +525,20 @@ class FhirFetcherFactory:
         self._transport = transport
         self._client = client
         self._owns_client = client is None
+        self.garbage_pending = False  # a response was cut off since the last release_garbage()
+
+    def release_garbage(self) -> None:
+        """Collect the garbage cut-off responses left behind (the app calls it after a hook's response is sent).
+
+        Measured with a server that streams without end: the cut-off exchanges (httpcore connection state,
+        buffers, exception tracebacks) sit in reference cycles, and with the raised GC threshold a worker grew
+        by ~13 MB a call to 750 MB before full collections caught up. One collection after the response (the
+        start-up heap is frozen, so it scans only the live requests) and a heap trim keep RSS flat; calls whose
+        answers were read in full never pay for it."""
+        if self.garbage_pending:
+            self.garbage_pending = False
+            gc.collect()
+            _trim_heap()
 
     def http(self) -> httpx.AsyncClient:
         if self._client is None:
@@ -377,10 +556,10 @@ class FhirFetcherFactory:
         when it did not (CDS Hooks 2.0 allows an open FHIR server); None without a `fhirServer`."""
         if not call.fhir_server:
             return None
-        refusal = server_refusal(call.fhir_server, self.settings.fhir_allow_http)
+        refusal = server_refusal(call.fhir_server, self.settings.fhir_allow_http) or call.token_refusal
         if refusal is not None:
             log.warning("FHIR fallback refused for hook %s: %s", call.hook_instance[:64], refusal)
-        return FhirFetcher(self, call.fhir_server, call.access_token, refusal)
+        return FhirFetcher(self, call.fhir_server, call.access_token, refusal, call.token_expires_at)
 
     async def aclose(self) -> None:
         client, self._client = self._client, None

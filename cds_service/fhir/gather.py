@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from cds_service.errors import PreconditionFailed
-from cds_service.fhir.read import bundle_resources, reference_id, resource_key
+from cds_service.fhir.read import OTHER_PATIENT, bundle_resources, reference_id, resource_key
 from cds_service.hooks.prefetch import PrefetchTemplate, fill_tokens, read_prefetch
 from cds_service.hooks.request import HookCall
 
@@ -66,6 +66,8 @@ class Gathered:
     resources: list[dict] = field(default_factory=list)
     unavailable: dict[str, str] = field(default_factory=dict)  # category -> reason
     by_key: dict[str, str] = field(default_factory=dict)  # how each key was obtained: prefetch|fhir|failed
+    dropped: list[tuple[str, str]] = field(default_factory=list)  # (ref, reason) left out: another patient's
+    deadline: float | None = None  # time.monotonic() of the FHIR deadline when the FHIR server was used
 
     def of_type(self, resource_type: str) -> list[dict]:
         return [r for r in self.resources if r.get("resourceType") == resource_type]
@@ -82,11 +84,17 @@ def _belongs_to(resource: dict, patient_id: str) -> bool:
     return owner is None or owner == patient_id
 
 
-def merge(patient_id: str, groups: Sequence[list[dict]]) -> list[dict]:
-    """De-duplicate by Type/id and drop other patients' resources (logged by id only)."""
+def merge(patient_id: str, groups: Sequence[list[dict]],
+          dropped: list[tuple[str, str]] | None = None) -> list[dict]:
+    """De-duplicate by Type/id and keep only the context patient's resources, `Patient` included.
+
+    Another patient's resources (a Patient whose id is not `context.patientId`, a Condition whose subject is
+    someone else) are left out and appended to `dropped` as (ref, reason), so the card can say so; the log
+    gets one line with their count."""
     seen: set[tuple[str, str]] = set()
     out: list[dict] = []
     own = f"Patient/{patient_id}"  # the usual spelling: accepted without parsing the reference (profiled)
+    foreign = 0
     for group in groups:
         for r in group:
             rtype = r.get("resourceType")
@@ -97,14 +105,21 @@ def merge(patient_id: str, groups: Sequence[list[dict]]) -> list[dict]:
                 if (rtype, rid) in seen:
                     continue
                 seen.add((rtype, rid))
-            element = _PATIENT_ELEMENT.get(rtype)
-            owner = r.get(element) if element is not None else None
-            if owner is not None and not (isinstance(owner, dict) and owner.get("reference") == own) \
-                    and not _belongs_to(r, patient_id):
-                log.warning("ignored %s: it belongs to another patient than the hook's patient",
-                            resource_key(r) or "resource")
+            if rtype == "Patient":
+                mine = rid == patient_id
+            else:
+                element = _PATIENT_ELEMENT.get(rtype)
+                owner = r.get(element) if element is not None else None
+                mine = owner is None or (isinstance(owner, dict) and owner.get("reference") == own) \
+                    or _belongs_to(r, patient_id)
+            if not mine:
+                foreign += 1
+                if dropped is not None:
+                    dropped.append((resource_key(r) or rtype[:64], OTHER_PATIENT))
                 continue
             out.append(r)
+    if foreign:
+        log.warning("ignored %d resources of another patient than the hook's patient", foreign)
     return out
 
 
@@ -144,15 +159,18 @@ async def gather(call: HookCall, templates: Sequence[PrefetchTemplate], fetcher:
         raise PreconditionFailed(f"None of the patient data could be obtained ({reasons}).",
                                  expression=[f"prefetch.{k}" for k in failed])
 
+    dropped: list[tuple[str, str]] = []
     # in the templates' order, whichever way each key arrived: the cards list evidence in the same order
-    resources = merge(call.patient_id, [got[t.key] for t in templates if t.key in got])
+    resources = merge(call.patient_id, [got[t.key] for t in templates if t.key in got], dropped)
     if fetcher is not None:
-        resources = await _resolve_medications(resources, fetcher, call.patient_id)
+        resources = await _resolve_medications(resources, fetcher, call.patient_id, dropped)
     unavailable = {by_name[k].category: reason for k, reason in failed.items()}
-    return Gathered(patient_id=call.patient_id, resources=resources, unavailable=unavailable, by_key=by_key)
+    return Gathered(patient_id=call.patient_id, resources=resources, unavailable=unavailable, by_key=by_key,
+                    dropped=dropped, deadline=getattr(fetcher, "deadline", None) if needs_fetch else None)
 
 
-async def _resolve_medications(resources: list[dict], fetcher: Fetcher, patient_id: str) -> list[dict]:
+async def _resolve_medications(resources: list[dict], fetcher: Fetcher, patient_id: str,
+                               dropped: list[tuple[str, str]]) -> list[dict]:
     """Read `Medication/x` references that point outside the request (one batch, concurrently)."""
     have = {resource_key(r) for r in resources}
     wanted: list[str] = []
@@ -166,7 +184,7 @@ async def _resolve_medications(resources: list[dict], fetcher: Fetcher, patient_
     if not wanted:
         return resources
     found = await fetcher.read_many(sorted(set(wanted)))
-    return merge(patient_id, [resources, list(found.values())])
+    return merge(patient_id, [resources, list(found.values())], dropped)
 
 
 async def resolve_draft_medications(call: HookCall, drafts: Sequence[object], fetcher: Fetcher | None

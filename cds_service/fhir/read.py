@@ -7,10 +7,12 @@ costs a fraction of validating whole resources with fhir.resources.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from cds_service.bounded import OutOfRange, checked_date, finite_number
 from cds_service.memo import remember
 
 Codings = list[tuple[str | None, str | None, str | None]]
@@ -99,37 +101,52 @@ def reference_id(value: Any, resource_type: str) -> str | None:
     return None
 
 
-def _parse_date(value: str) -> date | None:
+def _parse_date(value: str) -> date | OutOfRange | None:
     # FHIR date / dateTime / instant: YYYY, YYYY-MM, YYYY-MM-DD, YYYY-MM-DDThh:mm:ss(.s)(Z|+hh:mm)
     try:
         if len(value) == 4:
-            return date(int(value), 1, 1)
-        if len(value) == 7:
-            return date(int(value[:4]), int(value[5:7]), 1)
-        if len(value) == 10:
-            return date.fromisoformat(value)
-        if len(value) > 10 and value[10] == "T":
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).date()
+            found = date(int(value), 1, 1)
+        elif len(value) == 7:
+            found = date(int(value[:4]), int(value[5:7]), 1)
+        elif len(value) == 10:
+            found = date.fromisoformat(value)
+        elif len(value) > 10 and value[10] == "T":
+            found = datetime.fromisoformat(value.replace("Z", "+00:00")).date()
+        else:
+            return None
     except ValueError:
         return None
-    return None
+    try:
+        return checked_date(found)
+    except OutOfRange as err:
+        return err
 
 
-_DATES: dict[str, date | None] = {}  # the same dates recur in every call about a patient
+_DATES: dict[str, date | OutOfRange | None] = {}  # the same dates recur in every call about a patient
 _UNKNOWN = object()
+
+
+def _remembered(memo: dict, value: Any, parse: Any) -> Any:
+    """A FHIR date string read once per process (memoised), or None; a well-formed date outside the bounded
+    range is remembered as such and raises `OutOfRange` every time it is read."""
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    found = memo.get(value, _UNKNOWN)
+    if found is _UNKNOWN:
+        found = remember(memo, value, parse(value), 8192)
+    if isinstance(found, OutOfRange):
+        raise OutOfRange(f"date {value[:12]!r} out of range")
+    return found
 
 
 def parse_date(value: Any) -> date | None:
     """The calendar date of a FHIR date/dateTime/instant (its local date as written), or None.
 
     A partial date ("2026", "2026-11") reads as its first day: use `date_span` wherever the difference can
-    matter clinically (an exposure's end, a result's date)."""
-    if not isinstance(value, str) or len(value) > 40:
-        return None
-    found = _DATES.get(value, _UNKNOWN)
-    if found is _UNKNOWN:
-        return remember(_DATES, value, _parse_date(value), 8192)
-    return found  # type: ignore[return-value]
+    matter clinically (an exposure's end, a result's date). A well-formed date outside the bounded range
+    (year 1, year 9999) raises `OutOfRange`: the resource carrying it is unreadable, and date arithmetic on
+    what is returned cannot overflow."""
+    return _remembered(_DATES, value, _parse_date)  # type: ignore[return-value]
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,44 +172,49 @@ class DateSpan:
         return DateSpan(self.earliest, today, self.precision)
 
 
-def _span(value: str) -> DateSpan | None:
+def _span(value: str) -> DateSpan | OutOfRange | None:
     try:
         if len(value) == 4:
             year = int(value)
-            return DateSpan(date(year, 1, 1), date(year, 12, 31), "year")
-        if len(value) == 7 and value[4] == "-":
+            span = DateSpan(date(year, 1, 1), date(year, 12, 31), "year")
+        elif len(value) == 7 and value[4] == "-":
             year, month = int(value[:4]), int(value[5:7])
             first = date(year, month, 1)
+            if year >= 9999 and month == 12:
+                return OutOfRange("date out of range")
             nxt = date(year + 1, 1, 1) if month == 12 else date(year, month + 1, 1)
-            return DateSpan(first, nxt - timedelta(days=1), "month")
-        if len(value) == 10:
+            span = DateSpan(first, nxt - timedelta(days=1), "month")
+        elif len(value) == 10:
             day = date.fromisoformat(value)
-            return DateSpan(day, day, "day")
-        if len(value) > 10 and value[10] == "T":
+            span = DateSpan(day, day, "day")
+        elif len(value) > 10 and value[10] == "T":
             moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
             local = moment.date()
+            checked_date(local)  # before astimezone: year 1 with an offset falls off the calendar
             if moment.tzinfo is None:
-                return DateSpan(local, local, "day")
-            utc = moment.astimezone(UTC).date()
-            if utc == local:
-                return DateSpan(local, local, "day")
-            return DateSpan(min(local, utc), max(local, utc), "zone")
-    except ValueError:
+                span = DateSpan(local, local, "day")
+            else:
+                utc = moment.astimezone(UTC).date()
+                span = (DateSpan(local, local, "day") if utc == local
+                        else DateSpan(min(local, utc), max(local, utc), "zone"))
+        else:
+            return None
+        checked_date(span.earliest)
+        checked_date(span.latest)
+        return span
+    except OutOfRange as err:
+        return err
+    except (ValueError, OverflowError):
         return None
-    return None
 
 
-_SPANS: dict[str, DateSpan | None] = {}
+_SPANS: dict[str, DateSpan | OutOfRange | None] = {}
 
 
 def date_span(value: Any) -> DateSpan | None:
-    """Every day a FHIR date/dateTime/instant may mean (partial dates keep their precision), or None."""
-    if not isinstance(value, str) or len(value) > 40:
-        return None
-    found = _SPANS.get(value, _UNKNOWN)
-    if found is _UNKNOWN:
-        return remember(_SPANS, value, _span(value), 8192)
-    return found  # type: ignore[return-value]
+    """Every day a FHIR date/dateTime/instant may mean (partial dates keep their precision), or None;
+    `OutOfRange` (like `parse_date`) for a well-formed date outside the bounded range."""
+    return _remembered(_SPANS, value, _span)  # type: ignore[return-value]
 
 
 def period_bounds(value: Any) -> tuple[date | None, date | None]:
@@ -208,16 +230,9 @@ def period_spans(value: Any) -> tuple[DateSpan | None, DateSpan | None]:
 
 
 def number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
+    """A FHIR decimal/integer as a float; None when it is not a number; `OutOfRange` when it is infinite,
+    NaN or beyond the bounded range (`cds_service.bounded`)."""
+    return finite_number(value)
 
 
 def outcome_text(resource: Any) -> str | None:
@@ -235,8 +250,18 @@ def outcome_text(resource: Any) -> str | None:
     return ""
 
 
+# why a resource of another patient than `context.patientId` was left out (gathering, record, card)
+OTHER_PATIENT = "it belongs to another patient than the hook's patient"
+
 # FHIR `id` syntax (R4 §2.24.0.1): what a reference or an `update` action may carry
 FHIR_ID = r"[A-Za-z0-9\-.]{1,64}"
+_FHIR_ID = re.compile(FHIR_ID)
+
+
+def is_fhir_id(value: object) -> bool:
+    """A FHIR id that is safe in a URL path: the id syntax, and not `.` or `..` (which the syntax allows but
+    which would walk the path: `Patient/..` is the server's base)."""
+    return isinstance(value, str) and _FHIR_ID.fullmatch(value) is not None and value.strip(".") != ""
 
 
 def bundle_resources(bundle: Any) -> list[dict]:
@@ -245,6 +270,37 @@ def bundle_resources(bundle: Any) -> list[dict]:
         return []
     return [entry["resource"] for entry in as_list(bundle.get("entry"))
             if isinstance(entry, dict) and isinstance(entry.get("resource"), dict)]
+
+
+PROBLEM_SEVERITIES = frozenset({"error", "fatal"})
+
+
+def search_matches(bundle: Any) -> tuple[list[dict], str | None]:
+    """A searchset's resources without its OperationOutcome entries, and the problem those report (or None).
+
+    Servers put notes about a search into the Bundle as OperationOutcome entries (`search.mode: "outcome"`).
+    Epic answers an empty search with `total: 0` and one such entry, "Resource request returns no results"
+    (severity warning/information): that is a known empty result, not data and not an error. An entry with
+    severity `error` or `fatal` means the search failed: the category could not be checked.
+    """
+    matches: list[dict] = []
+    problem: str | None = None
+    for entry in as_list(bundle.get("entry")) if isinstance(bundle, dict) else []:
+        if not isinstance(entry, dict) or not isinstance(entry.get("resource"), dict):
+            continue
+        resource = entry["resource"]
+        search = entry.get("search")
+        is_outcome = resource.get("resourceType") == "OperationOutcome" or (
+            isinstance(search, dict) and search.get("mode") == "outcome")
+        if not is_outcome:
+            matches.append(resource)
+            continue
+        if problem is None and resource.get("resourceType") == "OperationOutcome":
+            for issue in as_list(resource.get("issue")):
+                if isinstance(issue, dict) and issue.get("severity") in PROBLEM_SEVERITIES:
+                    problem = outcome_text(resource) or "the search reported an error (OperationOutcome)"
+                    break
+    return matches, problem
 
 
 def resource_key(resource: dict) -> str | None:

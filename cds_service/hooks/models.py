@@ -118,10 +118,16 @@ class AcceptedSuggestion(_Wire):
 
 
 class FeedbackEntry(_Wire):
+    """One feedback item. Besides the spec's `overrideReason`, clients send `overrideReasons` (Epic's
+    documentation uses the plural: a list of OverrideReason objects, or of Codings) and reasons inside an
+    `extension` object (Epic's extension reasons); every one of them is kept."""
+
     card: str = Field(min_length=1, max_length=200)
     outcome: Literal["accepted", "overridden"]
     acceptedSuggestions: list[AcceptedSuggestion] | None = None
     overrideReason: OverrideReason | None = None
+    overrideReasons: list[dict[str, Any]] | None = Field(None, max_length=50)
+    extension: dict[str, Any] | None = None
     outcomeTimestamp: str
 
 

@@ -5,6 +5,11 @@
 | `null`                     | known empty                  | no resources                 |
 | OperationOutcome           | the client hit an error      | `failed` (data-incomplete)   |
 | Bundle / resource          | data                         | resources                    |
+| searchset with an error    | the search failed            | `failed` (data-incomplete)   |
+|   OperationOutcome entry   |                              |                              |
+
+OperationOutcome entries of a searchset (`search.mode: "outcome"`) are never data: one with severity
+information/warning (Epic's "no results") leaves the key known-empty, one with error/fatal fails it.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from typing import Any
 from urllib.parse import quote
 
 from cds_service.errors import BadRequest
-from cds_service.fhir.read import as_list, bundle_resources, outcome_text, text
+from cds_service.fhir.read import as_list, is_fhir_id, outcome_text, search_matches, text
 
 _TOKEN = re.compile(r"\{\{\s*([A-Za-z.]+)\s*\}\}")
 _USER_TOKENS = {
@@ -53,7 +58,13 @@ def fill_tokens(query: str, context: Mapping[str, Any]) -> str:
         if not isinstance(v, (str, int)) or isinstance(v, bool):
             raise BadRequest(f"Prefetch token {{{{{token}}}}} has no value in this request's context.",
                              expression=[f"context.{token.removeprefix('context.')}"])
-        return quote(str(v), safe="/")
+        # every token is an id (patientId, encounterId, a practitioner id): validated as a FHIR id before it
+        # goes into a URL that carries the bearer token; `../` or `?` would move the request elsewhere
+        if not is_fhir_id(str(v)):
+            raise BadRequest(f"`context.{token.removeprefix('context.')}` is not a FHIR id (1-64 letters, digits, "
+                             "'-' and '.'), so no FHIR query can be built from it.",
+                             expression=[f"context.{token.removeprefix('context.')}"])
+        return quote(str(v), safe="")
 
     return _TOKEN.sub(value, query)
 
@@ -96,7 +107,11 @@ def read_prefetch(prefetch: Any, templates: Sequence[PrefetchTemplate]) -> Prefe
         if rtype == "OperationOutcome":
             out.failed[t.key] = _outcome_reason(value)
         elif rtype == "Bundle":
-            out.resources[t.key] = list(bundle_resources(value))
+            matches, problem = search_matches(value)
+            if problem is not None:
+                out.failed[t.key] = f"the EHR's search reported an error: {problem}"
+                continue
+            out.resources[t.key] = matches
             for link in as_list(value.get("link")):
                 if isinstance(link, dict) and link.get("relation") == "next" and text(link.get("url")):
                     out.next_links[t.key] = link["url"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,10 @@ class HookCall:
     fhir_server: str | None
     access_token: str | None
     prefetch: Any
+    # why the access token must not be used (fhirAuthorization for another patient, expired): every FHIR
+    # query then fails with this reason, shown on the data-incomplete card or in the 412
+    token_refusal: str | None = None
+    token_expires_at: float | None = None  # time.monotonic() after which the token is no longer sent
 
 
 def _required_str(obj: dict, name: str, where: str) -> str:
@@ -117,6 +122,9 @@ def parse_hook_call(data: Any, *, expected_hook: str, service_id: str) -> HookCa
         raise BadRequest("`fhirServer` must be a URL string.", expression=["fhirServer"])
     auth = data.get("fhirAuthorization")
     access_token = None
+    token_refusal: str | None = None
+    token_expires_at: float | None = None
+    received = time.monotonic()  # expires_in counts from about now (the EHR issued the token for this call)
     if auth is not None:
         if not isinstance(auth, dict) or not text(auth.get("access_token")):
             raise BadRequest("`fhirAuthorization.access_token` is required when fhirAuthorization is sent.",
@@ -128,6 +136,21 @@ def parse_hook_call(data: Any, *, expected_hook: str, service_id: str) -> HookCa
             raise BadRequest("`fhirAuthorization.token_type` must be 'Bearer'.",
                              expression=["fhirAuthorization.token_type"])
         access_token = auth["access_token"]
+        token_patient = auth.get("patient")
+        if token_patient is not None and token_patient != patient_id:
+            # the token is scoped to another patient: using it would read (or be refused) the wrong chart
+            token_refusal = ("the FHIR access token is for another patient than the hook's patient "
+                             "(fhirAuthorization.patient differs from context.patientId): not used")
+        expires_in = auth.get("expires_in")
+        if expires_in is not None:
+            if isinstance(expires_in, bool) or not isinstance(expires_in, (int, float)) or expires_in != expires_in:
+                raise BadRequest("`fhirAuthorization.expires_in` must be a number of seconds.",
+                                 expression=["fhirAuthorization.expires_in"])
+            if expires_in <= 0:
+                token_refusal = token_refusal or (f"the FHIR access token had already expired (expires_in "
+                                                  f"{expires_in:g} s): not used")
+            else:
+                token_expires_at = received + float(min(expires_in, 10 ** 9))
 
     prefetch = data.get("prefetch")
     if prefetch is not None and not isinstance(prefetch, dict):
@@ -145,4 +168,6 @@ def parse_hook_call(data: Any, *, expected_hook: str, service_id: str) -> HookCa
         fhir_server=fhir_server.rstrip("/") if isinstance(fhir_server, str) else None,
         access_token=access_token,
         prefetch=prefetch,
+        token_refusal=token_refusal,
+        token_expires_at=token_expires_at,
     )

@@ -24,6 +24,8 @@ from typing import Any
 
 import orjson
 
+from cds_service.logsafe import escape
+
 REQUEST_ID: ContextVar[str | None] = ContextVar("cds_request_id", default=None)
 FIELDS = "cds"  # LogRecord attribute holding a dict of structured fields (logger.info(..., extra={FIELDS: {}}))
 FORMAT_ENV = "CDS_LOG_FORMAT"
@@ -67,13 +69,13 @@ class TextFormatter(logging.Formatter):
         extra = []
         request_id = getattr(record, "request_id", None) or REQUEST_ID.get()
         if request_id:
-            extra.append(f"request_id={request_id}")
+            extra.append(f"request_id={escape(str(request_id))}")
         fields = getattr(record, FIELDS, None)
         if isinstance(fields, dict):
             for key, value in fields.items():
                 if isinstance(value, list | tuple):
                     value = ",".join(map(str, value))
-                extra.append(f"{key}={value}")
+                extra.append(f"{key}={escape(str(value))}")  # a request's hookInstance cannot break the line
         return f"{text} {' '.join(extra)}" if extra else text
 
 

@@ -24,8 +24,12 @@ from cds_service.terminology import Terminology
 NO_MEDICATIONS = MedicationIndex({})  # an AllergyIntolerance names its substance itself
 IGNORED_VERIFICATION = {"entered-in-error", "refuted"}
 COUNTED_OBSERVATION = {"final", "amended", "corrected"}
+# enzyme activity units -> U/L (1 µkat/L = 1 µmol/(s·L) = 60 U/L; UCUM writes µ as "u" and · as ".")
 ENZYME_UNITS = {"u/l": 1.0, "iu/l": 1.0, "[iu]/l": 1.0, "u/l.": 1.0, "units/l": 1.0,
-                "ukat/l": 60.0, "µkat/l": 60.0, "μkat/l": 60.0, "nkat/l": 0.06}
+                "ukat/l": 60.0, "µkat/l": 60.0, "μkat/l": 60.0, "nkat/l": 0.06,
+                "umol/(s.l)": 60.0, "µmol/(s.l)": 60.0, "μmol/(s.l)": 60.0, "umol/(s·l)": 60.0,
+                "µmol/(s·l)": 60.0, "μmol/(s·l)": 60.0, "umol/s/l": 60.0, "µmol/s/l": 60.0, "umol/l/s": 60.0,
+                "µmol/l/s": 60.0, "umol/(l.s)": 60.0, "µmol/(l.s)": 60.0, "µmol/(l·s)": 60.0}
 POSITIVE_CODES = {"pos", "a", "det", "aa", "h", "10828004", "260373001", "52101004"}
 NEGATIVE_CODES = {"neg", "n", "nd", "260385009", "260415000", "2667000"}
 
@@ -34,8 +38,17 @@ def condition_entry(resource: dict, terminology: Terminology) -> ConditionEntry 
     coded = codings(resource.get("code"))
     found = [terminology.condition_classes(s, c) for s, c, _d in coded]
     classes = frozenset().union(*found) if found else frozenset()
+    matched_by = "code"
     if not classes:
-        return None  # most of a problem list: no rule reads it
+        if any(terminology.classifies_whole_system(s) for s, _c, _d in coded):
+            return None  # an ICD-10 code outside every class: known not to be one (profiled: most problem lists)
+        # no recognised code: the clinical term in the text or a coding's display ("Leberzirrhose")
+        concept = resource.get("code")
+        words = [concept.get("text")] + [d for _s, _c, d in coded] if isinstance(concept, dict) else []
+        classes = terminology.condition_from_text(" . ".join(w for w in words if isinstance(w, str)))
+        if not classes:
+            return None  # most of a problem list: no rule reads it
+        matched_by = "text"
     verification = status_code(resource.get("verificationStatus"))
     if verification in IGNORED_VERIFICATION:
         return None
@@ -53,6 +66,7 @@ def condition_entry(resource: dict, terminology: Terminology) -> ConditionEntry 
         verification_status=verification,
         onset=parse_date(resource.get("onsetDateTime")) or onset_start,
         recorded=parse_date(resource.get("recordedDate")),
+        matched_by=matched_by,
     )
 
 
@@ -146,11 +160,12 @@ def lab_result(resource: dict, terminology: Terminology, not_before: date | None
             raise Unreadable(f"{ref}: valueQuantity is not a number with a unit")
         raw_value = number(q.get("value"))
         raw_unit = text(q.get("code")) or text(q.get("unit")) or ""
-        original = f"{q.get('value')} {raw_unit}".strip()
+        original = f"{q.get('value')} {raw_unit}".strip()[:80]
         factor = ENZYME_UNITS.get(raw_unit.lower()) if classes & {"alt", "ast"} else None
         if classes & {"alt", "ast"}:
             if factor is None:
-                raise Unreadable(f"{ref}: unit '{raw_unit}' is not an enzyme activity unit (U/L, IU/L, µkat/L)")
+                raise Unreadable(f"{ref}: unit '{raw_unit[:20]}' is not an enzyme activity unit "
+                                 "(U/L, IU/L, µkat/L, nkat/L, µmol/(s·L))")
             value, unit = raw_value * factor, "U/L"  # type: ignore[operator]
         else:
             value, unit = raw_value, raw_unit or None

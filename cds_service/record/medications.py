@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
+from cds_service.bounded import OutOfRange, add_days, finite_number
 from cds_service.fhir.read import (
     DateSpan,
     as_list,
@@ -15,12 +16,14 @@ from cds_service.fhir.read import (
     date_span,
     number,
     reference,
+    reference_id,
     resource_key,
     text,
 )
 from cds_service.memo import request_memo
 from cds_service.record.model import MedicationUse
 from cds_service.terminology import Ingredient, Product, Terminology
+from cds_service.terminology.systems import RXNORM, canonical
 
 CURRENT = {
     "MedicationRequest": {"active", "on-hold"},
@@ -66,9 +69,8 @@ class MedicationIndex:
                 if isinstance(c, dict) and c.get("resourceType") == "Medication" and c.get("id") == ref[1:]:
                     return c, ref
             return None, ref
-        parts = ref.rstrip("/").split("/")
-        key = "/".join(parts[-2:]) if len(parts) >= 2 else ref
-        return self._by_ref.get(key), ref
+        mid = reference_id(resource.get("medicationReference"), "Medication")  # relative, absolute, _history
+        return (self._by_ref.get(f"Medication/{mid}") if mid else None), ref
 
 
 def identify(resource: dict, index: MedicationIndex, terminology: Terminology) -> tuple[Product | None, str, str]:
@@ -165,7 +167,7 @@ def _ratio_mg(ratio: object) -> float | None:
     den_value = number(den.get("value")) or 1.0
     if value is None or unit not in MG_FACTOR:
         return None
-    return value * MG_FACTOR[unit] / den_value
+    return finite_number(value * MG_FACTOR[unit] / den_value, "strength") if den_value else None
 
 
 def daily_dose(resource: dict) -> tuple[float | None, str | None]:
@@ -199,7 +201,7 @@ def daily_dose(resource: dict) -> tuple[float | None, str | None]:
         unit_code = repeat.get("periodUnit") if isinstance(repeat.get("periodUnit"), str) else "d"
         if unit_code in PER_DAY and period > 0:
             per_day = frequency / period * PER_DAY[unit_code]
-    return amount * per_day, unit
+    return finite_number(amount * per_day, "daily dose"), unit
 
 
 def _supply_days(dispense: dict) -> float | None:
@@ -285,7 +287,7 @@ def exposure(resource: dict, today: date | None = None) -> Exposure:
         if supply is not None and start is not None:
             last_authored = d.latest(authored, "authoredOn") or d.latest(validity.get("start"),
                                                                         "validityPeriod.start")
-            end = (last_authored or start) + timedelta(days=max(supply - 1, 0))
+            end = add_days(last_authored or start, max(supply - 1, 0), "supply end")
             return Exposure(start, end, last_authored, tuple(d.notes))
         end = d.latest(validity.get("end"), "validityPeriod.end")
         event = d.latest(authored, "authoredOn") if authored is not None else start
@@ -310,7 +312,7 @@ def exposure(resource: dict, today: date | None = None) -> Exposure:
         supply = resource.get("daysSupply")
         days = number(supply.get("value")) if isinstance(supply, dict) else None
         if handed is not None:
-            end = handed + timedelta(days=max((days or 1) - 1, 0))
+            end = add_days(handed, max((days or 1) - 1, 0), "supply end")
             return Exposure(d.earliest(resource.get(element)), end, handed, tuple(d.notes))
         return Exposure()
     return Exposure()
@@ -336,7 +338,14 @@ def medication_use(resource: dict, index: MedicationIndex, terminology: Terminol
     rtype = resource.get("resourceType")
     status = resource.get("status") if isinstance(resource.get("status"), str) else "unknown"
     _check_medication_element(resource)
-    seen = exposure(resource, today)
+    problems: tuple[str, ...] = ()
+    try:
+        seen = exposure(resource, today)
+    except OutOfRange as err:
+        if not draft:
+            raise  # a record on file: unreadable, skipped and said so
+        # a draft is still the order to check: its dates are unknown, and the card says so
+        seen, problems = Exposure(), (f"{err}: its dates were not used",)
     start, end = seen.start, seen.end
     if draft:
         current = False
@@ -355,7 +364,12 @@ def medication_use(resource: dict, index: MedicationIndex, terminology: Terminol
     product, matched_by, display = identify(resource, index, terminology)
     if product is None and not display.startswith(UNRESOLVED):
         return None  # a medicine no rule knows (a statin, an inhaler): nothing to compute for it
-    amount, unit = daily_dose(resource)
+    try:
+        amount, unit = daily_dose(resource)
+    except OutOfRange as err:
+        if not draft:
+            raise
+        amount, unit, problems = None, None, (*problems, f"{err}: its dose was not used")
     if unit == "unit" and product is not None and product.rxcui is None and matched_by == "text":
         # a text-only product ("naltrexone 4.5 mg capsule"): take the strength from the text
         m = _STRENGTH_IN_TEXT.search(display)
@@ -377,8 +391,9 @@ def medication_use(resource: dict, index: MedicationIndex, terminology: Terminol
         daily_amount=amount,
         daily_unit=unit,
         route=(product.dose_form if product else None),
-        rxnorm_codes=tuple(c for s, c, _d in codings(resource.get("medicationCodeableConcept")) if c and s
-                           and "rxnorm" in s),
+        rxnorm_codes=tuple(c for s, c, _d in codings(resource.get("medicationCodeableConcept")) if c
+                           and canonical(s) == RXNORM),  # Epic sends RxNorm as urn:oid:2.16.840.1.113883.6.88
         product_classes=product.classes if product else frozenset(),
         raw=resource,
+        problems=problems,
     )

@@ -34,6 +34,7 @@ class MedicationUse:
     rxnorm_codes: tuple[str, ...] = ()
     product_classes: frozenset[str] = frozenset()  # e.g. {"cough-medicine"}, {"extended-release-injection"}
     raw: dict | None = field(default=None, compare=False, repr=False)  # the resource, for update suggestions
+    problems: tuple[str, ...] = ()  # a draft's elements that were out of range and not used (data-incomplete)
 
     def has(self, ingredient_class: str) -> bool:
         return any(ingredient_class in i.classes for i in self.ingredients)
@@ -70,6 +71,7 @@ class ConditionEntry:
     verification_status: str | None
     onset: date | None = None
     recorded: date | None = None
+    matched_by: str = "code"  # "code" (a recognised code, or a site ConceptMap entry) | "text" (a clinical term)
 
     @property
     def is_active(self) -> bool:
@@ -128,6 +130,69 @@ class AllergyEntry:
 
 
 @dataclass(slots=True)
+class SkipGroup:
+    resource_type: str
+    reason: str
+    count: int = 0
+    first_refs: list[str] = field(default_factory=list)
+
+
+class SkippedResources:
+    """Resources left out of the record (unreadable, or another patient's), summarised by type and reason.
+
+    A hostile or broken source can send 100,000 unreadable results: the card and the log must not grow with
+    them. So this keeps counts per (type, reason) and the first few references of each, and at most
+    `MAX_GROUPS` distinct reasons (the rest are counted under "other reasons").
+    """
+
+    FIRST_REFS = 3
+    MAX_GROUPS = 12
+    MAX_REASON = 120
+    OTHER = "other reasons"
+
+    __slots__ = ("_groups", "total")
+
+    def __init__(self) -> None:
+        self._groups: dict[tuple[str, str], SkipGroup] = {}
+        self.total = 0
+
+    def add(self, ref: str, reason: str) -> None:
+        """`ref` "Type/id" (or a bare type); `reason` a short sentence without the ref."""
+        rtype = ref.split("/", 1)[0][:64] or "resource"
+        reason = reason[: self.MAX_REASON]
+        key = (rtype, reason)
+        group = self._groups.get(key)
+        if group is None:
+            if len(self._groups) >= self.MAX_GROUPS:
+                key = (rtype, self.OTHER)
+                group = self._groups.get(key)
+            if group is None:
+                group = self._groups[key] = SkipGroup(*key)
+        group.count += 1
+        self.total += 1
+        if len(group.first_refs) < self.FIRST_REFS:
+            group.first_refs.append(ref[:140])
+
+    def groups(self) -> list[SkipGroup]:
+        return list(self._groups.values())
+
+    def refs(self) -> list[str]:
+        """Every reference kept (the first few of each group)."""
+        return [r for g in self._groups.values() for r in g.first_refs]
+
+    def log_summary(self) -> str:
+        """One line for the log: "Observation x25000 (no readable effective date: Observation/a, ...)"."""
+        return "; ".join(f"{g.resource_type} x{g.count} ({g.reason}: {', '.join(g.first_refs)})"
+                         for g in self._groups.values())
+
+    def __len__(self) -> int:
+        return self.total
+
+    def __bool__(self) -> bool:
+        return self.total > 0
+
+
+@dataclass(slots=True)
 class PatientRecord:
     """The patient as the rules see it, on `today`."""
 
@@ -141,7 +206,9 @@ class PatientRecord:
     allergies: list[AllergyEntry] = field(default_factory=list)
     # data categories the service could not obtain -> why (prefetch key name -> reason)
     unavailable: dict[str, str] = field(default_factory=dict)
-    # resources that were skipped as malformed ("Observation/x: <reason>"), for the log and data-incomplete
+    # resources left out (unreadable, another patient's, a draft's unusable element), for data-incomplete
+    skipped_resources: SkippedResources = field(default_factory=SkippedResources)
+    # checks that failed on this call ("check 'x' could not be completed ..."), for data-incomplete
     skipped: list[str] = field(default_factory=list)
     # draft orders whose medication could not be identified -> why (the order could not be checked)
     unresolved_orders: dict[str, str] = field(default_factory=dict)

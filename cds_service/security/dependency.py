@@ -27,7 +27,8 @@ logger = logging.getLogger(__name__)
 
 PATH_KINDS = ("discovery", "service", "feedback")
 
-# What the caller can do about each failure; deliberately generic (no key ids, no expected values).
+# What the caller can do about each failure. The answer also carries the failure's message, which names
+# what was expected where that helps (an audience is not a secret); it never contains the token.
 _HINTS = {
     "missing-token": "send `Authorization: Bearer <JWT>` signed by a trusted CDS client.",
     "malformed-token": "send a compact JWS with header alg/kid/typ and claims iss, aud, exp, iat, jti.",
@@ -38,7 +39,8 @@ _HINTS = {
     "expired": "send a freshly issued token on every call.",
     "not-yet-valid": "check the client's clock.",
     "too-old": "send a freshly issued token on every call.",
-    "wrong-audience": "set `aud` to the exact URL of the endpoint called.",
+    "wrong-audience": "the service computes the expected `aud` from CDS_PUBLIC_BASE_URL; an issuer may accept "
+    "more values with `audiences`.",
     "replay": "use a new `jti` on every call.",
     "untrusted-tenant": "the tenant must be registered with this service for this issuer.",
 }
@@ -83,7 +85,10 @@ async def authenticate(
     if verifier is None:
         raise RuntimeError("auth_mode is 'jwt' but no JwtVerifier was configured")
     audiences = audiences_for(settings, kind, service_id)
-    return await verifier.verify(request.headers.get("authorization"), audiences)
+    given = request.headers.getlist("authorization")
+    if len(given) > 1:  # which one would a proxy, a log or another server have checked? refuse the ambiguity
+        raise AuthError("malformed-token", "more than one Authorization header")
+    return await verifier.verify(given[0] if given else None, audiences)
 
 
 def log_auth_failure(err: AuthError) -> None:
@@ -104,7 +109,7 @@ def auth_error_response(err: AuthError, *, log: bool = True) -> JSONResponse:
     if log:
         log_auth_failure(err)
     observe_jwt_reject(err.kind)
-    diagnostics = f"JWT rejected: {err.kind}. {_HINTS.get(err.kind, '')}".strip()
+    diagnostics = f"JWT rejected: {err.kind}: {err.message}. {_HINTS.get(err.kind, '')}".strip()
     return JSONResponse(
         operation_outcome(diagnostics, code="security"),
         status_code=401,
@@ -136,5 +141,9 @@ def cors_options(settings: Settings) -> dict[str, object]:
         "allow_methods": ["GET", "POST", "OPTIONS"],
         "allow_headers": ["Authorization", "Content-Type"],
         "allow_credentials": False,
+        # Chromium asks before a public https page (the hosted Sandbox) calls a private address (a service on
+        # localhost or the intranet): `Access-Control-Request-Private-Network: true` is answered with
+        # `Access-Control-Allow-Private-Network: true` for the allowed origins; other origins still get 400
+        "allow_private_network": True,
         "max_age": 600,
     }

@@ -6,7 +6,13 @@ Shape (every field but `iss` optional)::
                   "jwks_file": "keys/ehr.jwks.json",          # relative to this file
                   "jwks": {"keys": [ ...public JWKs... ]},
                   "jku": ["https://ehr.example.org/.well-known/jwks.json"],
-                  "tenants": ["t1"]}]}
+                  "tenants": ["t1"],
+                  "profile": "epic",                            # client profile of the responses
+                  "audiences": ["https://cds.example.org/hooks"]}]}  # accepted `aud` values, besides the URL
+
+`profile` (default `generic`) says which client profile shapes the responses to this issuer's calls;
+`audiences` lists `aud` values accepted in addition to the URL computed from `CDS_PUBLIC_BASE_URL` (Epic's
+`aud` is whatever the analyst typed into its configuration).
 
 Keys given in `jwks_file`/`jwks` are trusted as they are; a JWT header `jku` is fetched only when that
 exact URL is listed in the issuer's `jku`. Only public signing keys are accepted: a file holding a private
@@ -28,7 +34,8 @@ import yaml
 
 logger = logging.getLogger(__name__)
 
-_ENTRY_FIELDS = frozenset({"iss", "jwks_file", "jwks", "jku", "tenants"})
+_ENTRY_FIELDS = frozenset({"iss", "jwks_file", "jwks", "jku", "tenants", "profile", "audiences"})
+CLIENT_PROFILES = ("generic", "sandbox", "epic", "oracle")  # cds_service.profiles (a public contract)
 # JWK members that only a private (or symmetric) key has (RFC 7518 §6.2.2, §6.3.2, §6.4.1).
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 _ASYMMETRIC_KTY = frozenset({"EC", "RSA", "OKP"})
@@ -83,6 +90,8 @@ class TrustedIssuer:
     keys: Mapping[str, PublicJwk] = field(default_factory=dict)
     jku: tuple[str, ...] = ()
     tenants: frozenset[str] | None = None  # None: any (or no) tenant
+    profile: str = "generic"  # client profile of the responses (cds_service.profiles)
+    audiences: tuple[str, ...] = ()  # accepted `aud` values besides the computed endpoint URL
 
 
 @dataclass(frozen=True)
@@ -202,9 +211,20 @@ def parse_trusted_issuers(data: Any, *, base_dir: Path, source: str = "<inline>"
                 raise ValueError(f"{where}: `tenants` must be a list of non-empty strings")
             tenants = frozenset(raw)
 
+        profile = entry.get("profile", "generic")
+        if profile not in CLIENT_PROFILES:
+            raise ValueError(f"{where}: `profile` must be one of {', '.join(CLIENT_PROFILES)}; got {profile!r}")
+        audiences_raw = entry.get("audiences", [])
+        if isinstance(audiences_raw, str):
+            audiences_raw = [audiences_raw]
+        if not isinstance(audiences_raw, list) or not all(isinstance(a, str) and a for a in audiences_raw):
+            raise ValueError(f"{where}: `audiences` must be a list of non-empty strings (the `aud` values the "
+                             "EHR sends, e.g. the URL typed into its configuration)")
+
         if not keys and not jku:
             raise ValueError(f"{where}: no keys: give `jwks_file`, `jwks` or an allowlisted `jku`")
-        issuers[iss] = TrustedIssuer(iss=iss, keys=keys, jku=jku, tenants=tenants)
+        issuers[iss] = TrustedIssuer(iss=iss, keys=keys, jku=jku, tenants=tenants, profile=profile,
+                                     audiences=tuple(audiences_raw))
     if not issuers:
         logger.warning("%s lists no trusted issuer: every authenticated call will be refused", source)
     return TrustedIssuers(issuers=issuers, source=source)

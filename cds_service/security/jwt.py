@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import httpx
 import jwt
 
+from cds_service.bounded import epoch_seconds
 from cds_service.security.issuers import (
     PublicJwk,
     TrustedIssuer,
@@ -113,6 +114,8 @@ class VerifiedClient:
     kid: str
     jti: str
     tenant: str | None = None
+    sub: str | None = None  # Epic: the CDS client id configured for the service
+    profile: str = "generic"  # the issuer's client profile (cds_service.profiles)
 
 
 class ReplayCache(Protocol):
@@ -260,7 +263,9 @@ class JwtVerifier:
         if key is None:
             raise fail("disallowed-algorithm", f"alg {_log_safe(alg)[:40]!r} does not fit the `kid` key")
 
-        claims = self._decode_verified(token, key, alg, audiences, fail)
+        accepted = list(dict.fromkeys([*audiences, *issuer.audiences]))
+        claims = self._decode_verified(token, key, alg, accepted, fail, computed=audiences,
+                                       declared=issuer.audiences)
         now = self._clock()
         skew = self.settings.jwt_clock_skew_seconds
         exp = self._numeric_claim(claims, "exp", fail)
@@ -271,13 +276,16 @@ class JwtVerifier:
             raise fail("not-yet-valid", "the JWT was issued in the future (`iat`); check the client's clock")
         nbf = claims.get("nbf")
         if nbf is not None:
-            if isinstance(nbf, bool) or not isinstance(nbf, int | float):
-                raise fail("malformed-token", "the `nbf` claim must be a number")
+            nbf = self._numeric_claim(claims, "nbf", fail)
             if nbf > now + skew:
                 raise fail("not-yet-valid", "the JWT is not valid yet (`nbf`)")
         max_age = self.settings.jwt_max_age_seconds
         if iat < now - max_age - skew:
             raise fail("too-old", f"the JWT was issued more than {max_age} s ago (`iat`)")
+
+        sub = claims.get("sub")
+        if sub is not None and (not isinstance(sub, str) or not sub):
+            raise fail("malformed-token", "the `sub` claim must be a non-empty string (the CDS client id)")
 
         tenant = claims.get("tenant")
         if tenant is not None and not isinstance(tenant, str):
@@ -299,7 +307,7 @@ class JwtVerifier:
             first_time = await first_time
         if not first_time:
             raise fail("replay", "this `jti` was already used; send a fresh token on every call")
-        return VerifiedClient(iss=iss, kid=kid, jti=jti, tenant=tenant)
+        return VerifiedClient(iss=iss, kid=kid, jti=jti, tenant=tenant, sub=sub, profile=issuer.profile)
 
     # ------------------------------------------------------------------ steps
     @staticmethod
@@ -340,6 +348,9 @@ class JwtVerifier:
         alg: str,
         audiences: Sequence[str],
         fail: Callable[[str, str], AuthError],
+        *,
+        computed: Sequence[str] = (),
+        declared: Sequence[str] = (),
     ) -> dict[str, Any]:
         try:
             return jwt.decode(
@@ -365,7 +376,15 @@ class JwtVerifier:
         except jwt.MissingRequiredClaimError:
             raise fail("wrong-audience", "the JWT has no `aud` claim") from None
         except jwt.InvalidAudienceError:
-            raise fail("wrong-audience", "`aud` is not the URL of the endpoint called") from None
+            # an audience is not a secret: say what was expected and which setting produces it
+            expected = " or ".join(f"'{a}'" for a in computed) or "(none)"
+            message = (f"`aud` is not the URL of the endpoint called: expected {expected}, computed from "
+                       "CDS_PUBLIC_BASE_URL (set it to the base URL the EHR was given)")
+            if declared:
+                message += ", or one of this issuer's `audiences`: " + ", ".join(f"'{a}'" for a in declared)
+            else:
+                message += ", or list the EHR's configured `aud` in this issuer's `audiences` (CDS_TRUSTED_ISSUERS)"
+            raise fail("wrong-audience", message) from None
         except jwt.PyJWTError:
             raise fail("malformed-token", "the JWT could not be decoded") from None
 
@@ -374,9 +393,11 @@ class JwtVerifier:
         value = claims.get(name)
         if value is None:
             raise fail("malformed-token", f"the `{name}` claim is required")
-        if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
-            raise fail("malformed-token", f"the `{name}` claim must be a number of seconds since the epoch")
-        return float(value)
+        try:  # the bounded conversion: a 400-digit integer or Infinity is a malformed token, not a 500
+            return epoch_seconds(value, name)
+        except (TypeError, ValueError):
+            raise fail("malformed-token", f"the `{name}` claim must be a number of seconds since the epoch "
+                       "(finite, before year 2201)") from None
 
     # ------------------------------------------------------------------ keys
     async def _find_key(self, issuer: TrustedIssuer, kid: str, jku: str | None) -> PublicJwk | None:

@@ -6,7 +6,15 @@ Use: one `Store(settings.database_url, settings.patient_hash_key)` per process; 
 `format_report(store.analytics(since, until))` / `report_json(...)` for the report command.
 """
 
-from cds_service.store.report import ReasonCount, RuleStats, SuggestionStats, format_report, report_json
+from cds_service.store.report import (
+    DailyStats,
+    ReasonCount,
+    RuleStats,
+    SuggestionStats,
+    daily_json,
+    format_report,
+    report_json,
+)
 from cds_service.store.store import (
     FeedbackError,
     FeedbackItem,
@@ -18,6 +26,7 @@ from cds_service.store.store import (
 )
 
 __all__ = [
+    "DailyStats",
     "FeedbackError",
     "FeedbackItem",
     "IssuedCard",
@@ -26,6 +35,7 @@ __all__ = [
     "RuleStats",
     "Store",
     "SuggestionStats",
+    "daily_json",
     "dedupe_key",
     "format_report",
     "normalise_url",

@@ -85,6 +85,10 @@ class CardRow(Base):
     indicator: Mapped[str] = mapped_column(String(16))
     summary: Mapped[str] = mapped_column(Text)
     issued_at: Mapped[datetime] = mapped_column(index=True)
+    # the verified JWT `iss` and `tenant` of the call that received the card (None: auth off); feedback on
+    # the card is accepted only from the same issuer and tenant (migration 0002)
+    issuer: Mapped[str | None] = mapped_column(Text)
+    tenant: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index("ix_issued_card_rule_id_issued_at", "rule_id", "issued_at"),)
 
@@ -129,6 +133,20 @@ class FeedbackRow(Base):
     dedupe_key: Mapped[str] = mapped_column(String(64), unique=True)
 
 
+class FeedbackReasonRow(Base):
+    """Every override reason of one feedback event, in the order sent (`overrideReason`, `overrideReasons`,
+    EHR extension reasons); `feedback.reason_system/code` keep the first one."""
+
+    __tablename__ = "feedback_reason"
+
+    feedback_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("feedback.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    system: Mapped[str | None] = mapped_column(Text)
+    code: Mapped[str] = mapped_column(Text)
+
+
 class AcceptedSuggestionRow(Base):
     __tablename__ = "feedback_accepted_suggestion"
 
@@ -166,6 +184,7 @@ __all__ = [
     "AcceptedSuggestionRow",
     "Base",
     "CardRow",
+    "FeedbackReasonRow",
     "FeedbackRow",
     "JwtReplayRow",
     "OverrideReasonRow",

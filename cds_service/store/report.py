@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+
+NON_ADHERENCE_SYSTEM = "http://terminology.hl7.org/CodeSystem/non-adherence-reason-codes"
 
 
 @dataclass(frozen=True)
@@ -20,6 +23,7 @@ class ReasonCount:
     display: str | None  # looked up from the reasons the card was issued with (None: not one we offered)
     count: int
     system: str | None = None
+    non_adherence: tuple[str, str] | None = None  # the HL7 non-adherence reason (code, display) it stands for
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,7 @@ class SuggestionStats:
 class RuleStats:
     """Override analytics of one rule over the cards it issued in the requested period.
 
-    `accepted` / `overridden` count cards (not feedback events) with at least one feedback of that outcome;
+    `accepted` / `overridden` count cards (not feedback events) by their latest feedback's outcome;
     `override_rate` = overridden / (accepted + overridden), None when no card of the rule got feedback.
     `override_reasons`: most frequent first, as (code, display, count) via `top_reasons`.
     """
@@ -50,6 +54,8 @@ class RuleStats:
     overridden: int
     override_reasons: tuple[ReasonCount, ...] = ()
     suggestions: tuple[SuggestionStats, ...] = ()
+    # cards overridden per HL7 non-adherence reason code (code, display, cards), most frequent first
+    non_adherence: tuple[tuple[str, str, int], ...] = ()
 
     @property
     def override_rate(self) -> float | None:
@@ -63,6 +69,28 @@ class RuleStats:
     @property
     def suggestion_acceptance(self) -> list[tuple[str, int, int]]:
         return [(s.label, s.issued, s.accepted) for s in self.suggestions]
+
+
+@dataclass(frozen=True)
+class DailyStats:
+    """One rule on one UTC day: cards issued that day, and how many of them were accepted / overridden."""
+
+    rule_id: str
+    day: date
+    issued: int
+    accepted: int
+    overridden: int
+
+    @property
+    def override_rate(self) -> float | None:
+        answered = self.accepted + self.overridden
+        return self.overridden / answered if answered else None
+
+
+def daily_json(days: Sequence[DailyStats]) -> list[dict[str, Any]]:
+    """JSON-ready form of `Store.daily` (the dashboard's override rate over time)."""
+    return [{"rule_id": d.rule_id, "day": d.day.isoformat(), "issued": d.issued, "accepted": d.accepted,
+             "overridden": d.overridden, "override_rate": d.override_rate} for d in days]
 
 
 def _pct(rate: float | None) -> str:
@@ -97,6 +125,10 @@ def format_report(stats: Sequence[RuleStats], *, max_reasons: int = 5) -> str:
                 lines.append(f"      {r.count:>6}  {_clip(name, 80)}")
             if len(s.override_reasons) > max_reasons:
                 lines.append(f"      ... {len(s.override_reasons) - max_reasons} more")
+        if s.non_adherence:
+            lines.append("    HL7 non-adherence reasons:")
+            for code, disp, n in s.non_adherence:
+                lines.append(f"      {n:>6}  {_clip(f'{code} ({disp})', 80)}")
         if s.suggestions:
             lines.append("    suggestions (accepted / issued):")
             for sg in s.suggestions:
@@ -121,8 +153,14 @@ def report_json(stats: Sequence[RuleStats]) -> list[dict[str, Any]]:
             "overridden": s.overridden,
             "override_rate": s.override_rate,
             "override_reasons": [
-                {"system": r.system, "code": r.code, "display": r.display, "count": r.count}
+                {"system": r.system, "code": r.code, "display": r.display, "count": r.count,
+                 "non_adherence": None if r.non_adherence is None else
+                 {"system": NON_ADHERENCE_SYSTEM, "code": r.non_adherence[0], "display": r.non_adherence[1]}}
                 for r in s.override_reasons
+            ],
+            "non_adherence_reasons": [
+                {"system": NON_ADHERENCE_SYSTEM, "code": code, "display": disp, "count": n}
+                for code, disp, n in s.non_adherence
             ],
             "suggestions": [
                 {

@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from sqlalchemy import (
     func,
     insert,
     inspect,
+    literal_column,
     make_url,
     or_,
     select,
@@ -49,13 +50,15 @@ from cds_service.store.checkpoint import WalCheckpointer
 from cds_service.store.models import (
     AcceptedSuggestionRow,
     CardRow,
+    FeedbackReasonRow,
     FeedbackRow,
     JwtReplayRow,
     OverrideReasonRow,
     SuggestionRow,
     as_utc,
 )
-from cds_service.store.report import ReasonCount, RuleStats, SuggestionStats
+from cds_service.store.non_adherence import non_adherence
+from cds_service.store.report import DailyStats, ReasonCount, RuleStats, SuggestionStats
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +99,14 @@ class FeedbackItem:
     reason_code: str | None
     user_comment: str | None  # clinician free text: stored, never logged
     outcome_timestamp: datetime
+    # every reason sent ((system, code), in order: overrideReason, overrideReasons, extension reasons);
+    # empty: the one in reason_system/reason_code (if any)
+    reasons: tuple[tuple[str | None, str], ...] = ()
+
+    def all_reasons(self) -> tuple[tuple[str | None, str], ...]:
+        if self.reasons:
+            return self.reasons
+        return ((self.reason_system, self.reason_code),) if self.reason_code else ()
 
 
 class FeedbackError(Exception):
@@ -128,13 +139,16 @@ def dedupe_key(item: FeedbackItem) -> str:
         item.reason_system,
         item.reason_code,
     ]
+    extra = item.all_reasons()[1:]
+    if extra:  # several reasons: part of the event's identity (one reason: the same key as before)
+        payload.append([list(r) for r in extra])
     return hashlib.sha256(json.dumps(payload, separators=(",", ":")).encode()).hexdigest()
 
 
 # the ledger's columns in the order `record_issued` sends them (checked against the models at start-up)
 LEDGER_COLUMNS = {
     "card": ("card_uuid", "service_id", "hook", "hook_instance", "patient_hash", "rule_id", "indicator", "summary",
-             "issued_at"),
+             "issued_at", "issuer", "tenant"),
     "suggestion": ("card_uuid", "suggestion_uuid", "position", "label"),
     "reason": ("card_uuid", "system", "code", "display"),
 }
@@ -360,8 +374,13 @@ class Store:
         patient_id: str,
         cards: Sequence[IssuedCard],
         issued_at: datetime | None = None,
+        issuer: str | None = None,
+        tenant: str | None = None,
     ) -> None:
-        """Remember the cards of one hook call, in one transaction committed before returning."""
+        """Remember the cards of one hook call, in one transaction committed before returning.
+
+        `issuer`/`tenant`: the verified JWT client that receives the cards (None with auth off); only it may
+        post feedback on them."""
         if not cards:
             return
         at = as_utc(issued_at) if issued_at is not None else utcnow()
@@ -369,7 +388,7 @@ class Store:
         stamp: Any = at.replace(tzinfo=None).isoformat(" ", "microseconds") if self.dialect == "sqlite" else at
         patient_hash = self.patient_hash(patient_id)
         card_rows = [(c.uuid, service_id, hook, hook_instance, patient_hash, c.rule_id, c.indicator, c.summary,
-                      stamp) for c in cards]
+                      stamp, issuer, tenant) for c in cards]
         suggestion_rows = [(c.uuid, s.uuid, i, s.label) for c in cards for i, s in enumerate(c.suggestions)]
         reason_rows = [(c.uuid, *reason) for c in cards for reason in c.override_reasons]
         # Driver-level executemany on a pooled connection (measured: 0.2 ms instead of 0.6 ms through Core
@@ -402,12 +421,14 @@ class Store:
 
     # --- feedback ------------------------------------------------------------------------------
 
-    def record_feedback(self, service_id: str, items: Sequence[FeedbackItem]) -> int:
+    def record_feedback(self, service_id: str, items: Sequence[FeedbackItem], *, issuer: str | None = None,
+                        tenant: str | None = None) -> int:
         """Validate every item, then store the new ones; returns how many were newly stored.
 
         Raises FeedbackError (and stores nothing) if any item names an unknown card, a card issued by
-        another service, a suggestion not of that card, or an unknown outcome. Posting the same feedback
-        again stores nothing new (unique dedupe key + INSERT .. ON CONFLICT DO NOTHING).
+        another service, a card issued to another issuer or tenant (reported as unknown: a client learns
+        nothing about others' cards), a suggestion not of that card, or an unknown outcome. Posting the same
+        feedback again stores nothing new (unique dedupe key + INSERT .. ON CONFLICT DO NOTHING).
         """
         if not items:
             return 0
@@ -419,13 +440,15 @@ class Store:
         received_at = utcnow()
         with self._write() as conn:
             services: dict[str, str] = {}
+            owners: dict[str, tuple[str | None, str | None]] = {}
             suggestions: set[tuple[str, str]] = set()
             for chunk in _chunks(card_ids):
-                services.update(
-                    conn.execute(
-                        select(CardRow.card_uuid, CardRow.service_id).where(CardRow.card_uuid.in_(chunk))
-                    ).all()
-                )
+                for card_uuid, card_service, card_issuer, card_tenant in conn.execute(
+                    select(CardRow.card_uuid, CardRow.service_id, CardRow.issuer, CardRow.tenant)
+                    .where(CardRow.card_uuid.in_(chunk))
+                ):
+                    services[card_uuid] = card_service
+                    owners[card_uuid] = (card_issuer, card_tenant)
                 suggestions.update(
                     conn.execute(
                         select(SuggestionRow.card_uuid, SuggestionRow.suggestion_uuid).where(
@@ -434,10 +457,10 @@ class Store:
                     ).all()
                 )
             for n, item in enumerate(items):
-                issuer = services.get(item.card)
-                if issuer is None:
+                card_service = services.get(item.card)
+                if card_service is None or owners[item.card] != (issuer, tenant):
                     raise FeedbackError(f"feedback[{n}]: unknown card {item.card!r}")
-                if issuer != service_id:
+                if card_service != service_id:
                     raise FeedbackError(f"feedback[{n}]: card {item.card!r} was not issued by this service")
                 for suggestion in item.accepted_suggestions:
                     if (item.card, suggestion) not in suggestions:
@@ -465,6 +488,11 @@ class Store:
                 if feedback_id is None:
                     continue  # already stored (earlier post, or twice in this one)
                 stored += 1
+                reasons = item.all_reasons()
+                if reasons:
+                    conn.execute(insert(FeedbackReasonRow), [
+                        {"feedback_id": feedback_id, "position": i, "system": system, "code": code}
+                        for i, (system, code) in enumerate(reasons)])
                 accepted = sorted(set(item.accepted_suggestions))
                 if accepted:
                     conn.execute(
@@ -502,7 +530,9 @@ class Store:
         expired JWT replay entries. Returns the number of rows removed (all tables)."""
         cutoff = as_utc(older_than)
         old_cards = select(CardRow.card_uuid).where(CardRow.issued_at < cutoff)
+        old_feedback = select(FeedbackRow.id).where(FeedbackRow.card_uuid.in_(old_cards))
         statements = [
+            delete(FeedbackReasonRow).where(FeedbackReasonRow.feedback_id.in_(old_feedback)),
             delete(AcceptedSuggestionRow).where(AcceptedSuggestionRow.card_uuid.in_(old_cards)),
             delete(FeedbackRow).where(FeedbackRow.card_uuid.in_(old_cards)),
             delete(OverrideReasonRow).where(OverrideReasonRow.card_uuid.in_(old_cards)),
@@ -519,62 +549,118 @@ class Store:
 
     # --- analytics -----------------------------------------------------------------------------
 
-    def analytics(self, since: datetime | None = None, until: datetime | None = None) -> list[RuleStats]:
-        """Per rule id, over the cards issued in [since, until): issued, accepted, overridden, override
-        rate, override reasons (most frequent first, display from the issued card), suggestion acceptance.
-
-        Accepted / overridden / reason counts count cards (a card posted twice with different timestamps
-        counts once). All aggregation happens in SQL; one consistent snapshot.
-        """
+    @staticmethod
+    def _window(since: datetime | None, until: datetime | None, service_id: str | None) -> Any:
+        """A filter for statements over issued cards: issued in [since, until), by `service_id` if given."""
 
         def window(stmt: Any) -> Any:
             if since is not None:
                 stmt = stmt.where(CardRow.issued_at >= as_utc(since))
             if until is not None:
                 stmt = stmt.where(CardRow.issued_at < as_utc(until))
+            if service_id is not None:
+                stmt = stmt.where(CardRow.service_id == service_id)
             return stmt
 
-        on_card = FeedbackRow.card_uuid == CardRow.card_uuid
+        return window
+
+    def daily(self, since: datetime | None = None, until: datetime | None = None, *,
+              service_id: str | None = None) -> list[DailyStats]:
+        """Per rule id and UTC day of issue, over the cards issued in [since, until) (by `service_id`, when
+        given): cards issued, and of them how many were accepted / overridden (cards, as in `analytics`).
+
+        A card counts on the day it was issued, whenever its feedback came: the override rate of a day is
+        that of the cards shown that day. Days without cards are absent.
+        """
+        window = self._window(since, until, service_id)
+        if self.dialect == "sqlite":  # naive UTC text 'YYYY-MM-DD HH:MM:SS...'
+            day: Any = func.substr(CardRow.issued_at, literal_column("1"), literal_column("10"))
+        else:  # literals, not bound parameters: PostgreSQL must see the same expression in GROUP BY
+            day = func.to_char(func.timezone(literal_column("'UTC'"), CardRow.issued_at),
+                               literal_column("'YYYY-MM-DD'"))
+        issued_q = window(select(CardRow.rule_id, day.label("day"), func.count()).group_by(CardRow.rule_id, day))
+        outcome_q = window(
+            select(CardRow.rule_id, day.label("day"), FeedbackRow.outcome, func.count(distinct(FeedbackRow.card_uuid)))
+            .join_from(FeedbackRow, CardRow, FeedbackRow.card_uuid == CardRow.card_uuid)
+            .group_by(CardRow.rule_id, day, FeedbackRow.outcome)
+        )
+        with self._read() as conn:
+            issued = {(rule, d): int(n) for rule, d, n in conn.execute(issued_q)}
+            outcomes = {(rule, d, outcome): int(n) for rule, d, outcome, n in conn.execute(outcome_q)}
+        return [
+            DailyStats(rule_id=rule, day=date.fromisoformat(d), issued=n,
+                       accepted=outcomes.get((rule, d, "accepted"), 0),
+                       overridden=outcomes.get((rule, d, "overridden"), 0))
+            for (rule, d), n in sorted(issued.items())
+        ]
+
+    def analytics(self, since: datetime | None = None, until: datetime | None = None, *,
+                  service_id: str | None = None) -> list[RuleStats]:
+        """Per rule id, over the cards issued in [since, until) (by `service_id`, when given): issued,
+        accepted, overridden, override rate, override reasons (most frequent first, display from the issued
+        card), suggestion acceptance.
+
+        Accepted / overridden / reason counts count cards (a card posted twice with different timestamps
+        counts once). A card with both outcomes counts by its latest feedback (outcomeTimestamp, then
+        arrival); every event stays stored. Each reason of an event counts (`overrideReasons`); reasons are
+        also rolled up by HL7 non-adherence reason code where one fits (`non_adherence`). All aggregation
+        happens in SQL (the HL7 roll-up in Python over the same snapshot).
+        """
+        window = self._window(since, until, service_id)
+        # a card's outcome is its latest feedback (outcomeTimestamp, then arrival): a card accepted and later
+        # overridden counts as overridden (both events stay stored)
+        ranked = select(
+            FeedbackRow.card_uuid,
+            FeedbackRow.outcome,
+            func.row_number().over(partition_by=FeedbackRow.card_uuid,
+                                   order_by=(FeedbackRow.outcome_timestamp.desc(), FeedbackRow.id.desc()))
+            .label("rank"),
+        ).subquery()
+        final = select(ranked.c.card_uuid, ranked.c.outcome).where(ranked.c.rank == 1).subquery()
         issued_q = window(select(CardRow.rule_id, func.count()).group_by(CardRow.rule_id))
         outcome_q = window(
-            select(CardRow.rule_id, FeedbackRow.outcome, func.count(distinct(FeedbackRow.card_uuid)))
-            .join_from(FeedbackRow, CardRow, on_card)
-            .group_by(CardRow.rule_id, FeedbackRow.outcome)
+            select(CardRow.rule_id, final.c.outcome, func.count())
+            .join_from(final, CardRow, final.c.card_uuid == CardRow.card_uuid)
+            .group_by(CardRow.rule_id, final.c.outcome)
         )
         display = (
             select(func.max(OverrideReasonRow.display))
             .where(
                 OverrideReasonRow.card_uuid == FeedbackRow.card_uuid,
-                OverrideReasonRow.code == FeedbackRow.reason_code,
+                OverrideReasonRow.code == FeedbackReasonRow.code,
                 or_(
-                    FeedbackRow.reason_system.is_(None), OverrideReasonRow.system == FeedbackRow.reason_system
+                    FeedbackReasonRow.system.is_(None), OverrideReasonRow.system == FeedbackReasonRow.system
                 ),
             )
             .scalar_subquery()
         )
+        # reasons of the override events of cards whose outcome is overridden
         given = window(
             select(
                 CardRow.rule_id,
                 FeedbackRow.card_uuid,
-                FeedbackRow.reason_system,
-                FeedbackRow.reason_code,
+                FeedbackReasonRow.system,
+                FeedbackReasonRow.code,
                 display.label("display"),
             )
-            .join_from(FeedbackRow, CardRow, on_card)
-            .where(FeedbackRow.outcome == "overridden", FeedbackRow.reason_code.is_not(None))
+            .join_from(FeedbackReasonRow, FeedbackRow, FeedbackReasonRow.feedback_id == FeedbackRow.id)
+            .join(final, final.c.card_uuid == FeedbackRow.card_uuid)
+            .join(CardRow, FeedbackRow.card_uuid == CardRow.card_uuid)
+            .where(FeedbackRow.outcome == "overridden", final.c.outcome == "overridden")
         ).subquery()
         n_cards = func.count(distinct(given.c.card_uuid))
         reasons_q = (
             select(
                 given.c.rule_id,
-                given.c.reason_system,
-                given.c.reason_code,
+                given.c.system,
+                given.c.code,
                 func.max(given.c.display),
                 n_cards,
             )
-            .group_by(given.c.rule_id, given.c.reason_system, given.c.reason_code)
-            .order_by(given.c.rule_id, n_cards.desc(), given.c.reason_code, given.c.reason_system)
+            .group_by(given.c.rule_id, given.c.system, given.c.code)
+            .order_by(given.c.rule_id, n_cards.desc(), given.c.code, given.c.system)
         )
+        non_adherence_q = select(given.c.rule_id, given.c.card_uuid, given.c.system, given.c.code)
         was_accepted = (
             exists()
             .where(
@@ -601,8 +687,14 @@ class Store:
             reasons: dict[str, list[ReasonCount]] = {}
             for rule, system, code, disp, n in conn.execute(reasons_q):
                 reasons.setdefault(rule, []).append(
-                    ReasonCount(code=code, display=disp, count=n, system=system)
+                    ReasonCount(code=code, display=disp, count=n, system=system,
+                                non_adherence=non_adherence(system, code))
                 )
+            mapped: dict[str, dict[tuple[str, str], set[str]]] = {}
+            for rule, card, system, code in conn.execute(non_adherence_q):
+                hl7 = non_adherence(system, code)
+                if hl7 is not None:
+                    mapped.setdefault(rule, {}).setdefault(hl7, set()).add(card)
             suggestions: dict[str, list[SuggestionStats]] = {}
             for rule, label, n_issued, n_accepted in conn.execute(suggestions_q):
                 suggestions.setdefault(rule, []).append(
@@ -616,6 +708,8 @@ class Store:
                 overridden=int(outcomes.get((rule, "overridden"), 0)),
                 override_reasons=tuple(reasons.get(rule, ())),
                 suggestions=tuple(suggestions.get(rule, ())),
+                non_adherence=tuple(sorted(((c, d, len(cards)) for (c, d), cards in mapped.get(rule, {}).items()),
+                                           key=lambda x: (-x[2], x[0]))),
             )
             for rule in sorted(issued)
         ]

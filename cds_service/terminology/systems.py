@@ -76,8 +76,26 @@ def canonical_or_self(system: str | None) -> str | None:
     return canonical(system) or system.strip()
 
 
+_ICD_MARKS = str.maketrans("", "", ".*\u2020+! ")
+
+
 def normalise_code(system: str | None, code: str) -> str:
-    """Codes as compared: ICD-10 of any flavour without dots and upper case; others stripped."""
+    """Codes as compared: ICD-10 of any flavour upper case, without dots, dagger/asterisk/exclamation marks
+    (WHO and GM write `I98.2*`, `K74.6†`, `U69.40!`) or spaces; others stripped."""
     if system in ICD10_FAMILY:
-        return code.strip().upper().replace(".", "")
+        return code.strip().upper().translate(_ICD_MARKS)
     return code.strip()
+
+
+# Short names people type on a command line (`terminology explain atc|N02AA05`); never read from the wire.
+SHORT_NAMES: dict[str, str] = {
+    "rxnorm": RXNORM, "snomed": SNOMED, "sct": SNOMED, "icd10cm": ICD10CM, "icd-10-cm": ICD10CM, "icd10": ICD10,
+    "icd-10": ICD10, "icd10who": ICD10, "icd10gm": ICD10GM, "icd-10-gm": ICD10GM, "loinc": LOINC, "atc": ATC,
+    "ndc": NDC,
+}
+
+
+def from_command_line(system: str) -> str:
+    """A system typed by a person: a short name, a URI or an OID (unknown ones are kept as typed)."""
+    s = system.strip()
+    return SHORT_NAMES.get(s.lower()) or canonical_or_self(s) or s

@@ -126,6 +126,28 @@ def test_http_server_per_setting(tmp_path: Path, allow: str, server: str, refuse
 # ------------------------------------------------------------------------------------------ happy path
 
 
+# Epic's answer to an empty search (Epic on FHIR, CDS Hooks / FHIR search documentation): a warning, not an error
+NO_RESULTS_WARNING = {"resourceType": "OperationOutcome", "issue": [{
+    "severity": "warning", "code": "processing",
+    "details": {"coding": [{"system": "urn:oid:1.2.840.114350.1.13.0.1.7.2.657369", "code": "4101",
+                            "display": "Resource request returns no results."}],
+                "text": "Resource request returns no results."}}]}
+
+
+def test_search_outcome_entries_no_results_is_empty_error_fails_the_category(tmp_path: Path) -> None:
+    fake = FakeFhir()
+    fake.route(f"{BASE}/Condition?patient=p1", searchset(
+        extra_entries=[{"resource": NO_RESULTS_WARNING, "search": {"mode": "outcome"}}]))
+    fake.route(f"{BASE}/AllergyIntolerance?patient=p1", searchset(
+        cond(1), extra_entries=[{"resource": outcome("search timed out in the database"),
+                                 "search": {"mode": "outcome"}}]))
+    result = run_fetch(fetcher(tmp_path, fake), {"conditions": "Condition?patient=p1",
+                                                 "allergies": "AllergyIntolerance?patient=p1"})
+    assert result.resources == {"conditions": []}  # known empty: no data, no error
+    assert result.failed == {"allergies": "the FHIR server's search reported an error: "
+                                          "search timed out in the database"}
+
+
 def test_concurrent_queries_pages_and_headers(tmp_path: Path) -> None:
     fake = FakeFhir()
     med = {"resourceType": "Medication", "id": "m1"}
@@ -136,7 +158,7 @@ def test_concurrent_queries_pages_and_headers(tmp_path: Path) -> None:
     fake.route(f"{BASE}/MedicationRequest?patient=p1", searchset(
         {"resourceType": "MedicationRequest", "id": "r1", "medicationReference": {"reference": "Medication/m1"}},
         extra_entries=[{"resource": med, "search": {"mode": "include"}},
-                       {"resource": outcome("too many results"), "search": {"mode": "outcome"}}]))
+                       {"resource": NO_RESULTS_WARNING, "search": {"mode": "outcome"}}]))
     for i in range(5):
         fake.route(f"{BASE}/Observation?patient=p1&code={i}", delayed(0.1, fhir_json(searchset())))
     queries = {"patient": "Patient/p1", "conditions": "Condition?patient=p1",
@@ -343,7 +365,7 @@ def test_connection_refused(tmp_path: Path) -> None:
     f = FhirFetcherFactory(settings, transport=httpx.MockTransport(refuse))(hook_call())
     assert f is not None
     result = run_fetch(f, {"conditions": "Condition?patient=p1"})
-    assert result.failed == {"conditions": "could not connect to the FHIR server"}
+    assert result.failed == {"conditions": "could not reach the FHIR server"}
 
 
 def test_token_never_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

@@ -133,7 +133,8 @@ def test_server_requires_the_token(loaded_server: FhirServer) -> None:
 
 
 def test_wrong_token_is_a_412_naming_the_refusal(tmp_path: Path, loaded_server: FhirServer) -> None:
-    settings = make_settings(tmp_path, fhir_request_timeout_seconds=10.0, fhir_deadline_seconds=20.0)
+    settings = make_settings(tmp_path, fhir_allow_http="loopback", fhir_request_timeout_seconds=10.0,
+                             fhir_deadline_seconds=20.0)
     request = with_fhir_access(load_fixture(scenario_ids()[0], "order-sign.json"), loaded_server, None)
     request["fhirAuthorization"]["access_token"] = "not-the-token"
     with TestClient(create_app(settings)) as http:

@@ -159,4 +159,9 @@ def test_other_patients_resources_are_ignored(client: Client) -> None:
         "resourceType": "Condition", "id": "someone-elses-cirrhosis", "subject": {"reference": "Patient/other"},
         "clinicalStatus": {"coding": [{"code": "active"}]},
         "code": {"coding": [{"system": "http://snomed.info/sct", "code": "19943007"}]}}})
-    assert rule_ids(client.hook(request)) == []
+    body = client.hook(request).json()
+    assert [(c["source"]["topic"]["code"], c["indicator"]) for c in body["cards"]] == [("data-incomplete", "warning")]
+    card = body["cards"][0]
+    assert card["summary"] == "Naltrexone check incomplete: 1 record of another patient left out"
+    assert ("- Skipped: 1 Condition record (it belongs to another patient than the hook's patient): "
+            "`Condition/someone-elses-cirrhosis`.") in card["detail"]

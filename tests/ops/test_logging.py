@@ -120,7 +120,8 @@ def test_uvicorn_and_app_log_only_json_lines(tmp_path: Path) -> None:
     loggers = {line["logger"] for line in lines}
     assert {"uvicorn.error", "cds_service.access"} <= loggers, loggers  # uvicorn's and the app's, one format
     assert any("Started parent process" in line["message"] for line in lines)  # the supervisor too
-    access = [line for line in lines if line.get("request_id") == "from-the-ehr-1"]
+    access = [line for line in lines
+              if line.get("request_id") == "from-the-ehr-1" and line["logger"] == "cds_service.access"]
     assert len(access) == 1 and access[0]["hook_instance"] == request["hookInstance"]
     assert sorted(access[0]["rule_ids"]) == expected_rules("oxycodone-active")
     assert "uvicorn.access" not in loggers  # replaced by the service's own access line

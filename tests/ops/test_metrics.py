@@ -129,7 +129,7 @@ def test_jwt_rejects_by_kind(tmp_path: Path) -> None:
 def test_fhir_fallback_by_category_and_outcome(tmp_path: Path) -> None:
     """No prefetch, and a fhirServer on a loopback port where nothing listens: every query is a
     connect-error, counted under its prefetch key, with its latency."""
-    settings = make_settings(tmp_path)
+    settings = make_settings(tmp_path, fhir_allow_http="loopback")
     request = hook_request("oxycodone-active")
     keys = sorted(request.pop("prefetch"))
     request["fhirServer"] = f"http://127.0.0.1:{free_port()}/fhir"

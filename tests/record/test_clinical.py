@@ -84,7 +84,7 @@ def test_one_malformed_resource_does_not_hide_the_others() -> None:
                  {"resourceType": "Condition", "id": "broken", "code": 12, "clinicalStatus": []}]
     record = build_record("p", resources, [], date(2026, 11, 25), T)
     assert [c.ref for c in record.active_conditions("cirrhosis")] == ["Condition/c"]
-    assert any("Observation/o" in s for s in record.skipped)
+    assert record.skipped_resources.refs() == ["Observation/o"]
 
 
 def test_labs_beyond_the_history_horizon_are_not_read() -> None:
@@ -94,6 +94,6 @@ def test_labs_beyond_the_history_horizon_are_not_read() -> None:
                     effectiveDateTime="2025-12-01T08:00:00Z")
     record = build_record("p", [old_bad, recent, old_good], [], date(2026, 11, 25), T, history_days=365)
     assert [lab.ref for lab in record.labs] == ["Observation/recent", "Observation/older"]
-    assert record.skipped == []  # a malformed result older than every look-back is not a missing check
+    assert not record.skipped_resources  # a malformed result older than every look-back is not a missing check
     everything = build_record("p", [old_bad, recent], [], date(2026, 11, 25), T)
-    assert [s.split(":")[0] for s in everything.skipped] == ["Observation/old"]
+    assert everything.skipped_resources.refs() == ["Observation/old"]

@@ -109,7 +109,7 @@ def count(url: str, table_name: str) -> int:
 
 
 def counts(url: str) -> dict[str, int]:
-    names = ("issued_card", "issued_suggestion", "issued_override_reason", "feedback",
+    names = ("issued_card", "issued_suggestion", "issued_override_reason", "feedback", "feedback_reason",
              "feedback_accepted_suggestion")
     return {name: count(url, name) for name in names}
 

@@ -21,6 +21,7 @@ from tests.store.app_helpers import (
     REASON_SYSTEM,
     SELECT,
     SIGN,
+    STAMP,
     accept,
     body,
     by_rule,
@@ -34,6 +35,10 @@ from tests.store.app_helpers import (
 )
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+NON_ADHERENCE = "http://terminology.hl7.org/CodeSystem/non-adherence-reason-codes"
+# HL7 CDS Hooks 3.0 ballot, CodeSystem non-adherence-reason-codes (displays as published)
+HL7_DISPLAY = {"cds-not-applicable": "PC CDS does not apply to patient",
+               "action-completed": "Recommended action was already completed"}
 
 
 @pytest.fixture
@@ -92,7 +97,7 @@ def test_accepted_with_suggestion_is_stored(client: Client, db_url: str) -> None
     card = issue(client, "cirrhosis-active")["liver-disease"]
     assert post(client, body(accept(card, card["suggestions"][1]["uuid"]))) == (200, {"stored": 1, "received": 1})
     assert counts(db_url) == {"issued_card": 1, "issued_suggestion": 2, "issued_override_reason": 3,
-                              "feedback": 1, "feedback_accepted_suggestion": 1}
+                              "feedback": 1, "feedback_reason": 0, "feedback_accepted_suggestion": 1}
 
 
 def test_sandbox_override_gets_the_display_we_issued(client: Client) -> None:
@@ -101,7 +106,8 @@ def test_sandbox_override_gets_the_display_we_issued(client: Client) -> None:
     assert post(client, body(override(card, "hepatology-approved"))) == (200, {"stored": 1, "received": 1})
     rule = analytics(client)["liver-disease"]
     assert rule["override_reasons"] == [{"system": REASON_SYSTEM, "code": "hepatology-approved",
-                                         "display": issued["hepatology-approved"], "count": 1}]
+                                         "display": issued["hepatology-approved"], "count": 1,
+                                         "non_adherence": None}]
     assert issued["hepatology-approved"] == "Hepatology reviewed and approved naltrexone"
 
 
@@ -116,10 +122,11 @@ def test_same_feedback_twice_is_stored_once(client: Client, db_url: str) -> None
     assert post(client, body(other, other)) == (200, {"stored": 1, "received": 2})
     assert count(db_url, "feedback") == 2
     assert count(db_url, "feedback_accepted_suggestion") == 1
-    # the same outcome at another instant is another event (but the card counts once in analytics)
+    # the same outcome at another instant is another event (but the card counts once in analytics, by its
+    # latest feedback: overridden at 16:40 after being accepted at 16:33)
     assert post(client, body(override(card, "record-incorrect", at="2026-11-25T16:40:00Z")))[1]["stored"] == 1
     rule = analytics(client)["liver-disease"]
-    assert (rule["accepted"], rule["overridden"]) == (1, 1)
+    assert (rule["accepted"], rule["overridden"]) == (0, 1)
     assert rule["override_reasons"][0]["count"] == 1
 
 
@@ -248,7 +255,7 @@ def test_analytics_exact_numbers_and_time_window(client: Client) -> None:
         accept(liver[3], liver[3]["suggestions"][1]["uuid"]),
         override(stopped["opioid-washout"], "benefit-outweighs-risk"),
         accept(stopped["overdose-risk"]),
-        override(stopped["urine-screen-needed"], "already-addressed"),
+        override(stopped["urine-screen-needed"], "action-completed", system=NON_ADHERENCE),
         # a reason we never offered on that card: counted, without a display
         override(stopped["urine-screen-needed"], "made-up", at="2026-11-25T16:50:00Z"),
     )
@@ -256,8 +263,12 @@ def test_analytics_exact_numbers_and_time_window(client: Client) -> None:
 
     display = {r["code"]: r["display"] for c in [liver[0], *stopped.values()] for r in c.get("overrideReasons", [])}
 
-    def reason(code: str, n: int) -> dict:
-        return {"system": REASON_SYSTEM, "code": code, "display": display.get(code), "count": n}
+    def reason(code: str, n: int, system: str = REASON_SYSTEM, hl7: str | None = None) -> dict:
+        mapped = None if hl7 is None else {"system": NON_ADHERENCE, "code": hl7, "display": HL7_DISPLAY[hl7]}
+        return {"system": system, "code": code, "display": display.get(code), "count": n, "non_adherence": mapped}
+
+    def hl7(code: str, n: int) -> dict:
+        return {"system": NON_ADHERENCE, "code": code, "display": HL7_DISPLAY[code], "count": n}
 
     def suggestion(label: str, issued: int, accepted: int) -> dict:
         return {"label": label, "issued": issued, "accepted": accepted,
@@ -267,28 +278,35 @@ def test_analytics_exact_numbers_and_time_window(client: Client) -> None:
     expected = {
         "liver-disease": {
             "rule_id": "liver-disease", "issued": 4, "accepted": 1, "overridden": 3, "override_rate": 0.75,
-            "override_reasons": [reason("hepatology-approved", 2), reason("record-incorrect", 1)],
+            "override_reasons": [reason("hepatology-approved", 2),
+                                 reason("record-incorrect", 1, hl7="cds-not-applicable")],
+            "non_adherence_reasons": [hl7("cds-not-applicable", 1)],
             "suggestions": [suggestion(liver[0]["suggestions"][0]["label"], 4, 0),
                             suggestion(hepatology["label"], 4, 1)],
         },
         "opioid-washout": {
             "rule_id": "opioid-washout", "issued": 1, "accepted": 0, "overridden": 1, "override_rate": 1.0,
             "override_reasons": [reason("benefit-outweighs-risk", 1)],
+            "non_adherence_reasons": [],
             "suggestions": [suggestion(label, 1, 0) for label in labels["opioid-washout"]],
         },
         "overdose-risk": {
             "rule_id": "overdose-risk", "issued": 1, "accepted": 1, "overridden": 0, "override_rate": 0.0,
             "override_reasons": [],
+            "non_adherence_reasons": [],
             "suggestions": [suggestion(labels["overdose-risk"][0], 1, 1)],
         },
         "urine-screen-needed": {
             "rule_id": "urine-screen-needed", "issued": 1, "accepted": 0, "overridden": 1, "override_rate": 1.0,
-            "override_reasons": [reason("already-addressed", 1), reason("made-up", 1)],
+            "override_reasons": [reason("action-completed", 1, NON_ADHERENCE, "action-completed"),
+                                 reason("made-up", 1)],
+            "non_adherence_reasons": [hl7("action-completed", 1)],
             "suggestions": [suggestion(labels["urine-screen-needed"][0], 1, 0)],
         },
         "liver-tests-missing": {
             "rule_id": "liver-tests-missing", "issued": 1, "accepted": 0, "overridden": 0, "override_rate": None,
             "override_reasons": [],
+            "non_adherence_reasons": [],
             "suggestions": [suggestion(labels["liver-tests-missing"][0], 1, 0)],
         },
     }
@@ -336,3 +354,62 @@ def test_ledger_holds_no_patient_id_or_name(client: Client, db_url: str, scenari
     card = next(iter(cards.values()))
     assert find_text(db_url, card["uuid"][:13])
     assert ("issued_card", "summary", 1) in find_text(db_url, card["summary"][:20])
+
+
+def test_batched_feedback_as_epic_sends_it(client: Client, db_url: str) -> None:
+    """One POST for cards of two hook calls; `overrideReasons` (plural) with reasons without display; an Epic
+    extension reason; one card accepted, then overridden later. Stored once per card event, counted once."""
+    first = issue(client, "opioid-stopped-3-days")
+    second = issue(client, "cirrhosis-active")  # another hook instance
+    washout, urine, liver = first["opioid-washout"], first["urine-screen-needed"], second["liver-disease"]
+    batch = {"feedback": [
+        {"card": washout["uuid"], "outcome": "overridden", "outcomeTimestamp": "2026-11-25T16:33:03Z",
+         "overrideReasons": [{"reason": {"system": REASON_SYSTEM, "code": "benefit-outweighs-risk"}},
+                             {"reason": {"system": NON_ADHERENCE, "code": "action-completed"},
+                              "userComment": "stopped last week"}]},
+        {"card": liver["uuid"], "outcome": "overridden", "outcomeTimestamp": "2026-11-25T16:34:00Z",
+         "extension": {"com.epic.cdshooks.feedback.override-reason": {
+             "system": "urn:oid:1.2.840.114350.1.13.0.1.7.4.698084.30006", "code": "3",
+             "display": "Patient declined"}}},
+        {"card": urine["uuid"], "outcome": "accepted", "outcomeTimestamp": "2026-11-25T16:35:00Z",
+         "acceptedSuggestions": [{"id": urine["suggestions"][0]["uuid"]}]},
+        {"card": urine["uuid"], "outcome": "overridden", "outcomeTimestamp": "2026-11-25T16:36:00Z",
+         "overrideReasons": [{"system": NON_ADHERENCE, "code": "action-completed"}]},  # a bare Coding
+    ]}
+    assert post(client, batch) == (200, {"stored": 4, "received": 4})
+    assert post(client, batch) == (200, {"stored": 0, "received": 4})  # idempotent, batch and all
+    assert count(db_url, "feedback") == 4
+    assert count(db_url, "feedback_reason") == 4
+    rules = analytics(client)
+    w = rules["opioid-washout"]
+    assert (w["accepted"], w["overridden"]) == (0, 1)
+    assert [(r["code"], r["count"]) for r in w["override_reasons"]] == [("action-completed", 1),
+                                                                       ("benefit-outweighs-risk", 1)]
+    assert w["non_adherence_reasons"] == [{"system": NON_ADHERENCE, "code": "action-completed",
+                                           "display": HL7_DISPLAY["action-completed"], "count": 1}]
+    u = rules["urine-screen-needed"]
+    assert (u["accepted"], u["overridden"]) == (0, 1)  # accepted, then overridden: the later one wins
+    assert u["suggestions"][0]["accepted"] == 1  # both events stay stored
+    lv = rules["liver-disease"]
+    assert lv["overridden"] == 1
+    assert [(r["system"], r["code"], r["display"]) for r in lv["override_reasons"]] == [
+        ("urn:oid:1.2.840.114350.1.13.0.1.7.4.698084.30006", "3", None)]  # not a reason we offered
+
+
+def test_overridden_then_accepted_counts_as_accepted(client: Client) -> None:
+    card = issue(client, "cirrhosis-active")["liver-disease"]
+    assert post(client, body(override(card, "record-incorrect", at="2026-11-25T16:00:00Z"),
+                             accept(card, at="2026-11-25T16:05:00Z")))[0] == 200
+    rule = analytics(client)["liver-disease"]
+    assert (rule["accepted"], rule["overridden"]) == (1, 0)
+    assert rule["override_reasons"] == [] and rule["non_adherence_reasons"] == []
+
+
+@pytest.mark.parametrize("bad", [{"reason": {"system": REASON_SYSTEM, "code": ""}},
+                                 {"reason": {"system": 7, "code": "x"}}])
+def test_bad_override_reasons_are_refused_naming_the_field(client: Client, bad: dict) -> None:
+    card = issue(client, "cirrhosis-active")["liver-disease"]
+    entry = {"card": card["uuid"], "outcome": "overridden", "outcomeTimestamp": STAMP, "overrideReasons": [bad]}
+    response = client.post(f"/cds-services/{SIGN}/feedback", json={"feedback": [entry]})
+    assert response.status_code == 400
+    assert response.json()["issue"][0]["expression"][0].startswith("feedback[0].overrideReasons[0]")

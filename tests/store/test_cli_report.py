@@ -90,7 +90,8 @@ def test_report_json_exact_numbers(db_url: str, populated: dict[str, dict]) -> N
     liver = data["liver-disease"]
     assert (liver["issued"], liver["accepted"], liver["overridden"], liver["override_rate"]) == (2, 1, 1, 0.5)
     assert liver["override_reasons"] == [{"system": REASON_SYSTEM, "code": "hepatology-approved",
-                                          "display": "Hepatology reviewed and approved naltrexone", "count": 1}]
+                                          "display": "Hepatology reviewed and approved naltrexone", "count": 1,
+                                          "non_adherence": None}]
     labels = [s["label"] for s in populated["liver-disease"]["suggestions"]]
     assert liver["suggestions"] == [
         {"label": labels[0], "issued": 2, "accepted": 1, "acceptance_rate": 0.5},
@@ -128,7 +129,7 @@ def test_report_bad_date_is_a_usage_error(db_url: str, populated: dict[str, dict
 def test_purge_days_0_empties_the_ledger(db_url: str, populated: dict[str, dict]) -> None:
     before = counts(db_url)
     assert before == {"issued_card": 6, "issued_suggestion": 9, "issued_override_reason": 17, "feedback": 3,
-                      "feedback_accepted_suggestion": 1}
+                      "feedback_reason": 2, "feedback_accepted_suggestion": 1}
     # the default retention (400 days) keeps today's cards
     assert ok(db_url, "purge").strip() == "removed 0 rows older than 400 days"
     assert counts(db_url) == before

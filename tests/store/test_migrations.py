@@ -17,6 +17,7 @@ from tests.store.conftest import HASH_KEY
 from tests.store.helpers import issue, make_card, row_counts
 
 TABLES = set(Base.metadata.tables)
+HEAD = "0003"  # the newest revision (one head): feedback_reason after card issuer
 
 
 def _tables(store: Store) -> set[str]:
@@ -28,10 +29,10 @@ def test_upgrade_from_empty_creates_every_table(make_store: Callable[[], Store])
     assert _tables(store) == set()
     assert store.current_revision() is None
     store.migrate()
-    assert store.current_revision() == "0001"
+    assert store.current_revision() == HEAD
     assert _tables(store) == TABLES
     store.migrate()  # idempotent
-    assert store.current_revision() == "0001"
+    assert store.current_revision() == HEAD
 
 
 def test_migrations_match_models(store: Store) -> None:
@@ -40,13 +41,29 @@ def test_migrations_match_models(store: Store) -> None:
     assert diff == []
 
 
+def test_0002_keeps_existing_cards_and_adds_issuer_and_tenant(make_store: Callable[[], Store]) -> None:
+    store = make_store()
+    store.migrate("0001")
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO issued_card (card_uuid, service_id, hook, hook_instance, patient_hash, rule_id, indicator, "
+            "summary, issued_at) VALUES ('c1', 's', 'order-sign', 'h', 'x', 'r', 'warning', 'sum', "
+            "'2026-11-25 00:00:00.000000')")
+    store.migrate()
+    assert store.current_revision() == HEAD
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT card_uuid, issuer, tenant FROM issued_card").all() == [("c1", None, None)]
+    store.downgrade("0001")
+    assert "issuer" not in {c["name"] for c in inspect(store.engine).get_columns("issued_card")}
+
+
 def test_downgrade_base_then_upgrade_head(store: Store) -> None:
     issue(store, [make_card()])
     store.downgrade("base")
     assert store.current_revision() is None
     assert _tables(store) == set()
     store.migrate()
-    assert store.current_revision() == "0001"
+    assert store.current_revision() == HEAD
     assert row_counts(store) == dict.fromkeys(TABLES, 0)
     issue(store, [make_card()])
     assert row_counts(store)["issued_card"] == 1
@@ -70,7 +87,7 @@ def test_concurrent_migrate_from_threads(make_store: Callable[[], Store]) -> Non
     for t in threads:
         t.join()
     assert errors == []
-    assert all(s.current_revision() == "0001" for s in stores)
+    assert all(s.current_revision() == HEAD for s in stores)
     assert _tables(stores[0]) == TABLES
 
 
@@ -91,4 +108,20 @@ def test_concurrent_migrate_from_processes(db_url: str) -> None:
     results = [p.communicate(timeout=120) for p in procs]
     for p, (out, err) in zip(procs, results, strict=True):
         assert p.returncode == 0, err
-        assert out.strip() == "0001"
+        assert out.strip() == HEAD
+
+
+def test_0003_copies_existing_reasons(store: Store) -> None:
+    """Feedback stored before 0003 keeps its reason: the upgrade copies it into feedback_reason."""
+    from sqlalchemy import text
+
+    from tests.store.helpers import overridden
+
+    card = issue(store, [make_card()])[0]
+    store.record_feedback("naltrexone-order-select", [overridden(card, "benefit")])
+    store.downgrade("0002")
+    assert "feedback_reason" not in _tables(store)
+    store.migrate()
+    with store.engine.connect() as conn:
+        rows = conn.execute(text("SELECT position, code FROM feedback_reason")).all()
+    assert [tuple(r) for r in rows] == [(0, "benefit")]

@@ -59,7 +59,9 @@ def test_report_json() -> None:
         "code": "benefit",
         "display": "Benefit outweighs risk",
         "count": 2,
+        "non_adherence": None,
     }
+    assert data[0]["non_adherence_reasons"] == []
     assert data[0]["suggestions"][0] == {
         "label": "Cancel the naltrexone order",
         "issued": 10,
@@ -69,3 +71,18 @@ def test_report_json() -> None:
     assert data[0]["suggestions"][1]["acceptance_rate"] is None
     assert data[1]["override_rate"] is None
     assert data[1]["override_reasons"] == []
+
+
+def test_non_adherence_in_report() -> None:
+    hl7 = "http://terminology.hl7.org/CodeSystem/non-adherence-reason-codes"
+    stats = [RuleStats(rule_id="liver-disease", issued=3, accepted=0, overridden=2, override_reasons=(
+        ReasonCount(code="action-completed", display="Already addressed", count=2, system=hl7,
+                    non_adherence=("action-completed", "Recommended action was already completed")),),
+        non_adherence=(("action-completed", "Recommended action was already completed", 2),))]
+    data = report_json(stats)[0]
+    assert data["override_reasons"][0]["non_adherence"] == {
+        "system": hl7, "code": "action-completed", "display": "Recommended action was already completed"}
+    assert data["non_adherence_reasons"] == [{"system": hl7, "code": "action-completed",
+                                              "display": "Recommended action was already completed", "count": 2}]
+    text = format_report(stats)
+    assert "HL7 non-adherence reasons:" in text and "action-completed (Recommended action was already" in text

@@ -253,6 +253,7 @@ def test_purge_removes_only_old_rows(store: Store) -> None:
         "naltrexone-order-select",
         [
             accepted(old, old.suggestions[0].uuid),
+            overridden(old, "benefit"),
             accepted(new, new.suggestions[0].uuid),
             overridden(new, "benefit"),
         ],
@@ -261,13 +262,14 @@ def test_purge_removes_only_old_rows(store: Store) -> None:
     store.remember_jti("iss", "live", now() + timedelta(minutes=5))
 
     removed = store.purge(now() - timedelta(days=400))
-    # old card + its 2 suggestions + 3 reasons + 1 feedback + 1 accepted suggestion + 1 expired jti
-    assert removed == 1 + 2 + 3 + 1 + 1 + 1
+    # old card + its 2 suggestions + 3 reasons + 2 feedback (1 reason, 1 accepted suggestion) + 1 expired jti
+    assert removed == 1 + 2 + 3 + 2 + 1 + 1 + 1
     assert row_counts(store) == {
         "issued_card": 1,
         "issued_suggestion": 2,
         "issued_override_reason": 3,
         "feedback": 2,
+        "feedback_reason": 1,
         "feedback_accepted_suggestion": 1,
         "jwt_replay": 1,
     }

@@ -42,7 +42,7 @@ def test_naltrexone_tablet(t):
     n = p.ingredients[0]
     assert n.rxcui == "7243"
     assert n.strength_mg == 50.0
-    assert n.classes == {"naltrexone", "opioid-antagonist-therapy"}
+    assert n.classes == {"naltrexone", "opioid-antagonist-therapy", "opioid-antagonist"}
     assert p.classes == frozenset()
 
 
@@ -63,7 +63,7 @@ def test_vivitrol_extended_release_injection(t):
     p = rx(t, "637213")
     assert p.classes == {"extended-release-injection"}
     assert p.ingredients[0].strength_mg == 380.0
-    assert p.ingredients[0].classes == {"naltrexone", "opioid-antagonist-therapy"}
+    assert p.ingredients[0].classes == {"naltrexone", "opioid-antagonist-therapy", "opioid-antagonist"}
 
 
 def test_embeda_is_an_opioid_not_naltrexone_therapy(t):
@@ -71,7 +71,7 @@ def test_embeda_is_an_opioid_not_naltrexone_therapy(t):
     assert ing(p, "morphine").classes == {"opioid", "opioid-full-agonist"}
     assert ing(p, "morphine").strength_mg == 100.0
     nal = ing(p, "naltrexone")
-    assert nal.classes == {"naltrexone", "abuse-deterrent"}
+    assert nal.classes == {"naltrexone", "abuse-deterrent", "opioid-antagonist"}
     assert nal.strength_mg == 4.0
     for code in ("863848", "863850", "863852", "863854", "863856", "866331", "1806700"):
         p = rx(t, code)
@@ -85,21 +85,21 @@ def test_buprenorphine_naloxone(t):
     assert bup.classes == {"opioid", "opioid-partial-agonist", "opioid-maintenance"}
     assert bup.strength_mg == 8.0
     nlx = ing(p, "naloxone")
-    assert nlx.classes == {"naloxone", "abuse-deterrent"}
+    assert nlx.classes == {"naloxone", "abuse-deterrent", "opioid-antagonist"}
     assert nlx.strength_mg == 2.0
     assert p.dose_form == "Sublingual Film"
 
 
 def test_naloxone_rescue(t):
     p = rx(t, "1725059")
-    assert p.ingredients[0].classes == {"naloxone", "naloxone-rescue"}
+    assert p.ingredients[0].classes == {"naloxone", "naloxone-rescue", "opioid-antagonist"}
     assert p.ingredients[0].strength_mg == 40.0  # MG/ML
-    assert rx(t, "7242").ingredients[0].classes == {"naloxone", "naloxone-rescue"}
+    assert rx(t, "7242").ingredients[0].classes == {"naloxone", "naloxone-rescue", "opioid-antagonist"}
 
 
 def test_pentazocine_naloxone_is_abuse_deterrent(t):
     p = rx(t, "312289")
-    assert ing(p, "naloxone").classes == {"naloxone", "abuse-deterrent"}
+    assert ing(p, "naloxone").classes == {"naloxone", "abuse-deterrent", "opioid-antagonist"}
     assert ing(p, "pentazocine").classes == {"opioid", "opioid-mixed-agonist-antagonist"}
 
 
@@ -115,19 +115,19 @@ def test_peripheral_opioids(t):
     p = rx(t, "1190572")
     assert ing(p, "diphenoxylate").classes == {"opioid", "opioid-peripheral"}
     assert ing(p, "diphenoxylate").strength_mg == 2.5
-    assert ing(p, "atropine").classes == frozenset()
+    assert ing(p, "atropine").classes == {"not-opioid"}
     assert ing(rx(t, "1190568"), "diphenoxylate").classes == {"opioid", "opioid-peripheral"}
     assert ing(rx(t, "1190738"), "difenoxin").classes == {"opioid", "opioid-peripheral"}
 
 
 def test_combination_antagonists(t):
     contrave = rx(t, "1551468")
-    assert ing(contrave, "naltrexone").classes == {"naltrexone", "opioid-antagonist-therapy"}
+    assert ing(contrave, "naltrexone").classes == {"naltrexone", "opioid-antagonist-therapy", "opioid-antagonist"}
     assert ing(contrave, "naltrexone").strength_mg == 8.0
-    assert ing(contrave, "bupropion").classes == frozenset()
+    assert ing(contrave, "bupropion").classes == {"not-opioid"}
     for code in ("2570392", "2570399", "2570402", "2570405"):
         p = rx(t, code)
-        assert ing(p, "samidorphan").classes == {"samidorphan", "opioid-antagonist-therapy"}
+        assert ing(p, "samidorphan").classes == {"samidorphan", "opioid-antagonist-therapy", "opioid-antagonist"}
         assert ing(p, "samidorphan").strength_mg == 10.0
 
 
@@ -136,7 +136,7 @@ def test_common_opioid_products_and_strengths(t):
     assert ing(p, "hydrocodone").strength_mg == 5.0
     assert ing(p, "hydrocodone").classes == {"opioid", "opioid-full-agonist"}
     assert ing(p, "acetaminophen").strength_mg == 325.0
-    assert ing(p, "acetaminophen").classes == frozenset()
+    assert ing(p, "acetaminophen").classes == {"not-opioid"}
     assert rx(t, "1049621").ingredients[0].name == "oxycodone"
     assert rx(t, "835603").ingredients[0].strength_mg == 50.0
     assert rx(t, "1049504").display.endswith("[Oxycontin]")  # SBD
@@ -174,7 +174,7 @@ def test_ingredient_codes(t):
         p = rx(t, code)
         assert [i.name for i in p.ingredients] == [name]
         assert "opioid" in p.ingredients[0].classes
-    assert rx(t, "7243").ingredients[0].classes == {"naltrexone", "opioid-antagonist-therapy"}
+    assert rx(t, "7243").ingredients[0].classes == {"naltrexone", "opioid-antagonist-therapy", "opioid-antagonist"}
 
 
 def test_cough_medicine(t):
@@ -197,28 +197,31 @@ def test_medication_from_text(t):
     p = t.medication_from_text("Naltrexone 4.5 mg compounded capsule")
     assert p is not None and p.rxcui is None
     assert [(i.name, i.strength_mg) for i in p.ingredients] == [("naltrexone", 4.5)]
-    assert p.ingredients[0].classes == {"naltrexone", "opioid-antagonist-therapy"}
+    assert p.ingredients[0].classes == {"naltrexone", "opioid-antagonist-therapy", "opioid-antagonist"}
     assert t.medication_from_text("naltrexone hydrochloride 50 MG tab").ingredients[0].strength_mg == 50.0
     assert t.medication_from_text("Vivitrol 380 mg IM q4wk").classes == {"extended-release-injection"}
     sub = t.medication_from_text("SUBOXONE 8-2 mg film")
     assert {i.name: i.classes for i in sub.ingredients} == {
         "buprenorphine": {"opioid", "opioid-partial-agonist", "opioid-maintenance"},
-        "naloxone": {"naloxone", "abuse-deterrent"},
+        "naloxone": {"naloxone", "abuse-deterrent", "opioid-antagonist"},
     }
     bn = t.medication_from_text("buprenorphine-naloxone")
     assert [i.name for i in bn.ingredients] == ["buprenorphine", "naloxone"]
     emb = t.medication_from_text("Embeda 20 mg")
-    assert ing(emb, "naltrexone").classes == {"naltrexone", "abuse-deterrent"}
+    assert ing(emb, "naltrexone").classes == {"naltrexone", "abuse-deterrent", "opioid-antagonist"}
     assert t.medication_from_text("Imodium A-D").ingredients[0].classes == {"opioid", "opioid-peripheral"}
     assert ing(t.medication_from_text("Lomotil"), "diphenoxylate").classes == {"opioid", "opioid-peripheral"}
     assert ing(t.medication_from_text("Lybalvi"), "samidorphan").classes == {
         "samidorphan",
         "opioid-antagonist-therapy",
+        "opioid-antagonist",
     }
     assert t.medication_from_text("Contrave") is not None
     assert t.medication_from_text("pethidine 50 mg").ingredients[0].name == "meperidine"
     assert t.medication_from_text("hydrocodeine") is None  # no partial-word matches
-    assert t.medication_from_text("aspirin 81 mg") is None
+    assert [(i.name, i.classes) for i in t.medication_from_text("aspirin 81 mg").ingredients] == [
+        ("aspirin", {"not-opioid"})]  # known, and known not to be an opioid
+    assert t.medication_from_text("metformin 500 mg") is None
     assert t.medication_from_text("") is None
     assert t.medication_from_text(None) is None
 
@@ -228,11 +231,12 @@ def test_product_from_ingredients_applies_context(t):
     naltrexone = t.ingredient(None, None, "Naltrexone Hydrochloride")
     assert naltrexone is not None and naltrexone.rxcui == "7243"
     p = t.product_from_ingredients([morphine, naltrexone], "compounded morphine/naltrexone")
-    assert ing(p, "naltrexone").classes == {"naltrexone", "abuse-deterrent"}
+    assert ing(p, "naltrexone").classes == {"naltrexone", "abuse-deterrent", "opioid-antagonist"}
     alone = t.product_from_ingredients([naltrexone], "compounded naltrexone")
-    assert alone.ingredients[0].classes == {"naltrexone", "opioid-antagonist-therapy"}
+    assert alone.ingredients[0].classes == {"naltrexone", "opioid-antagonist-therapy", "opioid-antagonist"}
     nlx = t.ingredient_by_name("naloxone HCl")
-    assert t.product_from_ingredients([nlx], "x").ingredients[0].classes == {"naloxone", "naloxone-rescue"}
+    assert t.product_from_ingredients([nlx], "x").ingredients[0].classes == {"naloxone", "naloxone-rescue",
+                                                                             "opioid-antagonist"}
     assert t.ingredient_by_name("unobtainium") is None
 
 
@@ -332,7 +336,10 @@ def test_observation_codes(t):
     assert ("http://loinc.org", "19609-7") not in urine
     assert len(urine) == len(set(urine)) > 300
     assert t.observation_codes("urine-naltrexone")[0] == (LOINC, "19609-7")
-    assert t.observation_codes("alt") == [(LOINC, "1742-6")]
+    assert t.observation_codes("alt")[0] == (LOINC, "1742-6")
+    assert {c for _s, c in t.observation_codes("alt")} == {"1742-6", "1743-4", "1744-2", "48134-1", "76625-3",
+                                                          "77144-4"}
+    assert {c for _s, c in t.observation_codes("ast")} == {"1920-8", "30239-8", "48136-6", "88112-8"}
     assert t.observation_codes("no-such-class") == []
 
 

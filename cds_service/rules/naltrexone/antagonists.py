@@ -24,15 +24,17 @@ def _antagonist_names(m: MedicationUse) -> list[str]:
 
 @rule(
     id="duplicate-antagonist", title="Duplicate opioid-antagonist therapy", indicators=("warning",),
-    trigger="Another current product containing naltrexone or samidorphan as antagonist therapy (naltrexone, "
-    "Vivitrol, Contrave, Lybalvi; not Embeda), another such draft in the same ordering session, or an "
+    trigger="Another current product containing an opioid antagonist used as therapy (naltrexone, Vivitrol, "
+    "Contrave/Mysimba, Lybalvi, oral nalmefene/Selincro; not Embeda or Targin, where the antagonist deters abuse; "
+    "not the peripheral antagonists methylnaltrexone, naloxegol, naldemedine, alvimopan; not rescue naloxone or "
+    "nalmefene; by RxNorm, ATC, NDC or name), another such draft in the same ordering session, or an "
     "extended-release naltrexone injection (administration, dispense, order or statement) fewer than "
     "`xr_next_dose_from_day` days ago: still inside its dosing interval. From that day on, a new order is the "
     "routine next dose and stays quiet; so does oral naltrexone stopped before the order (a switch to the "
     "injection).",
     suggestions="Remove the duplicate naltrexone draft.",
-    source="Naltrexone, Contrave and Lybalvi labeling (opioid antagonists); Vivitrol labeling (380 mg every 4 "
-    "weeks or once a month).",
+    source="Naltrexone, Contrave and Lybalvi labeling; Selincro SmPC (opioid antagonists); Vivitrol labeling "
+    "(380 mg every 4 weeks or once a month).",
     thresholds=("xr_next_dose_from_day", "xr_naltrexone_days"),
 )
 def duplicate_antagonist(ctx: RuleContext) -> Finding | None:
@@ -72,7 +74,8 @@ def duplicate_antagonist(ctx: RuleContext) -> Finding | None:
                     "after the last injection doubles the exposure.")
     detail = w.detail(
         f"**{name}** is ordered while **{first.display}** ({agent}) is {where}.",
-        "Naltrexone and samidorphan are both opioid antagonists. Taking two antagonist products adds no benefit; "
+        "Naltrexone, nalmefene and samidorphan are opioid antagonists. Taking two antagonist products adds no "
+        "benefit; "
         "it doubles the exposure (naltrexone is hepatotoxic at high doses), deepens and prolongs the opioid "
         "blockade (opioid analgesia will not work), and is usually an ordering error (a renewal or a switch "
         "without stopping the old product). Keep one antagonist product. Olanzapine/samidorphan (Lybalvi) also "

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from cds_service.fhir.read import OTHER_PATIENT
 from cds_service.rules.base import Finding, OverrideReasonSpec, Rule, RuleContext, rule
 from cds_service.rules.naltrexone import wording as w
 
@@ -68,7 +69,7 @@ DATA_REVIEWED = OverrideReasonSpec("data-reviewed", "Reviewed the missing data i
     "Also any draft order whose medicationReference could be read neither from the request nor from the FHIR "
     "server: it may be naltrexone or an opioid, so it is reported as not checked (never a silent all-clear).",
     suggestions="None; the detail lists each missing category with its reason, the checks that could not run, and "
-    "every skipped resource.",
+    "skipped resources summarised by type and reason (counts and the first few ids).",
     source="Service design: a check that could not run must not look like a check that passed.",
 )
 def data_incomplete(ctx: RuleContext) -> Finding | None:
@@ -76,7 +77,7 @@ def data_incomplete(ctx: RuleContext) -> Finding | None:
     record, order = ctx.record, ctx.order
     if order.unresolved_reference:
         return _order_not_checked(ctx)
-    if not record.unavailable and not record.skipped:
+    if not record.unavailable and not record.skipped and not record.skipped_resources:
         return None
     naltrexone_order = order.has("opioid-antagonist-therapy")
     checks_by_category = NALTREXONE_CHECKS if naltrexone_order else OPIOID_ORDER_CHECKS
@@ -88,15 +89,17 @@ def data_incomplete(ctx: RuleContext) -> Finding | None:
         checks = checks_by_category.get(category, ())
         affected += [c for c in checks if c not in affected]
         lines.append(f"- **{category}** could not be obtained: {reason}. Checks that could not run: {_ids(checks)}")
-    crashed = [s for s in record.skipped if s.startswith("check ")]
-    unreadable = [s for s in record.skipped if not s.startswith("check ")]
-    for item in unreadable:
-        categories = TYPE_CATEGORIES.get(item.split("/", 1)[0], ())
+    crashed = list(record.skipped)
+    skipped = record.skipped_resources
+    for group in skipped.groups():  # summarised: counts per type and reason, the first few ids
+        categories = TYPE_CATEGORIES.get(group.resource_type, ())
         checks = tuple(dict.fromkeys(c for cat in categories for c in checks_by_category.get(cat, ())))
         affected += [c for c in checks if c not in affected]
-        ref, _, why = item.partition(": ")
-        shown = f"`{ref}`: {why}" if why and "/" in ref and " " not in ref else item
-        lines.append(f"- Skipped as unreadable: {shown}. Checks that may be affected: {_ids(checks)}")
+        refs = ", ".join(f"`{_code(r)}`" for r in group.first_refs)
+        more = f" and {group.count - len(group.first_refs)} more" if group.count > len(group.first_refs) else ""
+        plural = "s" if group.count > 1 else ""
+        lines.append(f"- Skipped: {group.count} {_code(group.resource_type)} record{plural} ({group.reason}): "
+                     f"{refs}{more}. Checks that may be affected: {_ids(checks)}")
     for item in crashed:
         check = item.split("'")[1] if item.count("'") >= 2 else None
         if check and check not in affected:
@@ -104,8 +107,12 @@ def data_incomplete(ctx: RuleContext) -> Finding | None:
         lines.append(f"- Not completed: {item}")
 
     problems = [f"{_join(list(record.unavailable))} could not be read"] if record.unavailable else []
+    foreign = sum(g.count for g in skipped.groups() if g.reason == OTHER_PATIENT)
+    unreadable = skipped.total - foreign
     if unreadable:
-        problems.append(f"{len(unreadable)} unreadable record{'s' if len(unreadable) > 1 else ''} skipped")
+        problems.append(f"{unreadable} unreadable record{'s' if unreadable > 1 else ''} skipped")
+    if foreign:
+        problems.append(f"{foreign} record{'s' if foreign > 1 else ''} of another patient left out")
     if crashed:
         problems.append(f"{len(crashed)} check{'s' if len(crashed) > 1 else ''} failed")
     subject = f"{short[:1].upper()}{short[1:]} check" if naltrexone_order else f"Naltrexone check of {short}"
@@ -130,6 +137,11 @@ def data_incomplete(ctx: RuleContext) -> Finding | None:
         order_ref=order.ref, override_reasons=(DATA_REVIEWED, w.ALREADY_DONE, w.BENEFIT),
         source_label=w.SOURCE_LABEL,
     )
+
+
+def _code(value: str) -> str:
+    """A resource reference or type as shown inside `code` marks (no backticks or line breaks of its own)."""
+    return " ".join(value.replace("`", "'").split())[:140]
 
 
 def _order_not_checked(ctx: RuleContext) -> Finding:

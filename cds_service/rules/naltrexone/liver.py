@@ -18,7 +18,11 @@ LIVER_SOURCE = (
 
 @rule(
     id="liver-disease", title="Naltrexone in severe liver disease", indicators=("critical",),
-    trigger="An active (not entered-in-error/refuted/resolved) acute hepatitis, hepatic failure or cirrhosis.",
+    trigger="An active (not entered-in-error/refuted/resolved) severe liver disease as hepatologists mean it: "
+    "cirrhosis of any cause and its decompensation (portal hypertension, varices, hepatorenal syndrome, SBP), "
+    "hepatic failure and its manifestations (encephalopathy), acute hepatitis of any cause (viral, alcoholic, "
+    "toxic, ischaemic); coded in ICD-10-CM/WHO/GM or SNOMED CT, or named in the text (EN/DE/FR/ES/IT/NL; the card "
+    "says 'recognised from the text'). Chronic viral hepatitis without these does not count.",
     suggestions="Remove the naltrexone draft; hepatology review.",
     source="Source document (contraindicated in severe liver disease such as cirrhosis); tablet labeling "
     "(acute hepatitis or liver failure).",
@@ -73,7 +77,8 @@ def liver_panel_request(ctx: RuleContext) -> dict:
 @rule(
     id="liver-enzymes", title="Raised liver transaminases", indicators=("critical", "warning", "info"),
     trigger="Latest final ALT or AST within the look-back: ≥ critical multiple of ULN → critical, ≥ warning "
-    "multiple → warning, above ULN → info. ULN from referenceRange.high, else the site default; µkat/L ×60.",
+    "multiple → warning, above ULN → info. Every serum/plasma/blood ALT and AST LOINC (with and without P-5'-P). "
+    "ULN from referenceRange.high, else the site default; U/L = IU/L, µkat/L and µmol/(s·L) ×60, nkat/L ×0.06.",
     suggestions="Remove the draft (critical); order a hepatic function panel (create ServiceRequest).",
     source="Source document (transaminases may increase); CFP AUD guideline (>3× ULN); COMBINE (>5× ULN).",
     thresholds=("liver_test_lookback_days", "liver_warning_uln_multiple", "liver_critical_uln_multiple",

@@ -16,8 +16,11 @@ def current_or_drafted_opioids(ctx: RuleContext) -> list[MedicationUse]:
 @rule(
     id="opioid-concurrent", title="Naltrexone with a current opioid", indicators=("critical", "warning"),
     trigger="A current opioid (agonist, partial agonist incl. buprenorphine/methadone maintenance, mixed "
-    "agonist-antagonist, codeine cough medicine), an opioid drafted in the same session, or active 'opioid "
-    "dependence on agonist therapy' → critical; only loperamide/diphenoxylate/difenoxin (also OTC) → warning.",
+    "agonist-antagonist, opioid cough medicine, antidiarrhoeal opium; non-prescribed agonists a patient reports: "
+    "kratom, tianeptine, illicit fentanyl, nitazenes), an opioid drafted in the same session, or active 'opioid "
+    "dependence on agonist therapy' → critical; only loperamide/diphenoxylate/difenoxin/eluxadoline (also OTC) → "
+    "warning. Recognised by RxNorm, ATC (by hierarchy: any N02A, N01AH, N07BC, R05DA code), NDC, or the name in six "
+    "languages / US-EU brand (the card then says 'recognised from the text'). Lofexidine is not an opioid.",
     suggestions="Remove the naltrexone draft (delete); stop the opioid (update to stopped / delete its draft).",
     source="Naltrexone labeling (contraindications; mixed agonist-antagonists); source document (codeine, "
     "loperamide).",

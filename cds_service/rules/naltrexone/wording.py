@@ -27,7 +27,10 @@ SOURCE_DOC = "product source document (Naltrexone: Effects, Uses & Risks)"
 BENEFIT = OverrideReasonSpec("benefit-outweighs-risk", "Benefit outweighs risk; patient will be monitored")
 RECORD_WRONG = OverrideReasonSpec("record-incorrect", "The record is wrong or out of date for this patient")
 SPECIALIST = OverrideReasonSpec("specialist-supervised", "Started under addiction-medicine or specialist supervision")
-ALREADY_DONE = OverrideReasonSpec("already-addressed", "Already addressed (e.g. opioid stopped, test done)")
+# offered with the HL7 non-adherence reason code that fits it (CDS Hooks 3.0 ballot; see cds_service/store/
+# non-adherence-reasons.json), so analytics across services can compare it; the others have no fitting code
+ALREADY_DONE = OverrideReasonSpec("action-completed", "Already addressed (e.g. opioid stopped, test done)",
+                                  system="http://terminology.hl7.org/CodeSystem/non-adherence-reason-codes")
 HEPATOLOGY = OverrideReasonSpec("hepatology-approved", "Hepatology reviewed and approved naltrexone")
 
 DEFAULT_REASONS = (BENEFIT, RECORD_WRONG, SPECIALIST, ALREADY_DONE)
@@ -80,7 +83,9 @@ def condition_line(c: ConditionEntry) -> str:
     if c.verification_status:
         status += f", {c.verification_status}"
     onset = f", onset {c.onset.isoformat()}" if c.onset else ""
-    return f"- **{c.display}** (`{c.ref}`, {codes}): {status}{onset}"
+    where = f"`{c.ref}`, {codes}" if codes else f"`{c.ref}`"
+    text = (", recognised from the text (no recognised code): please verify" if c.matched_by == "text" else "")
+    return f"- **{c.display}** ({where}): {status}{onset}{text}"
 
 
 def lab_line(lab: LabResult, uln: float | None = None, uln_source: str | None = None) -> str:

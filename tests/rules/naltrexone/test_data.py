@@ -28,7 +28,7 @@ def test_unavailable_urine_screens_with_other_rules_still_firing(client: Client)
             "that could not run: `urine-screen-positive`, `urine-screen-needed`") in detail
     assert "**Evidence**" in detail and "**Source**" in detail
     assert "suggestions" not in card
-    assert [r["code"] for r in card["overrideReasons"]] == ["data-reviewed", "already-addressed",
+    assert [r["code"] for r in card["overrideReasons"]] == ["data-reviewed", "action-completed",
                                                             "benefit-outweighs-risk"]
     assert "`Condition/cirr`" in b.cards_by_rule(body)["liver-disease"][0]["detail"]
 
@@ -50,7 +50,7 @@ def test_malformed_observation(client: Client) -> None:
     assert b.rules_fired(body) == [("data-incomplete", "warning")]
     card = body["cards"][0]
     assert card["summary"] == "Naltrexone check incomplete: 1 unreadable record skipped"
-    assert ("- Skipped as unreadable: `Observation/bad-alt`: no readable effective date. Checks that may be "
+    assert ("- Skipped: 1 Observation record (no readable effective date): `Observation/bad-alt`. Checks that may be "
             "affected: `liver-enzymes`, `liver-tests-missing`, `urine-screen-positive`, `urine-screen-needed`"
             ) in card["detail"]
 
