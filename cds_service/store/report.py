@@ -178,11 +178,27 @@ def report_json(stats: Sequence[RuleStats]) -> list[dict[str, Any]]:
 
 # --- the JSON form's schema (the analytics endpoint's documented 200) ------------------------------
 
+class NonAdherenceCodingModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", title="NonAdherenceReason")
+    system: str
+    code: str
+    display: str
+
+
 class ReasonCountModel(BaseModel):
     model_config = ConfigDict(extra="forbid", title="OverrideReasonCount")
     system: str | None
     code: str
     display: str | None
+    count: int
+    non_adherence: NonAdherenceCodingModel | None
+
+
+class NonAdherenceCountModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", title="NonAdherenceReasonCount")
+    system: str
+    code: str
+    display: str
     count: int
 
 
@@ -202,6 +218,7 @@ class RuleReportModel(BaseModel):
     overridden: int
     override_rate: float | None
     override_reasons: list[ReasonCountModel]
+    non_adherence_reasons: list[NonAdherenceCountModel]
     suggestions: list[SuggestionStatsModel]
 
 
@@ -210,3 +227,20 @@ class AnalyticsResponse(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     rules: list[RuleReportModel]
+
+
+class DailyRuleModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", title="DailyRuleStats")
+    rule_id: str
+    day: date
+    issued: int
+    accepted: int
+    overridden: int
+    override_rate: float | None
+
+
+class DailyResponse(BaseModel):
+    """`GET /analytics/rules/daily`: one entry per rule and UTC day with cards (`daily_json`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    days: list[DailyRuleModel]

@@ -569,8 +569,9 @@ class Store:
         """Per rule id and UTC day of issue, over the cards issued in [since, until) (by `service_id`, when
         given): cards issued, and of them how many were accepted / overridden (cards, as in `analytics`).
 
-        A card counts on the day it was issued, whenever its feedback came: the override rate of a day is
-        that of the cards shown that day. Days without cards are absent.
+        A card counts on the day it was issued, whenever its feedback came, by its final outcome (as in
+        `analytics`): the override rate of a day is that of the cards shown that day. Days without cards are
+        absent.
         """
         window = self._window(since, until, service_id)
         if self.dialect == "sqlite":  # naive UTC text 'YYYY-MM-DD HH:MM:SS...'
@@ -579,10 +580,11 @@ class Store:
             day = func.to_char(func.timezone(literal_column("'UTC'"), CardRow.issued_at),
                                literal_column("'YYYY-MM-DD'"))
         issued_q = window(select(CardRow.rule_id, day.label("day"), func.count()).group_by(CardRow.rule_id, day))
+        final = _final_outcomes()  # one outcome per card, as in `analytics`: accepted + overridden <= issued
         outcome_q = window(
-            select(CardRow.rule_id, day.label("day"), FeedbackRow.outcome, func.count(distinct(FeedbackRow.card_uuid)))
-            .join_from(FeedbackRow, CardRow, FeedbackRow.card_uuid == CardRow.card_uuid)
-            .group_by(CardRow.rule_id, day, FeedbackRow.outcome)
+            select(CardRow.rule_id, day.label("day"), final.c.outcome, func.count())
+            .join_from(final, CardRow, final.c.card_uuid == CardRow.card_uuid)
+            .group_by(CardRow.rule_id, day, final.c.outcome)
         )
         with self._read() as conn:
             issued = {(rule, d): int(n) for rule, d, n in conn.execute(issued_q)}
@@ -601,22 +603,13 @@ class Store:
         card), suggestion acceptance.
 
         Accepted / overridden / reason counts count cards (a card posted twice with different timestamps
-        counts once). A card with both outcomes counts by its latest feedback (outcomeTimestamp, then
-        arrival); every event stays stored. Each reason of an event counts (`overrideReasons`); reasons are
+        counts once). A card with both outcomes counts by its latest feedback (`_final_outcomes`); every
+        event stays stored. Each reason of an event counts (`overrideReasons`); reasons are
         also rolled up by HL7 non-adherence reason code where one fits (`non_adherence`). All aggregation
         happens in SQL (the HL7 roll-up in Python over the same snapshot).
         """
         window = self._window(since, until, service_id)
-        # a card's outcome is its latest feedback (outcomeTimestamp, then arrival): a card accepted and later
-        # overridden counts as overridden (both events stay stored)
-        ranked = select(
-            FeedbackRow.card_uuid,
-            FeedbackRow.outcome,
-            func.row_number().over(partition_by=FeedbackRow.card_uuid,
-                                   order_by=(FeedbackRow.outcome_timestamp.desc(), FeedbackRow.id.desc()))
-            .label("rank"),
-        ).subquery()
-        final = select(ranked.c.card_uuid, ranked.c.outcome).where(ranked.c.rank == 1).subquery()
+        final = _final_outcomes()
         issued_q = window(select(CardRow.rule_id, func.count()).group_by(CardRow.rule_id))
         outcome_q = window(
             select(CardRow.rule_id, final.c.outcome, func.count())
@@ -713,3 +706,23 @@ class Store:
             )
             for rule in sorted(issued)
         ]
+
+
+def _final_outcomes() -> Any:
+    """One outcome per card: its latest feedback by outcomeTimestamp; at the same instant an override wins
+    over an acceptance (a committee must see every override), then the later arrival.
+
+    A card accepted and later overridden counts as overridden; every event stays stored. The same instant
+    needs a rule of its own because one post's items are inserted in dedupe-key order (no deadlocks), so
+    their row ids do not follow the order the EHR sent them in.
+    """
+    overridden_first = case((FeedbackRow.outcome == "overridden", 1), else_=0)
+    ranked = select(
+        FeedbackRow.card_uuid,
+        FeedbackRow.outcome,
+        func.row_number().over(
+            partition_by=FeedbackRow.card_uuid,
+            order_by=(FeedbackRow.outcome_timestamp.desc(), overridden_first.desc(), FeedbackRow.id.desc()),
+        ).label("rank"),
+    ).subquery()
+    return select(ranked.c.card_uuid, ranked.c.outcome).where(ranked.c.rank == 1).subquery()

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from cds_service.app import create_app
 from cds_service.hooks.models import FeedbackResponse
-from cds_service.store.report import AnalyticsResponse
+from cds_service.store.report import AnalyticsResponse, DailyResponse
 from tests.conftest import make_settings
 from tests.store.app_helpers import ADMIN_TOKEN, accept, body, by_rule, hook_request, override
 
@@ -23,6 +23,9 @@ def test_no_422_and_a_schema_for_every_200() -> None:
         for method, operation in methods.items():
             responses = operation["responses"]
             assert "422" not in responses, (path, method)
+            if path.endswith(".csv"):  # a download, not JSON: documented as text/csv
+                assert list(responses["200"]["content"]) == ["text/csv"], (path, method)
+                continue
             schema = responses["200"]["content"]["application/json"]["schema"]
             assert schema.get("$ref", "").startswith("#/components/schemas/"), (path, method, schema)
             assert doc["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]["properties"], (path, method)
@@ -42,5 +45,13 @@ def test_real_bodies_match_the_documented_schemas(tmp_path: Path) -> None:
         assert report.status_code == 200
         rules = {r.rule_id: r for r in AnalyticsResponse.model_validate(report.json()).rules}
         assert (rules["liver-disease"].issued, rules["liver-disease"].overridden) == (1, 1)
+        daily = http.get("/analytics/rules/daily", headers=auth)
+        assert daily.status_code == 200
+        days = {d.rule_id: d for d in DailyResponse.model_validate(daily.json()).days}
+        # accepted and overridden at the same instant: the override counts, in both tables alike
+        liver = days["liver-disease"]
+        assert (liver.issued, liver.accepted, liver.overridden) == (1, 0, 1)
+        assert (rules["liver-disease"].accepted, rules["liver-disease"].overridden) == (0, 1)
+        assert rules["liver-disease"].non_adherence_reasons == []  # a site reason with no HL7 equivalent
         bad = http.get("/analytics/rules", params={"since": "last tuesday"}, headers=auth)
         assert bad.status_code == 400 and bad.json()["resourceType"] == "OperationOutcome"  # documented, not 422

@@ -52,3 +52,21 @@ def test_daily_counts_cards_on_their_utc_day_of_issue(store: Store) -> None:
     assert store.daily(until=datetime(2026, 11, 20, tzinfo=UTC)) == []
     first_day = next(d for d in store.daily() if d.rule_id == "rule-a")
     assert first_day.override_rate == 2 / 3
+
+
+def test_a_card_counts_once_by_its_final_outcome_in_both_tables(store: Store) -> None:
+    cards = issue(store, [make_card("rule-a") for _ in range(3)], issued_at=DAY)
+    later = DAY + timedelta(hours=2)
+    store.record_feedback("naltrexone-order-select", [
+        # accepted, then overridden an hour later: overridden
+        accepted(cards[0], cards[0].suggestions[0].uuid, at=later), overridden(cards[0], "benefit", at=later
+                                                                               + timedelta(hours=1)),
+        # overridden, then accepted: accepted
+        overridden(cards[1], "benefit", at=later), accepted(cards[1], cards[1].suggestions[0].uuid,
+                                                            at=later + timedelta(hours=1)),
+        # both at the same instant, in one post: the override wins, whatever order the rows were stored in
+        accepted(cards[2], cards[2].suggestions[0].uuid, at=later), overridden(cards[2], "benefit", at=later),
+    ])
+    assert {s.rule_id: (s.issued, s.accepted, s.overridden) for s in store.analytics()} == {"rule-a": (3, 1, 2)}
+    assert {(d.rule_id, d.day): (d.issued, d.accepted, d.overridden) for d in store.daily()} == {
+        ("rule-a", date(2026, 11, 20)): (3, 1, 2)}
