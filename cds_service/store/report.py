@@ -293,11 +293,19 @@ class RuleReportModel(BaseModel):
     suggestions: list[SuggestionStatsModel]
 
 
+class HookCallsDayModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", title="HookCallsPerDay")
+    day: date
+    hook_calls: int
+
+
 class AnalyticsResponse(BaseModel):
     """`GET /analytics/rules`: one entry per rule id with cards in the period (`report_json`)."""
 
     model_config = ConfigDict(extra="forbid")
     rules: list[RuleReportModel]
+    hook_calls: int  # hook calls of the period that reached the rules (the denominator of the per-100 rates)
+    hook_calls_per_day: list[HookCallsDayModel]
 
 
 class DailyRuleModel(DayModel):
