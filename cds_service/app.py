@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+import orjson
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
@@ -105,10 +106,25 @@ def _add_models_to_openapi(app: FastAPI) -> None:
         _, defs = models_json_schema([(HookRequest, "validation"), (FeedbackRequest, "validation")],
                                      ref_template="#/components/schemas/{model}")
         schema.setdefault("components", {}).setdefault("schemas", {}).update(defs.get("$defs", {}))
+        _only_responses_that_happen(schema)
         app.openapi_schema = schema
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _only_responses_that_happen(schema: dict) -> None:
+    """FastAPI documents a 422 for every operation with parameters; this app never sends one (invalid input
+    gets a 400 OperationOutcome from `web.handlers`), so the 422s and their schemas go."""
+    for methods in schema.get("paths", {}).values():
+        for operation in methods.values():
+            operation.get("responses", {}).pop("422", None)
+    text = orjson.dumps(schema.get("paths", {})).decode()
+    components = schema.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        if f"/{name}\"" not in text and not any(f"/{name}\"" in orjson.dumps(s).decode()
+                                               for n, s in components.items() if n != name):
+            components.pop(name, None)
 
 
 def __getattr__(name: str) -> FastAPI:

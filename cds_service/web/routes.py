@@ -18,7 +18,7 @@ from starlette.responses import Response
 
 from cds_service.errors import BadRequest, ServiceError
 from cds_service.hooks.body import read_json
-from cds_service.hooks.models import CardsResponse, DiscoveryResponse, OperationOutcome
+from cds_service.hooks.models import CardsResponse, DiscoveryResponse, FeedbackResponse, OperationOutcome
 from cds_service.ops.metrics import observe_feedback
 from cds_service.ops.telemetry import note_hook_call
 from cds_service.pipeline import Outcome, Pipeline
@@ -29,6 +29,7 @@ from cds_service.security.dependency import authenticate
 from cds_service.security.jwt import JwtVerifier, VerifiedClient
 from cds_service.settings import Settings
 from cds_service.store import FeedbackError, Store
+from cds_service.store.report import AnalyticsResponse
 from cds_service.web.ledger import issued_cards, parse_feedback
 
 ERRORS = {
@@ -125,7 +126,7 @@ def hook_routes(s: Services) -> APIRouter:
         response.background = BackgroundTask(after_response, service_id, outcome, data, s.release_fhir_garbage)
         return response
 
-    @router.post("/cds-services/{service_id}/feedback", responses=ERRORS,
+    @router.post("/cds-services/{service_id}/feedback", response_model=FeedbackResponse, responses=ERRORS,
                  openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
                      "schema": {"$ref": "#/components/schemas/FeedbackRequest"}}}}},
                  summary="Feedback on cards (accepted / overridden)")
@@ -144,7 +145,9 @@ def hook_routes(s: Services) -> APIRouter:
         return _json({"stored": stored, "received": len(items)})
 
     @router.get("/analytics/rules", summary="Override analytics per rule (admin token)",
-                responses={401: ERRORS[401]})
+                response_model=AnalyticsResponse,
+                responses={400: {"model": OperationOutcome, "description": "`since`/`until` not a date-time"},
+                           401: ERRORS[401]})
     async def analytics(request: Request, since: str | None = None, until: str | None = None,
                         service: str | None = None) -> Response:
         # `since`/`until` arrive as text and are parsed only after the token check: an unauthenticated
