@@ -121,13 +121,13 @@ class Journal:
     def append(self, kind: str, data: dict[str, Any]) -> str:
         """Write one entry durably (returns when it is fsynced in pending/); its name. JournalUnavailable
         when the journal is full or cannot be written (disk full, read-only, permissions)."""
-        if self.count() >= self.max_entries:
-            self.last_error = f"full ({self.max_entries} entries pending)"
-            raise JournalUnavailable("full", f"journal full: {self.max_entries} entries pending replay")
         payload = json.dumps({"v": 1, "kind": kind, "data": data}, separators=(",", ":")).encode()
         name = self._next_name()
         tmp = self.tmp_dir / f"{name}.{os.getpid()}"
         try:
+            if self.count() >= self.max_entries:
+                self.last_error = f"full ({self.max_entries} entries pending)"
+                raise JournalUnavailable("full", f"journal full: {self.max_entries} entries pending replay")
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             try:
                 view = memoryview(payload)

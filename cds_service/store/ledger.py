@@ -192,8 +192,9 @@ class Ledger:
         try:
             self._append("cards", data)
         except JournalUnavailable as err:
-            log.error("ledger: %d card(s) of %s NOT recorded: the database is down and the %s; the response "
-                      "still carries them (see /readyz)", len(cards), service_id, err.message)
+            log.error("ledger: %d card(s) of %s NOT recorded: the database is down and the journal cannot take "
+                      "them (%s); the response still carries them (see /readyz)", len(cards), service_id,
+                      err.message)
             return "lost"
         return "journaled"
 
@@ -218,7 +219,8 @@ class Ledger:
         try:
             self._append("feedback", data)
         except JournalUnavailable as err:
-            log.error("ledger: feedback refused with 503: the database is down and the %s", err.message)
+            log.error("ledger: feedback refused with 503: the database is down and the journal cannot take it "
+                      "(%s)", err.message)
             raise LedgerUnavailable(err.message) from None
         return 0, len(items)
 
