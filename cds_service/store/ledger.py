@@ -130,6 +130,7 @@ class Ledger:
         self._down = False
         self._error: str | None = None
         self._state_lock = threading.Lock()
+        self._drain_mutex = threading.Lock()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._jtis = _MemoryJtis()
@@ -248,6 +249,10 @@ class Ledger:
 
     def drain_once(self, *, wait: bool = False) -> DrainResult:
         """Replay what is pending now (unless another process is at it: `locked_out`, or `wait` for it)."""
+        with self._drain_mutex:  # the outcome below is this drain's: another thread's cannot overtake it
+            return self._drain(wait)
+
+    def _drain(self, wait: bool) -> DrainResult:
         result = self.journal.drain(self._replay, batch_size=self.batch_size, wait=wait,
                                     stop=self._stopping.is_set)
         for kind in ("cards", "feedback"):
