@@ -246,6 +246,9 @@ class Ledger:
                 raise RejectEntry(f"{type(err).__name__}: {err}" if isinstance(err, FeedbackError)
                                   else type(err).__name__) from None
             raise
+        # the database takes writes again: new calls go to it at once, not into the journal being drained
+        # (which would then grow as fast as it drains under load)
+        self._recovered()
 
     def drain_once(self, *, wait: bool = False) -> DrainResult:
         """Replay what is pending now (unless another process is at it: `locked_out`, or `wait` for it)."""

