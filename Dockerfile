@@ -2,7 +2,8 @@
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
-    CDS_DATABASE_URL=sqlite:////var/lib/cds-naltrexone/ledger.sqlite3
+    CDS_DATABASE_URL=sqlite:////var/lib/cds-naltrexone/ledger.sqlite3 \
+    CDS_JOURNAL_DIR=/var/lib/cds-naltrexone/journal
 
 WORKDIR /app
 COPY pyproject.toml README.md ./
