@@ -146,8 +146,8 @@ class Ledger:
         with self._state_lock:
             was_down, self._down, self._error = self._down, True, type(err).__name__
         if not was_down:  # one line per outage, not per call (the driver's text may hold the URL: type only)
-            log.warning("ledger: database %s failed (%s); cards and feedback go to the journal in %s until it "
-                        "answers again", operation, type(err).__name__, self.journal.directory)
+            log.warning("ledger: database operation '%s' failed (%s); cards and feedback go to the journal in %s "
+                        "until the database answers again", operation, type(err).__name__, self.journal.directory)
 
     def _recovered(self) -> None:
         with self._state_lock:
