@@ -93,7 +93,7 @@ def ready_and_drained(status: int, body: dict) -> bool:
 def test_a_minute_without_the_database_loses_no_card(tmp_path: Path) -> None:
     with PostgresServer("cds_outage") as pg:  # this test's own instance: it is stopped and restarted
         env = server_env(pg.url, CDS_JOURNAL_DIR=str(tmp_path / "journal"), CDS_JOURNAL_RETRY_MAX_SECONDS="2",
-                         CDS_LOG_LEVEL="INFO")
+                         CDS_LOG_LEVEL="WARNING")
         with UvicornServer(env, workers=2, log_path=tmp_path / "server.log") as server, \
                 httpx.Client(base_url=server.url, timeout=30) as http:
             assert ready_and_drained(*readyz(http))
