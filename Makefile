@@ -9,7 +9,7 @@ PORT ?= 8080
 CDS_AUTH_MODE ?= off
 export CDS_AUTH_MODE
 
-.PHONY: fuzz run test lint bench bench-smoke docs openapi lock clean
+.PHONY: fuzz run test lint bench bench-smoke bench-replay bench-replay-smoke docs openapi lock clean
 
 # Installs come from the hash-locked files (`make lock` regenerates them from pyproject.toml + uv.lock):
 # requirements.lock is what serving needs, requirements-test.lock adds the test extras. --no-deps: a lock
@@ -41,7 +41,7 @@ run: $(BIN)/.installed-run
 		$(BIN)/python -m cds_service serve --host $(HOST) --port $(PORT)
 
 test: $(BIN)/.installed-test
-	@echo "make: checking the test servers' system packages (PostgreSQL, sekmet-fhir, chromium)"
+	@echo "make: checking the test servers' system packages (PostgreSQL, sekmet-fhir, chromium, Java for Spark)"
 	bash scripts/install-test-deps.sh
 	@echo "make: ruff"
 	$(BIN)/ruff check .
@@ -64,6 +64,15 @@ bench: $(BIN)/.installed-test
 
 bench-smoke: $(BIN)/.installed-test
 	$(BIN)/python -m benchmarks.run --smoke
+	$(BIN)/python -m benchmarks.replay --smoke
+
+# replay of a Bulk Data export: embedded and Spark engines at 10k and 100k patients (minutes; needs Java)
+bench-replay: $(BIN)/.installed-test
+	bash scripts/install-test-deps.sh
+	$(BIN)/python -m benchmarks.replay
+
+bench-replay-smoke: $(BIN)/.installed-test
+	$(BIN)/python -m benchmarks.replay --smoke
 
 docs: $(BIN)/.installed-test
 	$(BIN)/python -m cds_service docs

@@ -89,9 +89,11 @@ async def after_response(service_id: str, outcome: Outcome, parsed_request: obje
         release()  # garbage of cut-off FHIR responses, collected after the send (fhir.client)
 
 
-def issued_cards(cards: list[dict], rule_ids: Sequence[str] | None = None) -> list[IssuedCard]:
+def issued_cards(cards: Sequence[dict], rule_ids: Sequence[str] | None = None, *,
+                 silent: bool = False) -> list[IssuedCard]:
     """The ledger rows of the cards as sent; `rule_ids` (one per card) when the profile changed the topic
-    code (the ledger and the analytics key on the rule id, whatever the client saw)."""
+    code (the ledger and the analytics key on the rule id, whatever the client saw); `silent` for the cards
+    of silent-mode rules, which no client saw."""
     ids = list(rule_ids) if rule_ids is not None else [c["source"]["topic"]["code"] for c in cards]
     return [
         IssuedCard(
@@ -101,6 +103,7 @@ def issued_cards(cards: list[dict], rule_ids: Sequence[str] | None = None) -> li
             summary=c["summary"],
             suggestions=tuple(IssuedSuggestion(s["uuid"], s["label"]) for s in c.get("suggestions", [])),
             override_reasons=tuple((r["system"], r["code"], r["display"]) for r in c.get("overrideReasons", [])),
+            silent=silent,
         )
         for c, rule_id in zip(cards, ids, strict=True)
     ]
@@ -320,14 +323,17 @@ def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | 
         rule_ids = [c["source"]["topic"]["code"] for c in outcome.response["cards"]]
         if profile != "generic" and rule_ids:
             outcome = replace(outcome, response=apply_profile(profile, outcome.response))
-        cards = outcome.response["cards"]
-        if cards and outcome.call is not None:
+        cards = outcome.response["cards"]  # what the EHR sees (silent cards are not in it, in any profile)
+        if outcome.evaluation is not None and outcome.call is not None:
             # durable before the EHR sees the cards: a card it received is in the ledger, or in the journal
-            # (fsynced) while the database is down; either failing is logged, the cards are answered anyway
+            # (fsynced) while the database is down; either failing is logged, the cards are answered anyway.
+            # Silent cards go there too (marked), and the call is counted: the denominator of "per 100 hook
+            # calls".
+            ledger_cards = issued_cards(cards, rule_ids) + issued_cards(outcome.silent, silent=True)
             write = partial(ledger.record_issued, service_id=service_id, hook=outcome.service.hook,
                             hook_instance=outcome.call.hook_instance, patient_id=outcome.call.patient_id,
-                            cards=issued_cards(cards, rule_ids), issuer=client.iss if client else None,
-                            tenant=client.tenant if client else None)
+                            cards=ledger_cards, issuer=client.iss if client else None,
+                            tenant=client.tenant if client else None, count_call=True)
             if inline_ledger and not ledger.database_down:
                 write()  # a local SQLite commit (~0.25 ms): a thread hop costs more in GIL convoys than it saves
             else:
@@ -379,7 +385,9 @@ def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | 
         from cds_service.store import report_json
 
         stats = await run_in_threadpool(partial(store.analytics, since, until, service_id=service))
-        return _json({"rules": report_json(stats)})
+        calls = await run_in_threadpool(partial(store.hook_calls, since, until, service_id=service))
+        return _json({"rules": report_json(stats), "hook_calls": sum(calls.values()),
+                      "hook_calls_per_day": [{"day": d, "hook_calls": n} for d, n in calls.items()]})
 
     install_probes(app, store, pipeline_packs, ledger)
     app.add_api_route("/metrics", metrics_endpoint(settings.metrics_token), methods=["GET"], include_in_schema=False)

@@ -73,15 +73,15 @@ def default_journal_dir(url: URL) -> Path | None:
 
 def cards_data(store: Store, *, service_id: str, hook: str, hook_instance: str, patient_id: str,
                cards: Sequence[IssuedCard], issued_at: datetime, issuer: str | None,
-               tenant: str | None) -> dict[str, Any]:
+               tenant: str | None, count_call: bool = False) -> dict[str, Any]:
     """One hook call's cards as a journal entry: what the ledger stores, the patient id already hashed."""
     return {
         "service_id": service_id, "hook": hook, "hook_instance": hook_instance,
         "patient_hash": store.patient_hash(patient_id), "issued_at": issued_at.isoformat(timespec="microseconds"),
-        "issuer": issuer, "tenant": tenant,
+        "issuer": issuer, "tenant": tenant, "count_call": count_call,
         "cards": [{"uuid": c.uuid, "rule_id": c.rule_id, "indicator": c.indicator, "summary": c.summary,
                    "suggestions": [[s.uuid, s.label] for s in c.suggestions],
-                   "override_reasons": [list(r) for r in c.override_reasons]} for c in cards],
+                   "override_reasons": [list(r) for r in c.override_reasons], "silent": c.silent} for c in cards],
     }
 
 
@@ -176,20 +176,25 @@ class Ledger:
         metrics.observe_journal_write(kind, "written")
 
     def record_issued(self, *, service_id: str, hook: str, hook_instance: str, patient_id: str,
-                      cards: Sequence[IssuedCard], issuer: str | None = None, tenant: str | None = None) -> str:
-        """Record one hook call's cards before its response: "stored" (database), "journaled", or "lost"
-        (neither could take them: logged as an error; the response still carries the cards)."""
+                      cards: Sequence[IssuedCard], issuer: str | None = None, tenant: str | None = None,
+                      count_call: bool = False) -> str:
+        """Record one hook call's cards (and count the call, `count_call`) before its response: "stored"
+        (database), "journaled", or "lost" (neither could take them: logged as an error; the response still
+        carries the cards). Nothing to record: "stored"."""
+        if not cards and not count_call:
+            return "stored"
         at = datetime.now(UTC)
         if not self._down:
             try:
                 self.store.record_issued(service_id=service_id, hook=hook, hook_instance=hook_instance,
                                          patient_id=patient_id, cards=cards, issued_at=at, issuer=issuer,
-                                         tenant=tenant)
+                                         tenant=tenant, count_call=count_call)
                 return "stored"
             except Exception as err:  # any failure: the cards must still be recorded somewhere
                 self._failed("cards", err)
         data = cards_data(self.store, service_id=service_id, hook=hook, hook_instance=hook_instance,
-                          patient_id=patient_id, cards=cards, issued_at=at, issuer=issuer, tenant=tenant)
+                          patient_id=patient_id, cards=cards, issued_at=at, issuer=issuer, tenant=tenant,
+                          count_call=count_call)
         try:
             self._append("cards", data)
         except JournalUnavailable as err:

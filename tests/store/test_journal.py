@@ -317,3 +317,25 @@ def test_two_processes_write_and_two_drain_one_directory(tmp_path: Path) -> None
     engine.dispose()
     assert [name for name, _w, _n in applied] == sorted(e.name for e in entries)  # once each, in order
     assert journal.count(fresh=True) == 0
+
+
+def test_silent_cards_and_call_counts_replayed_once(store: SwitchableStore, ledger: Ledger, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    shown, silent = make_card("rule-shown"), replace(make_card("rule-silent"), silent=True)
+    store.down = True
+    for cards in ([shown, silent], []):  # a call with cards, and one that reached the rules without any
+        assert ledger.record_issued(service_id="naltrexone-order-select", hook="order-select",
+                                    hook_instance=new_uuid(), patient_id="patient-1", cards=cards,
+                                    count_call=True) == "journaled"
+    with_cards = ledger.journal.names()[0]
+    saved = (ledger.journal.pending_dir / with_cards).read_bytes()
+    store.down = False
+    assert ledger.drain_once().complete
+    (ledger.journal.pending_dir / with_cards).write_bytes(saved)  # replayed again after a crash ...
+    assert ledger.drain_once().complete
+    assert rows(store, "SELECT sum(calls) FROM hook_call_day") == [(2,)]  # ... the call is not counted twice
+    assert sorted(rows(store, "SELECT rule_id, silent FROM issued_card")) == [("rule-shown", False),
+                                                                             ("rule-silent", True)]
+    with pytest.raises(FeedbackError, match="unknown card"):  # a silent card was never shown
+        ledger.record_feedback("naltrexone-order-select", [overridden(silent, "benefit")])
