@@ -67,16 +67,15 @@ def test_readyz_follows_the_postgres_server(postgres_server: PostgresServer, tmp
 
 def test_added_checks_degraded_and_failing(tmp_path: Path) -> None:
     app = create_app(make_settings(tmp_path))
-    state = {"journal": Check("degraded", "ledger database down: writing to the journal")}
-    add_readiness_check(app, "journal", lambda: state["journal"])
+    state = {"replica": Check("degraded", "read replica lagging")}  # not a built-in check's name
+    add_readiness_check(app, "replica", lambda: state["replica"])
     with TestClient(app) as http:
         status, body = readyz(http)
         assert (status, body["status"]) == (200, "degraded")
-        assert body["checks"]["journal"] == {"state": "degraded",
-                                             "detail": "ledger database down: writing to the journal"}
+        assert body["checks"]["replica"] == {"state": "degraded", "detail": "read replica lagging"}
         metrics = http.get("/metrics").text
-        assert 'cds_readiness{check="journal",state="degraded"} 1.0' in metrics
-        assert 'cds_readiness{check="journal",state="ok"} 0.0' in metrics
+        assert 'cds_readiness{check="replica",state="degraded"} 1.0' in metrics
+        assert 'cds_readiness{check="replica",state="ok"} 0.0' in metrics
 
         def broken() -> Check:
             raise RuntimeError("password=hunter2")
