@@ -31,6 +31,7 @@ from cds_service.hooks.models import (
     DiscoveryResponse,
     FeedbackEntry,
     FeedbackRequest,
+    FeedbackResponse,
     HookRequest,
     OperationOutcome,
 )
@@ -51,6 +52,7 @@ from cds_service.settings import Settings, get_settings
 from cds_service.store import FeedbackError, FeedbackItem, IssuedCard, IssuedSuggestion, Store
 from cds_service.store.journal import Journal
 from cds_service.store.ledger import Ledger, LedgerUnavailable, default_journal_dir
+from cds_service.store.report import AnalyticsResponse
 from cds_service.web import add_pages
 
 log = logging.getLogger("cds_service")
@@ -344,7 +346,7 @@ def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | 
         response.background = BackgroundTask(after_response, service_id, outcome, data, release_fhir_garbage)
         return response
 
-    @app.post("/cds-services/{service_id}/feedback", responses={**ERRORS, 503: {
+    @app.post("/cds-services/{service_id}/feedback", response_model=FeedbackResponse, responses={**ERRORS, 503: {
                   "model": OperationOutcome,
                   "description": "The ledger database is down and the local journal cannot take the feedback "
                   "either: nothing was stored, retry later (Retry-After)"}},
@@ -373,7 +375,9 @@ def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | 
         return _json(body)
 
     @app.get("/analytics/rules", summary="Override analytics per rule (admin token)",
-             responses={401: ERRORS[401]})
+             response_model=AnalyticsResponse,
+             responses={400: {"model": OperationOutcome, "description": "`since`/`until` not a date-time"},
+                        401: ERRORS[401]})
     async def analytics(request: Request, since: str | None = None, until: str | None = None,
                         service: str | None = None) -> Response:
         # `since`/`until` arrive as text and are parsed only after the token check: an unauthenticated
@@ -425,10 +429,25 @@ def _add_models_to_openapi(app: FastAPI) -> None:
         _, defs = models_json_schema([(HookRequest, "validation"), (FeedbackRequest, "validation")],
                                      ref_template="#/components/schemas/{model}")
         schema.setdefault("components", {}).setdefault("schemas", {}).update(defs.get("$defs", {}))
+        _only_responses_that_happen(schema)
         app.openapi_schema = schema
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _only_responses_that_happen(schema: dict) -> None:
+    """FastAPI documents a 422 for every operation with parameters; this app never sends one (invalid input
+    gets a 400 OperationOutcome from `_validation_error`), so the 422s and their schemas go."""
+    for methods in schema.get("paths", {}).values():
+        for operation in methods.values():
+            operation.get("responses", {}).pop("422", None)
+    text = orjson.dumps(schema.get("paths", {})).decode()
+    components = schema.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        if f"/{name}\"" not in text and not any(f"/{name}\"" in orjson.dumps(s).decode()
+                                               for n, s in components.items() if n != name):
+            components.pop(name, None)
 
 
 def __getattr__(name: str) -> FastAPI:

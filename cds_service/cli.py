@@ -41,7 +41,9 @@ def _main(version: Annotated[bool, typer.Option("--version", callback=_version, 
 
 @cli.command()
 def serve(host: str = "127.0.0.1", port: Annotated[int, typer.Option(min=1, max=65535)] = 8080,
-          workers: Annotated[int, typer.Option(min=1)] = 1) -> None:
+          workers: Annotated[int, typer.Option(min=1, envvar="WEB_CONCURRENCY",
+                                               help="Worker processes (default: WEB_CONCURRENCY, else 1).")] = 1,
+          ) -> None:
     """Serve the API with uvicorn (settings from CDS_* environment variables).
 
     Checks first, in this order, and stops with one line if one fails: the port is free, the database answers
@@ -191,6 +193,30 @@ def evaluate(
         typer.echo(json.dumps(outcome.response, indent=2, ensure_ascii=False))
     else:
         print_cards(outcome.response)
+
+
+@cli.command()
+def validate(
+    paths: Annotated[list[Path], typer.Argument(help="Patient Bundles, FHIR resources or CDS Hooks requests (JSON).")],
+) -> None:
+    """Check fixture files against FHIR R4 (fhir.resources R4B, strict) and the CDS Hooks request rules.
+
+    Prints each problem with its JSON path; exits 1 when any file has one.
+    """
+    from cds_service.validate import validate_file
+
+    failed = 0
+    for path in paths:
+        kind, problems = validate_file(path)
+        if problems:
+            failed += 1
+            typer.echo(f"{path}: {kind}: {len(problems)} problem(s)")
+            for problem in problems:
+                typer.echo(f"  {problem}")
+        else:
+            typer.echo(f"{path}: {kind}: valid")
+    if failed:
+        raise typer.Exit(1)
 
 
 terminology_cli = typer.Typer(no_args_is_help=True, help="What the terminology classifies, and what it cannot.")

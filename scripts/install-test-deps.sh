@@ -64,6 +64,14 @@ from importlib.metadata import version
 print(version("sekmet-fhir"))
 PY
 }
+UV="$ROOT/.venv-tools/bin/uv"  # the Makefile's installer, when present: a venv and an install in seconds
+if [[ ! -x "$FHIR_VENV/bin/sekmet" || "$(installed_version || true)" != "$SEKMET_VERSION" ]] && [[ -x "$UV" ]]; then
+  echo "install-test-deps: installing the test FHIR server sekmet-fhir==$SEKMET_VERSION into $FHIR_VENV (uv)" >&2
+  { [[ -x "$FHIR_VENV/bin/python" ]] || "$UV" venv --quiet --python python3 "$FHIR_VENV"; } >>"$LOG" 2>&1 \
+    || fail "uv venv $FHIR_VENV failed"
+  "$UV" pip install --quiet --python "$FHIR_VENV/bin/python" "sekmet-fhir==$SEKMET_VERSION" >>"$LOG" 2>&1 \
+    || fail "uv pip install sekmet-fhir==$SEKMET_VERSION into $FHIR_VENV failed"
+fi
 if [[ ! -x "$FHIR_VENV/bin/sekmet" || "$(installed_version || true)" != "$SEKMET_VERSION" ]]; then
   if [[ ! -x "$FHIR_VENV/bin/pip" ]]; then
     rm -rf "$FHIR_VENV"

@@ -101,7 +101,12 @@ class Journal:
         self._count: int | None = None  # entries in pending/ at the last listing, plus own appends since
         self._counted_at = 0.0
         self.last_error: str | None = None  # why the last append failed (None: it worked)
-        self._ensure_dirs()
+        try:
+            self._ensure_dirs()
+        except OSError as err:  # the service still starts (and answers cards); /readyz says the journal is off
+            self.last_error = f"not writable ({type(err).__name__}: {err.strerror or 'error'})"
+            log.error("journal: cannot create %s (%s): cards cannot be kept while the database is down",
+                      self.directory, type(err).__name__)
 
     def _ensure_dirs(self) -> None:
         for d in (self.directory, self.pending_dir, self.tmp_dir, self.rejected_dir):
@@ -170,7 +175,7 @@ class Journal:
         """Names of the pending entries, in replay order."""
         try:
             return sorted(n for n in os.listdir(self.pending_dir) if n.endswith(ENTRY_SUFFIX))
-        except FileNotFoundError:
+        except OSError:  # no directory (could not be created): nothing pending; writable() says why
             return []
 
     def count(self, *, fresh: bool = False) -> int:
@@ -190,13 +195,13 @@ class Journal:
         try:
             with os.scandir(self.pending_dir) as it:
                 return any(e.name.endswith(ENTRY_SUFFIX) for e in it)
-        except FileNotFoundError:
+        except OSError:
             return False
 
     def rejected_count(self) -> int:
         try:
             return sum(1 for n in os.listdir(self.rejected_dir) if n.endswith(ENTRY_SUFFIX))
-        except FileNotFoundError:
+        except OSError:
             return 0
 
     def read(self, name: str) -> Entry:

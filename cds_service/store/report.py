@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 NON_ADHERENCE_SYSTEM = "http://terminology.hl7.org/CodeSystem/non-adherence-reason-codes"
 
 
@@ -225,3 +227,94 @@ def report_json(stats: Sequence[RuleStats]) -> list[dict[str, Any]]:
         }
         for s in stats
     ]
+
+
+# --- the JSON form's schema (the analytics endpoint's documented 200) ------------------------------
+
+class NonAdherenceCodingModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", title="NonAdherenceReason")
+    system: str
+    code: str
+    display: str
+
+
+class ReasonCountModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", title="OverrideReasonCount")
+    system: str | None
+    code: str
+    display: str | None
+    count: int
+    non_adherence: NonAdherenceCodingModel | None
+
+
+class NonAdherenceCountModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", title="NonAdherenceReasonCount")
+    system: str
+    code: str
+    display: str
+    count: int
+
+
+class SuggestionStatsModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", title="SuggestionStats")
+    label: str
+    issued: int
+    accepted: int
+    acceptance_rate: float | None
+
+
+class DayModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", title="DayStats")
+    day: date
+    issued: int
+    accepted: int
+    overridden: int
+    override_rate: float | None
+    silent: int
+    hook_calls: int
+    shown_per_100_calls: float | None
+    silent_per_100_calls: float | None
+
+
+class RuleReportModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", title="RuleReport")
+    rule_id: str
+    issued: int
+    accepted: int
+    overridden: int
+    override_rate: float | None
+    silent: int
+    hook_calls: int
+    shown_per_100_calls: float | None
+    silent_per_100_calls: float | None
+    daily: list[DayModel]
+    override_reasons: list[ReasonCountModel]
+    non_adherence_reasons: list[NonAdherenceCountModel]
+    suggestions: list[SuggestionStatsModel]
+
+
+class HookCallsDayModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", title="HookCallsPerDay")
+    day: date
+    hook_calls: int
+
+
+class AnalyticsResponse(BaseModel):
+    """`GET /analytics/rules`: one entry per rule id with cards in the period (`report_json`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    rules: list[RuleReportModel]
+    hook_calls: int  # hook calls of the period that reached the rules (the denominator of the per-100 rates)
+    hook_calls_per_day: list[HookCallsDayModel]
+
+
+class DailyRuleModel(DayModel):
+    model_config = ConfigDict(extra="forbid", title="DailyRuleStats")
+    rule_id: str
+
+
+class DailyResponse(BaseModel):
+    """`GET /analytics/rules/daily`: one entry per rule and UTC day with cards (`daily_json`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    days: list[DailyRuleModel]

@@ -710,11 +710,12 @@ class Store:
         day = self._utc_day()
         issued_q = window(select(CardRow.rule_id, day.label("day"), CardRow.silent, func.count())
                           .group_by(CardRow.rule_id, day, CardRow.silent))
+        final = _final_outcomes()  # one outcome per card, as in `analytics`: accepted + overridden <= issued
         outcome_q = window(
-            select(CardRow.rule_id, day.label("day"), FeedbackRow.outcome, func.count(distinct(FeedbackRow.card_uuid)))
-            .join_from(FeedbackRow, CardRow, FeedbackRow.card_uuid == CardRow.card_uuid)
+            select(CardRow.rule_id, day.label("day"), final.c.outcome, func.count())
+            .join_from(final, CardRow, final.c.card_uuid == CardRow.card_uuid)
             .where(CardRow.silent.is_(False))
-            .group_by(CardRow.rule_id, day, FeedbackRow.outcome)
+            .group_by(CardRow.rule_id, day, final.c.outcome)
         )
         issued: dict[tuple[str, str], list[int]] = {}  # (rule, day) -> [shown, silent]
         for rule, d, silent, n in conn.execute(issued_q):
@@ -735,8 +736,9 @@ class Store:
         given): cards shown (`issued`), and of them how many were accepted / overridden (cards, as in
         `analytics`); cards kept silent (silent mode); the hook calls of that day that reached the rules.
 
-        A card counts on the day it was issued, whenever its feedback came: the override rate of a day is
-        that of the cards shown that day. Days without cards (shown or silent) are absent.
+        A card counts on the day it was issued, whenever its feedback came, by its final outcome (as in
+        `analytics`): the override rate of a day is that of the cards shown that day. Days without cards
+        (shown or silent) are absent.
         """
         with self._read() as conn:
             return self._daily_rows(conn, since, until, service_id)
@@ -752,22 +754,13 @@ class Store:
         or suggestion figures.
 
         Accepted / overridden / reason counts count cards (a card posted twice with different timestamps
-        counts once). A card with both outcomes counts by its latest feedback (outcomeTimestamp, then
-        arrival); every event stays stored. Each reason of an event counts (`overrideReasons`); reasons are
+        counts once). A card with both outcomes counts by its latest feedback (`_final_outcomes`); every
+        event stays stored. Each reason of an event counts (`overrideReasons`); reasons are
         also rolled up by HL7 non-adherence reason code where one fits (`non_adherence`). All aggregation
         happens in SQL (the HL7 roll-up in Python over the same snapshot).
         """
         window = self._window(since, until, service_id)
-        # a card's outcome is its latest feedback (outcomeTimestamp, then arrival): a card accepted and later
-        # overridden counts as overridden (both events stay stored)
-        ranked = select(
-            FeedbackRow.card_uuid,
-            FeedbackRow.outcome,
-            func.row_number().over(partition_by=FeedbackRow.card_uuid,
-                                   order_by=(FeedbackRow.outcome_timestamp.desc(), FeedbackRow.id.desc()))
-            .label("rank"),
-        ).subquery()
-        final = select(ranked.c.card_uuid, ranked.c.outcome).where(ranked.c.rank == 1).subquery()
+        final = _final_outcomes()
         issued_q = window(select(CardRow.rule_id, CardRow.silent, func.count())
                           .group_by(CardRow.rule_id, CardRow.silent))
         outcome_q = window(
@@ -876,3 +869,23 @@ class Store:
             )
             for rule in sorted(issued)
         ]
+
+
+def _final_outcomes() -> Any:
+    """One outcome per card: its latest feedback by outcomeTimestamp; at the same instant an override wins
+    over an acceptance (a committee must see every override), then the later arrival.
+
+    A card accepted and later overridden counts as overridden; every event stays stored. The same instant
+    needs a rule of its own because one post's items are inserted in dedupe-key order (no deadlocks), so
+    their row ids do not follow the order the EHR sent them in.
+    """
+    overridden_first = case((FeedbackRow.outcome == "overridden", 1), else_=0)
+    ranked = select(
+        FeedbackRow.card_uuid,
+        FeedbackRow.outcome,
+        func.row_number().over(
+            partition_by=FeedbackRow.card_uuid,
+            order_by=(FeedbackRow.outcome_timestamp.desc(), overridden_first.desc(), FeedbackRow.id.desc()),
+        ).label("rank"),
+    ).subquery()
+    return select(ranked.c.card_uuid, ranked.c.outcome).where(ranked.c.rank == 1).subquery()

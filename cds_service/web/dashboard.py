@@ -23,6 +23,7 @@ from cds_service.hooks.models import OperationOutcome
 from cds_service.security.admin import admin_refusal, analytics_window
 from cds_service.settings import Settings
 from cds_service.store import daily_json, report_json
+from cds_service.store.report import DailyResponse
 from cds_service.web.html import page
 
 CsvTable = Literal["rules", "reasons", "suggestions", "daily"]
@@ -31,7 +32,10 @@ CsvTable = Literal["rules", "reasons", "suggestions", "daily"]
 SILENT_COLUMNS = ("silent", "hook_calls", "shown_per_100_calls", "silent_per_100_calls")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
-UNAUTHORIZED = {401: {"model": OperationOutcome, "description": "Missing or wrong admin token"}}
+UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
+    400: {"model": OperationOutcome, "description": "`since`/`until` not an ISO 8601 date or date-time"},
+    401: {"model": OperationOutcome, "description": "Missing or wrong admin token"},
+}
 
 
 def _cell(value: Any) -> Any:
@@ -77,7 +81,8 @@ def add_dashboard(app: FastAPI, settings: Settings) -> None:
                     admin_enabled=bool(settings.admin_token))
 
     @router.get("/analytics/rules/daily", summary="Cards shown (issued), accepted, overridden and silent per rule "
-                "per UTC day, with the hook calls of the day (admin token)", responses=UNAUTHORIZED)
+                "per UTC day, with the hook calls of the day (admin token)", response_model=DailyResponse,
+                responses=UNAUTHORIZED)
     async def daily(request: Request, since: str | None = None, until: str | None = None,
                     service: str | None = None) -> Response:
         refused = admin_refusal(request, settings)
@@ -87,7 +92,7 @@ def add_dashboard(app: FastAPI, settings: Settings) -> None:
         days = await run_in_threadpool(app.state.store.daily, since, until, service_id=service)
         return Response(orjson.dumps({"days": daily_json(days)}), media_type="application/json")
 
-    @router.get("/analytics/rules.csv", summary="The dashboard's tables as CSV (admin token)",
+    @router.get("/analytics/rules.csv", summary="The dashboard's tables as CSV (admin token)", response_class=Response,
                 responses={**UNAUTHORIZED, 200: {"content": {"text/csv": {}}, "description": "CSV, header first"}})
     async def rules_csv(request: Request, table: CsvTable = "rules", since: str | None = None,
                         until: str | None = None, service: str | None = None) -> Response:

@@ -116,3 +116,16 @@ def test_full_journal_still_answers_cards_and_refuses_feedback_with_503(tmp_path
         assert ready["checks"]["journal"]["pending"] == 1
         assert ready["checks"]["journal"]["detail"] == (
             "journal full (1 of 1 entries): new cards are answered but NOT recorded, feedback is refused (503)")
+
+
+def test_an_uncreatable_journal_does_not_stop_the_service(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+    settings = make_settings(tmp_path, journal_dir=tmp_path / "a-file" / "journal")  # read-only disk, say
+    with TestClient(create_app(settings)) as http:
+        client = Client(http)
+        assert client.hook(hook_request(SCENARIO)).status_code == 200  # the database takes the cards
+        status, ready = readyz(client)
+        assert (status, ready["status"]) == (200, "degraded")
+        assert ready["checks"]["database"] == {"state": "ok"}
+        assert ready["checks"]["journal"]["detail"] == ("journal not writable (NotADirectoryError: Not a directory):"
+                                                        " it could not keep cards if the database failed")

@@ -84,3 +84,21 @@ def test_silent_firings_per_rule_day_and_service_next_to_the_hook_calls(store: S
     assert (rules["rule-b"]["shown_per_100_calls"], rules["rule-b"]["silent_per_100_calls"]) == (0.0, 66.67)
     assert [(d["day"], d["silent"], d["hook_calls"]) for d in rules["rule-b"]["daily"]] == [
         ("2026-11-20", 1, 2), ("2026-11-21", 1, 1)]
+
+
+def test_a_card_counts_once_by_its_final_outcome_in_both_tables(store: Store) -> None:
+    cards = issue(store, [make_card("rule-a") for _ in range(3)], issued_at=DAY)
+    later = DAY + timedelta(hours=2)
+    store.record_feedback("naltrexone-order-select", [
+        # accepted, then overridden an hour later: overridden
+        accepted(cards[0], cards[0].suggestions[0].uuid, at=later), overridden(cards[0], "benefit", at=later
+                                                                               + timedelta(hours=1)),
+        # overridden, then accepted: accepted
+        overridden(cards[1], "benefit", at=later), accepted(cards[1], cards[1].suggestions[0].uuid,
+                                                            at=later + timedelta(hours=1)),
+        # both at the same instant, in one post: the override wins, whatever order the rows were stored in
+        accepted(cards[2], cards[2].suggestions[0].uuid, at=later), overridden(cards[2], "benefit", at=later),
+    ])
+    assert {s.rule_id: (s.issued, s.accepted, s.overridden) for s in store.analytics()} == {"rule-a": (3, 1, 2)}
+    assert {(d.rule_id, d.day): (d.issued, d.accepted, d.overridden) for d in store.daily()} == {
+        ("rule-a", date(2026, 11, 20)): (3, 1, 2)}

@@ -23,7 +23,7 @@ class UvicornServer:
     """`with UvicornServer({"CDS_DATABASE_URL": ...}, workers=2) as server: httpx.get(server.url + ...)`."""
 
     def __init__(self, env: dict[str, str], *, workers: int = 1, log_path: Path | None = None,
-                 startup_timeout: float = 30.0) -> None:
+                 startup_timeout: float = 180.0) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.workers = workers
@@ -33,6 +33,8 @@ class UvicornServer:
         if "CDS_JOURNAL_DIR" not in self.env:  # its own journal, not ./cds-journal shared by every server
             self._journal_dir = self.env["CDS_JOURNAL_DIR"] = tempfile.mkdtemp(prefix="cds-test-journal-")
         self.log_path = log_path
+        # a bound on start-up, not a race: polling returns as soon as the workers answer. Two workers that each
+        # import the app took 28 s to start on the shared 2-core machine at a load of ~40 (30 s failed 5 tests)
         self.startup_timeout = startup_timeout
         self.process: subprocess.Popen[bytes] | None = None
 
