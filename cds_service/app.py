@@ -26,6 +26,8 @@ from cds_service.security.jwt import JwtVerifier, ThreadedReplayCache
 from cds_service.security.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from cds_service.settings import Settings, get_settings
 from cds_service.store import Store
+from cds_service.store.journal import Journal
+from cds_service.store.ledger import Ledger, default_journal_dir
 from cds_service.web import add_pages
 from cds_service.web.handlers import install_error_handlers
 from cds_service.web.lifespan import lifespan
@@ -49,6 +51,7 @@ def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | 
             logging.getLogger(__name__).error("%s", err)
             raise SystemExit(str(err)) from None
     store = store or Store(settings.database_url, settings.patient_hash_key)
+    ledger = make_ledger(settings, store)
     if fetcher_factory is None:
         from cds_service.fhir.client import FhirFetcherFactory
 
@@ -57,7 +60,7 @@ def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | 
     pipeline = Pipeline(settings, packs, fetcher_factory)
     inline_ledger = store.dialect == "sqlite"
     if settings.auth_mode == "jwt" and verifier is None:
-        verifier = JwtVerifier(settings, store if inline_ledger else ThreadedReplayCache(store))
+        verifier = JwtVerifier(settings, ledger if inline_ledger else ThreadedReplayCache(ledger))
 
     app = FastAPI(
         title="cds-naltrexone",
@@ -65,19 +68,20 @@ def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | 
         summary="CDS Hooks 2.0 service: naltrexone order safety checks and monitoring",
         description="Discovery, service calls (order-select, order-sign, patient-view) and feedback per CDS Hooks "
         "2.0. Every error is a FHIR OperationOutcome.",
-        lifespan=lifespan(settings, store, fetcher_factory),
+        lifespan=lifespan(settings, store, ledger, fetcher_factory),
         docs_url=None,  # the offline page below (cds_service.ops.docs_ui), not FastAPI's CDN one
         redoc_url=None,
     )
     app.state.pipeline = pipeline
     app.state.store = store
+    app.state.ledger = ledger
     app.state.settings = settings
     install_docs(app)
     install_error_handlers(app)
-    app.include_router(hook_routes(Services(settings, pipeline, store, verifier, release_fhir_garbage,
+    app.include_router(hook_routes(Services(settings, pipeline, store, ledger, verifier, release_fhir_garbage,
                                             inline_ledger)))
 
-    install_probes(app, store, packs)
+    install_probes(app, store, packs, ledger)
     app.add_api_route("/metrics", metrics_endpoint(settings.metrics_token), methods=["GET"], include_in_schema=False)
 
     add_pages(app, settings)  # /static, /preview (CDS_PREVIEW=on), /dashboard and the analytics it reads
@@ -92,6 +96,13 @@ def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | 
     app.add_middleware(RequestTelemetryMiddleware,  # outermost: a request id and an access line for everything
                        services={spec.id: spec.hook for spec, _pack in pipeline.services.values()})
     return app
+
+
+def make_ledger(settings: Settings, store: Store) -> Ledger:
+    """The store behind its journal (settings.journal_dir, or the default beside the database)."""
+    directory = settings.journal_dir or default_journal_dir(store.url)
+    journal = Journal(directory, max_entries=settings.journal_max_entries) if directory is not None else None
+    return Ledger(store, journal, retry_max=settings.journal_retry_max_seconds)
 
 
 def _add_models_to_openapi(app: FastAPI) -> None:

@@ -13,19 +13,21 @@ from starlette.concurrency import run_in_threadpool
 
 from cds_service.settings import Settings
 from cds_service.store import Store
+from cds_service.store.ledger import Ledger
 
 log = logging.getLogger("cds_service")
 
 GC_YOUNG_THRESHOLD = 20_000
 
 
-def lifespan(settings: Settings, store: Store, fetcher_factory: object
+def lifespan(settings: Settings, store: Store, ledger: Ledger, fetcher_factory: object
              ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def run(app: FastAPI) -> AsyncIterator[None]:
         if settings.migrate_on_start:
             await run_in_threadpool(store.migrate)
         store.start_background_checkpoints()  # SQLite: no checkpoint fsync inside a hook call's commit
+        ledger.start()  # replays what a previous run journaled, then whatever an outage journals
         # Everything loaded so far (terminology, FHIR models, rule packs) lives for the whole process:
         # move it out of the garbage collector's sight, or every full collection re-scans it (measured:
         # in-process p99 of a typical call 25 ms -> 5 ms).
@@ -44,6 +46,7 @@ def lifespan(settings: Settings, store: Store, fetcher_factory: object
             close = getattr(fetcher_factory, "aclose", None)
             if close is not None:
                 await close()
+            await run_in_threadpool(ledger.close)
             store.close()
 
     return run

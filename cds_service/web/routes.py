@@ -23,12 +23,13 @@ from cds_service.ops.metrics import observe_feedback
 from cds_service.ops.telemetry import note_hook_call
 from cds_service.pipeline import Outcome, Pipeline
 from cds_service.profiles import apply_profile
-from cds_service.responses import error_response
+from cds_service.responses import error_response, outcome_response
 from cds_service.security.admin import admin_refusal, analytics_window
 from cds_service.security.dependency import authenticate
 from cds_service.security.jwt import JwtVerifier, VerifiedClient
 from cds_service.settings import Settings
 from cds_service.store import FeedbackError, Store
+from cds_service.store.ledger import Ledger, LedgerUnavailable
 from cds_service.store.report import AnalyticsResponse
 from cds_service.web.ledger import issued_cards, parse_feedback
 
@@ -66,6 +67,7 @@ class Services:
     settings: Settings
     pipeline: Pipeline
     store: Store
+    ledger: Ledger  # the store behind its journal: what hook calls and feedback write through
     verifier: JwtVerifier | None
     release_fhir_garbage: Callable[[], None] | None
     # measured (single worker, 4 connections, typical order): handing the sub-millisecond SQLite commit to
@@ -75,7 +77,7 @@ class Services:
 
 def hook_routes(s: Services) -> APIRouter:
     router = APIRouter()
-    settings, pipeline, store = s.settings, s.pipeline, s.store
+    settings, pipeline, store, ledger = s.settings, s.pipeline, s.store, s.ledger
 
     async def check_auth(request: Request, kind: str, service_id: str | None = None) -> VerifiedClient | None:
         return await authenticate(request, settings, s.verifier, kind, service_id)
@@ -109,14 +111,16 @@ def hook_routes(s: Services) -> APIRouter:
             outcome = replace(outcome, response=apply_profile(profile, outcome.response))
         cards = outcome.response["cards"]  # what the EHR sees (silent cards are not in it, in any profile)
         if outcome.evaluation is not None and outcome.call is not None:
-            # durable before the EHR sees the cards: a card it received is always in the ledger. Silent cards
-            # go there too (marked), and the call is counted: the denominator of "per 100 hook calls".
+            # durable before the EHR sees the cards: a card it received is in the ledger, or in the journal
+            # (fsynced) while the database is down; either failing is logged, the cards are answered anyway.
+            # Silent cards go there too (marked), and the call is counted: the denominator of "per 100 hook
+            # calls".
             ledger_cards = issued_cards(cards, rule_ids) + issued_cards(outcome.silent, silent=True)
-            write = partial(store.record_issued, service_id=service_id, hook=outcome.service.hook,
+            write = partial(ledger.record_issued, service_id=service_id, hook=outcome.service.hook,
                             hook_instance=outcome.call.hook_instance, patient_id=outcome.call.patient_id,
                             cards=ledger_cards, issuer=client.iss if client else None,
                             tenant=client.tenant if client else None, count_call=True)
-            if s.inline_ledger:
+            if s.inline_ledger and not ledger.database_down:
                 write()  # a local SQLite commit (~0.25 ms): a thread hop costs more in GIL convoys than it saves
             else:
                 await run_in_threadpool(write)  # a network round trip must not stall the event loop
@@ -126,7 +130,10 @@ def hook_routes(s: Services) -> APIRouter:
         response.background = BackgroundTask(after_response, service_id, outcome, data, s.release_fhir_garbage)
         return response
 
-    @router.post("/cds-services/{service_id}/feedback", response_model=FeedbackResponse, responses=ERRORS,
+    @router.post("/cds-services/{service_id}/feedback", response_model=FeedbackResponse, responses={**ERRORS, 503: {
+                     "model": OperationOutcome,
+                     "description": "The ledger database is down and the local journal cannot take the feedback "
+                     "either: nothing was stored, retry later (Retry-After)"}},
                  openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
                      "schema": {"$ref": "#/components/schemas/FeedbackRequest"}}}}},
                  summary="Feedback on cards (accepted / overridden)")
@@ -136,13 +143,20 @@ def hook_routes(s: Services) -> APIRouter:
         data = await read_json(request, settings.max_json_depth)
         items = parse_feedback(data)
         try:
-            stored = await run_in_threadpool(partial(store.record_feedback, service_id, items,
-                                                     issuer=client.iss if client else None,
-                                                     tenant=client.tenant if client else None))
+            stored, queued = await run_in_threadpool(partial(ledger.record_feedback, service_id, items,
+                                                             issuer=client.iss if client else None,
+                                                             tenant=client.tenant if client else None))
         except FeedbackError as err:
             raise BadRequest(err.message, expression=["feedback"]) from None
+        except LedgerUnavailable:
+            return outcome_response(503, "The feedback could not be stored: the ledger database is unreachable "
+                                    "and the local journal is full or not writable. Nothing was stored; send it "
+                                    "again later.", code="transient", headers={"Retry-After": "30"})
         observe_feedback(service_id, (item.outcome for item in items))
-        return _json({"stored": stored, "received": len(items)})
+        body: dict[str, int] = {"stored": stored, "received": len(items)}
+        if queued:  # the database is down: kept in the journal, validated and stored when it is back
+            body["queued"] = queued
+        return _json(body)
 
     @router.get("/analytics/rules", summary="Override analytics per rule (admin token)",
                 response_model=AnalyticsResponse,
