@@ -115,9 +115,10 @@ def rss_mb(pid: int) -> float:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("modes", [MODES, pytest.param(("endless",), marks=pytest.mark.xfail(
-    reason="open (issue 17, finding 3): a worker fed only endless streams keeps about 50-60 MB above its start "
-    "in some runs on a loaded machine (the lowest RSS over 5 s of idling: 117 -> 121 MB in one run, 117 -> 173 "
-    "MB in the next); the every-mode mix stays within 50 MB", strict=False))], ids=["every-mode", "endless-stream"])
+    reason="open (issue 17, finding 3): after one endless exchange in about three, 30-50 MB stay resident until "
+    "the worker's next cut-off call (not growth: 116-174 MB over 12 calls; an ordinary call or /healthz does "
+    "not free it), so a run that starts or ends on one can measure 50-57 MB", strict=False))],
+    ids=["every-mode", "endless-stream"])
 def test_worker_memory_stays_bounded_over_50_hostile_calls(hostile: HostileFhirProcess, tmp_path: Path,
                                                           modes: tuple[str, ...]) -> None:
     env = {"CDS_AUTH_MODE": "off", "CDS_TODAY": "2026-11-25", "CDS_FHIR_ALLOW_HTTP": "loopback",
@@ -130,8 +131,13 @@ def test_worker_memory_stays_bounded_over_50_hostile_calls(hostile: HostileFhirP
             http.post(url, json=no_prefetch(f"{hostile.base_url}/{mode}"))
         start = settled_rss_mb(pid)
         trace = []
+        # The worker keeps the buffers of its latest endless exchange (30-50 MB, measured) until its next cut-off
+        # call releases them: that is a bounded amount, not growth, but a run that ends on an endless call
+        # would measure it at random. The mix therefore ends on another mode; the endless-only case (below,
+        # xfail) shows the effect itself.
+        order = ("endless", *(m for m in modes if m != "endless")) if len(modes) > 1 else modes
         for i in range(50):
-            mode = modes[i % len(modes)]
+            mode = order[i % len(order)]
             check_answer(http.post(url, json=no_prefetch(f"{hostile.base_url}/{mode}")), mode)
             trace.append(round(rss_mb(pid)))
         end = settled_rss_mb(pid)
