@@ -353,6 +353,7 @@ async def fhir_case(service_url: str, smoke: bool, notes: list[str]) -> list[Res
 
 async def run(smoke: bool, json_path: Path, only: str | None = None) -> int:
     info = machine()
+    print("... building the payloads (typical, heavy, extreme ~20 MB)", file=sys.stderr, flush=True)
     payloads = {
         "typical": patients.order_sign("typical"),
         "unrelated": patients.order_sign("typical", unrelated=True),
@@ -374,6 +375,7 @@ async def run(smoke: bool, json_path: Path, only: str | None = None) -> int:
             "CDS_LOG_LEVEL": "INFO",
             "CDS_FHIR_ALLOW_HTTP": "loopback",  # the local FHIR server of case 5 is plain http on 127.0.0.1
         }
+        print("... starting the service and the baseline (uvicorn)", file=sys.stderr, flush=True)
         with AppServer("cds_service.app:app", env, log_path=Path(tmp) / "service.log") as service, \
                 AppServer("benchmarks.baseline:app", env, log_path=Path(tmp) / "baseline.log") as baseline:
             pid = service.worker_pids()[0]

@@ -31,6 +31,7 @@ from cds_service.hooks.models import (
     DiscoveryResponse,
     FeedbackEntry,
     FeedbackRequest,
+    FeedbackResponse,
     HookRequest,
     OperationOutcome,
 )
@@ -49,6 +50,7 @@ from cds_service.security.jwt import AuthError, JwtVerifier, ThreadedReplayCache
 from cds_service.security.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from cds_service.settings import Settings, get_settings
 from cds_service.store import FeedbackError, FeedbackItem, IssuedCard, IssuedSuggestion, Store
+from cds_service.store.report import AnalyticsResponse
 from cds_service.web import add_pages
 
 log = logging.getLogger("cds_service")
@@ -87,9 +89,11 @@ async def after_response(service_id: str, outcome: Outcome, parsed_request: obje
         release()  # garbage of cut-off FHIR responses, collected after the send (fhir.client)
 
 
-def issued_cards(cards: list[dict], rule_ids: Sequence[str] | None = None) -> list[IssuedCard]:
+def issued_cards(cards: Sequence[dict], rule_ids: Sequence[str] | None = None, *,
+                 silent: bool = False) -> list[IssuedCard]:
     """The ledger rows of the cards as sent; `rule_ids` (one per card) when the profile changed the topic
-    code (the ledger and the analytics key on the rule id, whatever the client saw)."""
+    code (the ledger and the analytics key on the rule id, whatever the client saw); `silent` for the cards
+    of silent-mode rules, which no client saw."""
     ids = list(rule_ids) if rule_ids is not None else [c["source"]["topic"]["code"] for c in cards]
     return [
         IssuedCard(
@@ -99,6 +103,7 @@ def issued_cards(cards: list[dict], rule_ids: Sequence[str] | None = None) -> li
             summary=c["summary"],
             suggestions=tuple(IssuedSuggestion(s["uuid"], s["label"]) for s in c.get("suggestions", [])),
             override_reasons=tuple((r["system"], r["code"], r["display"]) for r in c.get("overrideReasons", [])),
+            silent=silent,
         )
         for c, rule_id in zip(cards, ids, strict=True)
     ]
@@ -314,13 +319,15 @@ def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | 
         rule_ids = [c["source"]["topic"]["code"] for c in outcome.response["cards"]]
         if profile != "generic" and rule_ids:
             outcome = replace(outcome, response=apply_profile(profile, outcome.response))
-        cards = outcome.response["cards"]
-        if cards and outcome.call is not None:
-            # durable before the EHR sees the cards: a card it received is always in the ledger
+        cards = outcome.response["cards"]  # what the EHR sees (silent cards are not in it, in any profile)
+        if outcome.evaluation is not None and outcome.call is not None:
+            # durable before the EHR sees the cards: a card it received is always in the ledger. Silent cards
+            # go there too (marked), and the call is counted: the denominator of "per 100 hook calls".
+            ledger_cards = issued_cards(cards, rule_ids) + issued_cards(outcome.silent, silent=True)
             write = partial(store.record_issued, service_id=service_id, hook=outcome.service.hook,
                             hook_instance=outcome.call.hook_instance, patient_id=outcome.call.patient_id,
-                            cards=issued_cards(cards, rule_ids), issuer=client.iss if client else None,
-                            tenant=client.tenant if client else None)
+                            cards=ledger_cards, issuer=client.iss if client else None,
+                            tenant=client.tenant if client else None, count_call=True)
             if inline_ledger:
                 write()  # a local SQLite commit (~0.25 ms): a thread hop costs more in GIL convoys than it saves
             else:
@@ -331,7 +338,7 @@ def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | 
         response.background = BackgroundTask(after_response, service_id, outcome, data, release_fhir_garbage)
         return response
 
-    @app.post("/cds-services/{service_id}/feedback", responses=ERRORS,
+    @app.post("/cds-services/{service_id}/feedback", response_model=FeedbackResponse, responses=ERRORS,
               openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
                   "schema": {"$ref": "#/components/schemas/FeedbackRequest"}}}}},
               summary="Feedback on cards (accepted / overridden)")
@@ -350,7 +357,9 @@ def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | 
         return _json({"stored": stored, "received": len(items)})
 
     @app.get("/analytics/rules", summary="Override analytics per rule (admin token)",
-             responses={401: ERRORS[401]})
+             response_model=AnalyticsResponse,
+             responses={400: {"model": OperationOutcome, "description": "`since`/`until` not a date-time"},
+                        401: ERRORS[401]})
     async def analytics(request: Request, since: str | None = None, until: str | None = None,
                         service: str | None = None) -> Response:
         # `since`/`until` arrive as text and are parsed only after the token check: an unauthenticated
@@ -362,7 +371,9 @@ def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | 
         from cds_service.store import report_json
 
         stats = await run_in_threadpool(partial(store.analytics, since, until, service_id=service))
-        return _json({"rules": report_json(stats)})
+        calls = await run_in_threadpool(partial(store.hook_calls, since, until, service_id=service))
+        return _json({"rules": report_json(stats), "hook_calls": sum(calls.values()),
+                      "hook_calls_per_day": [{"day": d, "hook_calls": n} for d, n in calls.items()]})
 
     install_probes(app, store, pipeline_packs)
     app.add_api_route("/metrics", metrics_endpoint(settings.metrics_token), methods=["GET"], include_in_schema=False)
@@ -393,10 +404,25 @@ def _add_models_to_openapi(app: FastAPI) -> None:
         _, defs = models_json_schema([(HookRequest, "validation"), (FeedbackRequest, "validation")],
                                      ref_template="#/components/schemas/{model}")
         schema.setdefault("components", {}).setdefault("schemas", {}).update(defs.get("$defs", {}))
+        _only_responses_that_happen(schema)
         app.openapi_schema = schema
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _only_responses_that_happen(schema: dict) -> None:
+    """FastAPI documents a 422 for every operation with parameters; this app never sends one (invalid input
+    gets a 400 OperationOutcome from `_validation_error`), so the 422s and their schemas go."""
+    for methods in schema.get("paths", {}).values():
+        for operation in methods.values():
+            operation.get("responses", {}).pop("422", None)
+    text = orjson.dumps(schema.get("paths", {})).decode()
+    components = schema.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        if f"/{name}\"" not in text and not any(f"/{name}\"" in orjson.dumps(s).decode()
+                                               for n, s in components.items() if n != name):
+            components.pop(name, None)
 
 
 def __getattr__(name: str) -> FastAPI:

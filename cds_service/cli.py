@@ -1,5 +1,5 @@
-"""Command line: `python -m cds_service <command>` (serve, migrate, evaluate, validate, report, purge, docs,
-openapi).
+"""Command line: `python -m cds_service <command>` (serve, migrate, evaluate, validate, report, purge, replay,
+docs, openapi).
 
 A user's mistake (a bad argument, an unreadable file, a port in use, an unreachable or unmigrated database,
 a bad `CDS_*` setting) ends with one clear line on stderr and a non-zero exit, never a traceback: usage
@@ -41,7 +41,9 @@ def _main(version: Annotated[bool, typer.Option("--version", callback=_version, 
 
 @cli.command()
 def serve(host: str = "127.0.0.1", port: Annotated[int, typer.Option(min=1, max=65535)] = 8080,
-          workers: Annotated[int, typer.Option(min=1)] = 1) -> None:
+          workers: Annotated[int, typer.Option(min=1, envvar="WEB_CONCURRENCY",
+                                               help="Worker processes (default: WEB_CONCURRENCY, else 1).")] = 1,
+          ) -> None:
     """Serve the API with uvicorn (settings from CDS_* environment variables).
 
     Checks first, in this order, and stops with one line if one fails: the port is free, the database answers
@@ -193,6 +195,30 @@ def evaluate(
         print_cards(outcome.response)
 
 
+@cli.command()
+def validate(
+    paths: Annotated[list[Path], typer.Argument(help="Patient Bundles, FHIR resources or CDS Hooks requests (JSON).")],
+) -> None:
+    """Check fixture files against FHIR R4 (fhir.resources R4B, strict) and the CDS Hooks request rules.
+
+    Prints each problem with its JSON path; exits 1 when any file has one.
+    """
+    from cds_service.validate import validate_file
+
+    failed = 0
+    for path in paths:
+        kind, problems = validate_file(path)
+        if problems:
+            failed += 1
+            typer.echo(f"{path}: {kind}: {len(problems)} problem(s)")
+            for problem in problems:
+                typer.echo(f"  {problem}")
+        else:
+            typer.echo(f"{path}: {kind}: valid")
+    if failed:
+        raise typer.Exit(1)
+
+
 terminology_cli = typer.Typer(no_args_is_help=True, help="What the terminology classifies, and what it cannot.")
 cli.add_typer(terminology_cli, name="terminology")
 
@@ -293,6 +319,72 @@ def purge(days: Annotated[int | None, typer.Option(min=0, help="Keep this many d
     with open_store(settings) as store, database_errors(settings):
         removed = store.purge(datetime.now(UTC) - timedelta(days=keep))
     typer.echo(f"removed {removed} rows older than {keep} days")
+
+
+def _day(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint=option) from None
+
+
+@cli.command()
+def replay(
+    export: Annotated[Path, typer.Argument(help="A FHIR Bulk Data export: its directory of NDJSON files "
+                                                "(plain or .gz), or one NDJSON file.")],
+    since: Annotated[str | None, typer.Option(help="Orders authored on or after this day (YYYY-MM-DD).")] = None,
+    until: Annotated[str | None, typer.Option(help="Orders authored before this day (YYYY-MM-DD).")] = None,
+    out: Annotated[Path, typer.Option(help="Where cards.ndjson, summary.json and report.html go.")]
+    = Path("replay-out"),
+    engine: Annotated[str, typer.Option(help="embedded (one machine, bounded memory) or spark "
+                                             "(pip install '.[spark]').")] = "embedded",
+    spark_master: Annotated[str | None, typer.Option(help="Spark master URL (default: CDS_SPARK_MASTER, "
+                                                          "or Spark's own default).")] = None,
+    progress: Annotated[bool | None, typer.Option("--progress/--no-progress",
+                                                  help="Progress bar (default: on a terminal).")] = None,
+) -> None:
+    """Replay every historical order a pack checks, as of its signature, over a Bulk Data export."""
+    import logging
+
+    from cds_service.replay.export import ExportError
+    from cds_service.replay.run import replay as run_replay
+    from cds_service.replay.summary import format_summary
+    from cds_service.settings import Settings
+    from cds_service.terminology.site_map import SiteMapError
+
+    since_day, until_day = _day(since, "--since"), _day(until, "--until")
+    if since_day and until_day and until_day <= since_day:
+        raise typer.BadParameter("--until must be after --since", param_hint="--until")
+    if engine not in ("embedded", "spark"):
+        raise typer.BadParameter("embedded or spark", param_hint="--engine")
+    settings = Settings()
+    # the record builder's per-resource warnings would drown the terminal over a whole export
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("cds_service").setLevel(logging.ERROR)
+    shown = 0
+
+    def on_error(error: object) -> None:
+        nonlocal shown
+        shown += 1
+        if shown <= 20:
+            typer.echo(f"malformed line skipped: {error}", err=True)
+        elif shown == 21:
+            typer.echo("more malformed lines skipped (all are counted and listed in summary.json)", err=True)
+
+    try:
+        data = run_replay(export, out, since=since_day, until=until_day, engine=engine,  # type: ignore[arg-type]
+                          hash_key=settings.patient_hash_key, show_progress=progress, spark_master=spark_master,
+                          on_error=on_error, site_conceptmap=settings.site_conceptmap)
+    except (ExportError, SiteMapError) as err:
+        typer.echo(f"replay: {err}", err=True)
+        raise typer.Exit(2) from None
+    except RuntimeError as err:  # e.g. the spark engine without pyspark
+        typer.echo(f"replay: {err}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(format_summary(data), nl=False)
+    typer.echo(f"wrote {out / 'cards.ndjson'}, {out / 'summary.json'}, {out / 'report.html'}")
 
 
 @cli.command()

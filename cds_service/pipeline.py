@@ -45,6 +45,7 @@ class Outcome:
     call: HookCall | None
     service: ServiceSpec
     evaluation: Evaluation | None
+    silent: tuple[dict[str, Any], ...] = ()  # cards of silent rules: for the ledger, never for the response
 
 
 class Pipeline:
@@ -126,4 +127,17 @@ class Pipeline:
         by_ref = {d.ref: d for d in drafts}
         checks = [replace(c, order=by_ref.get(c.order.ref, c.order)) for c in checks]
         evaluation = evaluate(pack, record, checks, call.patient_id, call.encounter_id)
-        return Outcome({"cards": render_cards(evaluation.findings)}, call, spec, evaluation)
+        shown, silent = self.split_silent(spec.id, render_cards(evaluation.findings))
+        return Outcome({"cards": shown}, call, spec, evaluation, tuple(silent))
+
+    def split_silent(self, service_id: str, rendered: list[dict[str, Any]]) -> tuple[list[dict], list[dict]]:
+        """(shown, silent) cards: silent mode (`CDS_SILENT_RULES`, `CDS_SILENT_SERVICES`) runs a rule as usual
+        but keeps its card out of the response."""
+        if not self.settings.silent_rules and not self.settings.silent_services:
+            return rendered, []
+        shown: list[dict[str, Any]] = []
+        silent: list[dict[str, Any]] = []
+        for card in rendered:
+            quiet = self.settings.is_silent(service_id, card["source"]["topic"]["code"])
+            (silent if quiet else shown).append(card)
+        return shown, silent

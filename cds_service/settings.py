@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -132,6 +132,35 @@ class Settings(BaseSettings):
         "`fhir_fixtures/` of the source checkout the service runs from, else `./fhir_fixtures`; none there: the "
         "preview says so and offers pasting only.",
     )
+
+    # --- silent mode (go-live) -----------------------------------------------------------------
+    silent_rules: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Rule ids that run silently (comma-separated, or `all`): their cards are written to the "
+        "ledger marked silent and left out of the response. Switching back to shown needs no migration.",
+    )
+    silent_services: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Service ids (comma-separated) whose every card is silent, e.g. `naltrexone-order-select` "
+        "during a silent period of that hook.",
+    )
+
+    @field_validator("silent_rules", "silent_services", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        """`a,b`, `["a", "b"]` (JSON) or a list: the environment form is a plain comma-separated list."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                import json
+
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    def is_silent(self, service_id: str, rule_id: str) -> bool:
+        """Whether a card of `rule_id` answered by `service_id` goes to the ledger only (silent mode)."""
+        return service_id in self.silent_services or "all" in self.silent_rules or rule_id in self.silent_rules
 
 
 @lru_cache(maxsize=1)

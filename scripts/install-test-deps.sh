@@ -3,7 +3,8 @@
 #   - PostgreSQL server binaries (initdb, pg_ctl) from Debian's `postgresql` package;
 #   - the sekmet-fhir R4 server, pinned, in its own virtual environment .venv-fhir;
 #   - Debian's `chromium` (/usr/bin/chromium) for the browser tests (Playwright drives it through
-#     executable_path; `playwright install` is never run: no browser is downloaded from anywhere else).
+#     executable_path; `playwright install` is never run: no browser is downloaded from anywhere else);
+#   - a Java runtime (17+) for the Spark replay engine's tests, from Debian's openjdk-17-jre-headless.
 # Called by `make test` before pytest. Safe to run again: it does nothing when all is in place.
 set -euo pipefail
 
@@ -63,6 +64,14 @@ from importlib.metadata import version
 print(version("sekmet-fhir"))
 PY
 }
+UV="$ROOT/.venv-tools/bin/uv"  # the Makefile's installer, when present: a venv and an install in seconds
+if [[ ! -x "$FHIR_VENV/bin/sekmet" || "$(installed_version || true)" != "$SEKMET_VERSION" ]] && [[ -x "$UV" ]]; then
+  echo "install-test-deps: installing the test FHIR server sekmet-fhir==$SEKMET_VERSION into $FHIR_VENV (uv)" >&2
+  { [[ -x "$FHIR_VENV/bin/python" ]] || "$UV" venv --quiet --python python3 "$FHIR_VENV"; } >>"$LOG" 2>&1 \
+    || fail "uv venv $FHIR_VENV failed"
+  "$UV" pip install --quiet --python "$FHIR_VENV/bin/python" "sekmet-fhir==$SEKMET_VERSION" >>"$LOG" 2>&1 \
+    || fail "uv pip install sekmet-fhir==$SEKMET_VERSION into $FHIR_VENV failed"
+fi
 if [[ ! -x "$FHIR_VENV/bin/sekmet" || "$(installed_version || true)" != "$SEKMET_VERSION" ]]; then
   if [[ ! -x "$FHIR_VENV/bin/pip" ]]; then
     rm -rf "$FHIR_VENV"
@@ -90,5 +99,22 @@ if [[ ! -x /usr/bin/chromium ]]; then
     [[ -x /usr/bin/chromium ]] || fail "chromium installed but /usr/bin/chromium is missing"
   else
     fail "/usr/bin/chromium is missing and this is not root. Fix: sudo apt-get install -y chromium"
+  fi
+fi
+
+# 4. Java for pyspark (the replay's Spark engine runs in local mode in the suite).
+java_ok() {
+  command -v java >/dev/null 2>&1 || return 1
+  local v
+  v="$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n1)"
+  [[ -n "$v" && "$v" -ge 17 ]]
+}
+if ! java_ok; then
+  if [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    apt_install openjdk-17-jre-headless
+    java_ok || fail "openjdk-17-jre-headless installed but java (17+) not on PATH"
+  else
+    fail "Java 17+ (for pyspark) is missing and this is not root.
+  Fix: sudo apt-get install -y --no-install-recommends openjdk-17-jre-headless"
   fi
 fi

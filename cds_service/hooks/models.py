@@ -145,3 +145,11 @@ class OperationOutcomeIssue(_Wire):
 class OperationOutcome(_Wire):
     resourceType: Literal["OperationOutcome"] = "OperationOutcome"
     issue: list[OperationOutcomeIssue]
+
+
+class FeedbackResponse(BaseModel):
+    """The service's answer to feedback (CDS Hooks defines none): how many entries were new, of how many."""
+
+    model_config = ConfigDict(extra="forbid")
+    stored: int = Field(ge=0, description="Entries stored now (a repeated entry is not stored twice).")
+    received: int = Field(ge=1, description="Entries in the request.")

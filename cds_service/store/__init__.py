@@ -13,6 +13,7 @@ from cds_service.store.report import (
     SuggestionStats,
     daily_json,
     format_report,
+    per_100,
     report_json,
 )
 from cds_service.store.store import (
@@ -39,5 +40,6 @@ __all__ = [
     "dedupe_key",
     "format_report",
     "normalise_url",
+    "per_100",
     "report_json",
 ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    Boolean,
     DateTime,
     ForeignKey,
     ForeignKeyConstraint,
@@ -24,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.expression import false
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -89,8 +91,24 @@ class CardRow(Base):
     # the card is accepted only from the same issuer and tenant (migration 0002)
     issuer: Mapped[str | None] = mapped_column(Text)
     tenant: Mapped[str | None] = mapped_column(Text)
+    # silent mode: the rule ran and its card is remembered, but the response left it out (never shown;
+    # migration 0004)
+    silent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (Index("ix_issued_card_rule_id_issued_at", "rule_id", "issued_at"),)
+
+
+class HookCallDayRow(Base):
+    """How many hook calls reached the rules, per service and UTC day: the denominator of 'per 100 calls'.
+
+    A counter, not one row per call: the ledger keeps cards, and a call without cards leaves only this.
+    """
+
+    __tablename__ = "hook_call_day"
+
+    service_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD (UTC), sorts as text
+    calls: Mapped[int] = mapped_column(Integer)
 
 
 class SuggestionRow(Base):
@@ -186,6 +204,7 @@ __all__ = [
     "CardRow",
     "FeedbackReasonRow",
     "FeedbackRow",
+    "HookCallDayRow",
     "JwtReplayRow",
     "OverrideReasonRow",
     "SuggestionRow",

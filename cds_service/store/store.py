@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,7 @@ from cds_service.store.models import (
     CardRow,
     FeedbackReasonRow,
     FeedbackRow,
+    HookCallDayRow,
     JwtReplayRow,
     OverrideReasonRow,
     SuggestionRow,
@@ -86,6 +87,7 @@ class IssuedCard:
     summary: str
     suggestions: tuple[IssuedSuggestion, ...] = ()
     override_reasons: tuple[tuple[str, str, str], ...] = ()  # (system, code, display)
+    silent: bool = False  # silent mode: remembered, not shown (left out of the response)
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,7 @@ def dedupe_key(item: FeedbackItem) -> str:
 # the ledger's columns in the order `record_issued` sends them (checked against the models at start-up)
 LEDGER_COLUMNS = {
     "card": ("card_uuid", "service_id", "hook", "hook_instance", "patient_hash", "rule_id", "indicator", "summary",
-             "issued_at", "issuer", "tenant"),
+             "issued_at", "issuer", "tenant", "silent"),
     "suggestion": ("card_uuid", "suggestion_uuid", "position", "label"),
     "reason": ("card_uuid", "system", "code", "display"),
 }
@@ -225,6 +227,10 @@ class Store:
             "card": _insert_sql(CardRow, LEDGER_COLUMNS["card"], marker),
             "suggestion": _insert_sql(SuggestionRow, LEDGER_COLUMNS["suggestion"], marker),
             "reason": _insert_sql(OverrideReasonRow, LEDGER_COLUMNS["reason"], marker),
+            # one counter row per service and day; SQLite >= 3.24 and PostgreSQL share the upsert syntax
+            "call": f"INSERT INTO {HookCallDayRow.__tablename__} (service_id, day, calls) VALUES ({marker}, "
+                    f"{marker}, 1) ON CONFLICT (service_id, day) DO UPDATE SET calls = "
+                    f"{HookCallDayRow.__tablename__}.calls + 1",
         }
 
     # --- engine --------------------------------------------------------------------------------
@@ -376,36 +382,43 @@ class Store:
         issued_at: datetime | None = None,
         issuer: str | None = None,
         tenant: str | None = None,
+        count_call: bool = False,
     ) -> None:
         """Remember the cards of one hook call, in one transaction committed before returning.
 
         `issuer`/`tenant`: the verified JWT client that receives the cards (None with auth off); only it may
-        post feedback on them."""
-        if not cards:
+        post feedback on them. `count_call`: also count the call in `hook_call_day` (same transaction), the
+        denominator of the analytics' "per 100 hook calls"; the service does this for every call that
+        reached the rules, with or without cards."""
+        if not cards and not count_call:
             return
         at = as_utc(issued_at) if issued_at is not None else utcnow()
         # SQLite keeps naive UTC text in exactly the form SQLAlchemy's DateTime writes and reads back
         stamp: Any = at.replace(tzinfo=None).isoformat(" ", "microseconds") if self.dialect == "sqlite" else at
         patient_hash = self.patient_hash(patient_id)
         card_rows = [(c.uuid, service_id, hook, hook_instance, patient_hash, c.rule_id, c.indicator, c.summary,
-                      stamp, issuer, tenant) for c in cards]
+                      stamp, issuer, tenant, c.silent) for c in cards]
         suggestion_rows = [(c.uuid, s.uuid, i, s.label) for c in cards for i, s in enumerate(c.suggestions)]
         reason_rows = [(c.uuid, *reason) for c in cards for reason in c.override_reasons]
         # Driver-level executemany on a pooled connection (measured: 0.2 ms instead of 0.6 ms through Core
         # statements, on the path of every hook call that answers cards); same transaction, same commit.
         with ledger_timer(self.dialect):
-            self._write_ledger_rows(card_rows, suggestion_rows, reason_rows)
+            self._write_ledger_rows(card_rows, suggestion_rows, reason_rows,
+                                    (service_id, at.date().isoformat()) if count_call else None)
         log.debug("store: recorded %d card(s) of %s/%s", len(card_rows), service_id, hook)
 
     def _write_ledger_rows(self, card_rows: list[tuple], suggestion_rows: list[tuple],
-                           reason_rows: list[tuple]) -> None:
+                           reason_rows: list[tuple], call_row: tuple[str, str] | None = None) -> None:
         raw = self.engine.raw_connection()
         try:
             cursor = raw.cursor()
             try:
                 if self.dialect == "sqlite":
                     cursor.execute("BEGIN IMMEDIATE")
-                cursor.executemany(self._ledger_sql["card"], card_rows)
+                if call_row is not None:  # the hook call counted with its cards, in the same commit
+                    cursor.execute(self._ledger_sql["call"], call_row)
+                if card_rows:
+                    cursor.executemany(self._ledger_sql["card"], card_rows)
                 if suggestion_rows:
                     cursor.executemany(self._ledger_sql["suggestion"], suggestion_rows)
                 if reason_rows:
@@ -444,8 +457,9 @@ class Store:
             suggestions: set[tuple[str, str]] = set()
             for chunk in _chunks(card_ids):
                 for card_uuid, card_service, card_issuer, card_tenant in conn.execute(
+                    # a silent card was never shown: the EHR cannot give feedback on it (unknown card)
                     select(CardRow.card_uuid, CardRow.service_id, CardRow.issuer, CardRow.tenant)
-                    .where(CardRow.card_uuid.in_(chunk))
+                    .where(CardRow.card_uuid.in_(chunk), CardRow.silent.is_(False))
                 ):
                     services[card_uuid] = card_service
                     owners[card_uuid] = (card_issuer, card_tenant)
@@ -539,6 +553,7 @@ class Store:
             delete(SuggestionRow).where(SuggestionRow.card_uuid.in_(old_cards)),
             delete(CardRow).where(CardRow.issued_at < cutoff),
             delete(JwtReplayRow).where(JwtReplayRow.expires_at <= utcnow()),
+            delete(HookCallDayRow).where(HookCallDayRow.day < cutoff.date().isoformat()),
         ]
         removed = 0
         with self._write() as conn:
@@ -564,63 +579,99 @@ class Store:
 
         return window
 
+    @staticmethod
+    def _calls_query(since: datetime | None, until: datetime | None, service_id: str | None = None) -> Any:
+        """Hook calls per UTC day (of `service_id`, when given); a day counts when any of it lies inside
+        [since, until)."""
+        calls_q = select(HookCallDayRow.day, func.sum(HookCallDayRow.calls)).group_by(HookCallDayRow.day)
+        if since is not None:
+            calls_q = calls_q.where(HookCallDayRow.day >= as_utc(since).date().isoformat())
+        if until is not None:
+            end = as_utc(until)
+            last = end.date() if end.time() != datetime.min.time() else end.date() - timedelta(days=1)
+            calls_q = calls_q.where(HookCallDayRow.day <= last.isoformat())
+        if service_id is not None:
+            calls_q = calls_q.where(HookCallDayRow.service_id == service_id)
+        return calls_q.order_by(HookCallDayRow.day)
+
+    def hook_calls(self, since: datetime | None = None, until: datetime | None = None, *,
+                   service_id: str | None = None) -> dict[str, int]:
+        """Hook calls that reached the rules (all services, or `service_id`), per UTC day:
+        `{"2026-11-25": 12, ...}`."""
+        with self._read() as conn:
+            return {d: int(n) for d, n in conn.execute(self._calls_query(since, until, service_id))}
+
+    def _utc_day(self) -> Any:
+        """`YYYY-MM-DD` of `issued_at`, in UTC, as SQL."""
+        if self.dialect == "sqlite":  # naive UTC text 'YYYY-MM-DD HH:MM:SS...'
+            return func.substr(CardRow.issued_at, literal_column("1"), literal_column("10"))
+        # literals, not bound parameters: PostgreSQL must see the same expression in GROUP BY
+        return func.to_char(func.timezone(literal_column("'UTC'"), CardRow.issued_at),
+                            literal_column("'YYYY-MM-DD'"))
+
+    def _daily_rows(self, conn: Any, since: datetime | None, until: datetime | None,
+                    service_id: str | None) -> list[DailyStats]:
+        window = self._window(since, until, service_id)
+        day = self._utc_day()
+        issued_q = window(select(CardRow.rule_id, day.label("day"), CardRow.silent, func.count())
+                          .group_by(CardRow.rule_id, day, CardRow.silent))
+        final = _final_outcomes()  # one outcome per card, as in `analytics`: accepted + overridden <= issued
+        outcome_q = window(
+            select(CardRow.rule_id, day.label("day"), final.c.outcome, func.count())
+            .join_from(final, CardRow, final.c.card_uuid == CardRow.card_uuid)
+            .where(CardRow.silent.is_(False))
+            .group_by(CardRow.rule_id, day, final.c.outcome)
+        )
+        issued: dict[tuple[str, str], list[int]] = {}  # (rule, day) -> [shown, silent]
+        for rule, d, silent, n in conn.execute(issued_q):
+            issued.setdefault((rule, d), [0, 0])[1 if silent else 0] += int(n)
+        outcomes = {(rule, d, outcome): int(n) for rule, d, outcome, n in conn.execute(outcome_q)}
+        calls = {d: int(n) for d, n in conn.execute(self._calls_query(since, until, service_id))}
+        return [
+            DailyStats(rule_id=rule, day=date.fromisoformat(d), issued=n[0],
+                       accepted=outcomes.get((rule, d, "accepted"), 0),
+                       overridden=outcomes.get((rule, d, "overridden"), 0),
+                       silent=n[1], hook_calls=calls.get(d, 0))
+            for (rule, d), n in sorted(issued.items())
+        ]
+
     def daily(self, since: datetime | None = None, until: datetime | None = None, *,
               service_id: str | None = None) -> list[DailyStats]:
         """Per rule id and UTC day of issue, over the cards issued in [since, until) (by `service_id`, when
-        given): cards issued, and of them how many were accepted / overridden (cards, as in `analytics`).
+        given): cards shown (`issued`), and of them how many were accepted / overridden (cards, as in
+        `analytics`); cards kept silent (silent mode); the hook calls of that day that reached the rules.
 
-        A card counts on the day it was issued, whenever its feedback came: the override rate of a day is
-        that of the cards shown that day. Days without cards are absent.
+        A card counts on the day it was issued, whenever its feedback came, by its final outcome (as in
+        `analytics`): the override rate of a day is that of the cards shown that day. Days without cards
+        (shown or silent) are absent.
         """
-        window = self._window(since, until, service_id)
-        if self.dialect == "sqlite":  # naive UTC text 'YYYY-MM-DD HH:MM:SS...'
-            day: Any = func.substr(CardRow.issued_at, literal_column("1"), literal_column("10"))
-        else:  # literals, not bound parameters: PostgreSQL must see the same expression in GROUP BY
-            day = func.to_char(func.timezone(literal_column("'UTC'"), CardRow.issued_at),
-                               literal_column("'YYYY-MM-DD'"))
-        issued_q = window(select(CardRow.rule_id, day.label("day"), func.count()).group_by(CardRow.rule_id, day))
-        outcome_q = window(
-            select(CardRow.rule_id, day.label("day"), FeedbackRow.outcome, func.count(distinct(FeedbackRow.card_uuid)))
-            .join_from(FeedbackRow, CardRow, FeedbackRow.card_uuid == CardRow.card_uuid)
-            .group_by(CardRow.rule_id, day, FeedbackRow.outcome)
-        )
         with self._read() as conn:
-            issued = {(rule, d): int(n) for rule, d, n in conn.execute(issued_q)}
-            outcomes = {(rule, d, outcome): int(n) for rule, d, outcome, n in conn.execute(outcome_q)}
-        return [
-            DailyStats(rule_id=rule, day=date.fromisoformat(d), issued=n,
-                       accepted=outcomes.get((rule, d, "accepted"), 0),
-                       overridden=outcomes.get((rule, d, "overridden"), 0))
-            for (rule, d), n in sorted(issued.items())
-        ]
+            return self._daily_rows(conn, since, until, service_id)
 
     def analytics(self, since: datetime | None = None, until: datetime | None = None, *,
                   service_id: str | None = None) -> list[RuleStats]:
         """Per rule id, over the cards issued in [since, until) (by `service_id`, when given): issued,
         accepted, overridden, override rate, override reasons (most frequent first, display from the issued
-        card), suggestion acceptance.
+        card), suggestion acceptance; silent cards, the hook calls of the period and, per UTC day, shown and
+        silent cards next to the hook calls of that day (`daily`, as `Store.daily`).
+
+        Silent cards (silent mode) were never shown: they count only in `silent`, never in issued, feedback
+        or suggestion figures.
 
         Accepted / overridden / reason counts count cards (a card posted twice with different timestamps
-        counts once). A card with both outcomes counts by its latest feedback (outcomeTimestamp, then
-        arrival); every event stays stored. Each reason of an event counts (`overrideReasons`); reasons are
+        counts once). A card with both outcomes counts by its latest feedback (`_final_outcomes`); every
+        event stays stored. Each reason of an event counts (`overrideReasons`); reasons are
         also rolled up by HL7 non-adherence reason code where one fits (`non_adherence`). All aggregation
         happens in SQL (the HL7 roll-up in Python over the same snapshot).
         """
         window = self._window(since, until, service_id)
-        # a card's outcome is its latest feedback (outcomeTimestamp, then arrival): a card accepted and later
-        # overridden counts as overridden (both events stay stored)
-        ranked = select(
-            FeedbackRow.card_uuid,
-            FeedbackRow.outcome,
-            func.row_number().over(partition_by=FeedbackRow.card_uuid,
-                                   order_by=(FeedbackRow.outcome_timestamp.desc(), FeedbackRow.id.desc()))
-            .label("rank"),
-        ).subquery()
-        final = select(ranked.c.card_uuid, ranked.c.outcome).where(ranked.c.rank == 1).subquery()
-        issued_q = window(select(CardRow.rule_id, func.count()).group_by(CardRow.rule_id))
+        final = _final_outcomes()
+        issued_q = window(select(CardRow.rule_id, CardRow.silent, func.count())
+                          .group_by(CardRow.rule_id, CardRow.silent))
         outcome_q = window(
             select(CardRow.rule_id, final.c.outcome, func.count())
             .join_from(final, CardRow, final.c.card_uuid == CardRow.card_uuid)
+            .where(CardRow.silent.is_(False))
             .group_by(CardRow.rule_id, final.c.outcome)
         )
         display = (
@@ -646,7 +697,7 @@ class Store:
             .join_from(FeedbackReasonRow, FeedbackRow, FeedbackReasonRow.feedback_id == FeedbackRow.id)
             .join(final, final.c.card_uuid == FeedbackRow.card_uuid)
             .join(CardRow, FeedbackRow.card_uuid == CardRow.card_uuid)
-            .where(FeedbackRow.outcome == "overridden", final.c.outcome == "overridden")
+            .where(FeedbackRow.outcome == "overridden", final.c.outcome == "overridden", CardRow.silent.is_(False))
         ).subquery()
         n_cards = func.count(distinct(given.c.card_uuid))
         reasons_q = (
@@ -677,12 +728,19 @@ class Store:
                 func.coalesce(func.sum(case((was_accepted, 1), else_=0)), 0),
             )
             .join_from(SuggestionRow, CardRow, SuggestionRow.card_uuid == CardRow.card_uuid)
+            .where(CardRow.silent.is_(False))
             .group_by(CardRow.rule_id, SuggestionRow.label)
             .order_by(CardRow.rule_id, func.min(SuggestionRow.position), SuggestionRow.label)
         )
 
         with self._read() as conn:
-            issued = dict(conn.execute(issued_q).all())
+            issued: dict[str, list[int]] = {}  # rule -> [shown, silent]
+            for rule, silent, n in conn.execute(issued_q):
+                issued.setdefault(rule, [0, 0])[1 if silent else 0] += int(n)
+            hook_calls = sum(int(n) for _, n in conn.execute(self._calls_query(since, until, service_id)))
+            days: dict[str, list[DailyStats]] = {}
+            for d in self._daily_rows(conn, since, until, service_id):
+                days.setdefault(d.rule_id, []).append(d)
             outcomes = {(rule, outcome): n for rule, outcome, n in conn.execute(outcome_q)}
             reasons: dict[str, list[ReasonCount]] = {}
             for rule, system, code, disp, n in conn.execute(reasons_q):
@@ -703,7 +761,10 @@ class Store:
         return [
             RuleStats(
                 rule_id=rule,
-                issued=int(issued[rule]),
+                issued=issued[rule][0],
+                silent=issued[rule][1],
+                hook_calls=hook_calls,
+                daily=tuple(days.get(rule, ())),
                 accepted=int(outcomes.get((rule, "accepted"), 0)),
                 overridden=int(outcomes.get((rule, "overridden"), 0)),
                 override_reasons=tuple(reasons.get(rule, ())),
@@ -713,3 +774,23 @@ class Store:
             )
             for rule in sorted(issued)
         ]
+
+
+def _final_outcomes() -> Any:
+    """One outcome per card: its latest feedback by outcomeTimestamp; at the same instant an override wins
+    over an acceptance (a committee must see every override), then the later arrival.
+
+    A card accepted and later overridden counts as overridden; every event stays stored. The same instant
+    needs a rule of its own because one post's items are inserted in dedupe-key order (no deadlocks), so
+    their row ids do not follow the order the EHR sent them in.
+    """
+    overridden_first = case((FeedbackRow.outcome == "overridden", 1), else_=0)
+    ranked = select(
+        FeedbackRow.card_uuid,
+        FeedbackRow.outcome,
+        func.row_number().over(
+            partition_by=FeedbackRow.card_uuid,
+            order_by=(FeedbackRow.outcome_timestamp.desc(), overridden_first.desc(), FeedbackRow.id.desc()),
+        ).label("rank"),
+    ).subquery()
+    return select(ranked.c.card_uuid, ranked.c.outcome).where(ranked.c.rank == 1).subquery()

@@ -23,14 +23,19 @@ from cds_service.hooks.models import OperationOutcome
 from cds_service.security.admin import admin_refusal, analytics_window
 from cds_service.settings import Settings
 from cds_service.store import daily_json, report_json
+from cds_service.store.report import DailyResponse
 from cds_service.web.html import page
 
 CsvTable = Literal["rules", "reasons", "suggestions", "daily"]
-# columns a future ledger may add to the per-rule rows (silent mode: issue 15); shown when the data has them
-OPTIONAL_RULE_COLUMNS = ("silent",)
+# silent mode next to the shown cards (`issued`): the same columns in the per-rule and the daily table, always
+# present (a spreadsheet keeps its layout whether or not a silent period is on)
+SILENT_COLUMNS = ("silent", "hook_calls", "shown_per_100_calls", "silent_per_100_calls")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
-UNAUTHORIZED = {401: {"model": OperationOutcome, "description": "Missing or wrong admin token"}}
+UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
+    400: {"model": OperationOutcome, "description": "`since`/`until` not an ISO 8601 date or date-time"},
+    401: {"model": OperationOutcome, "description": "Missing or wrong admin token"},
+}
 
 
 def _cell(value: Any) -> Any:
@@ -43,8 +48,7 @@ def _cell(value: Any) -> Any:
 def csv_rows(table: CsvTable, rules: Sequence[dict[str, Any]], days: Sequence[dict[str, Any]]) -> list[list[Any]]:
     """One table of the dashboard as rows, header first."""
     if table == "rules":
-        extra = [c for c in OPTIONAL_RULE_COLUMNS if any(c in r for r in rules)]
-        header = ["rule_id", "issued", "accepted", "overridden", "override_rate", *extra]
+        header = ["rule_id", "issued", "accepted", "overridden", "override_rate", *SILENT_COLUMNS]
         return [header, *([r.get(c) for c in header] for r in rules)]
     if table == "reasons":
         return [["rule_id", "reason_system", "reason_code", "reason_display", "cards"],
@@ -54,8 +58,8 @@ def csv_rows(table: CsvTable, rules: Sequence[dict[str, Any]], days: Sequence[di
         return [["rule_id", "suggestion", "issued", "accepted", "acceptance_rate"],
                 *([r["rule_id"], s["label"], s["issued"], s["accepted"], s["acceptance_rate"]]
                   for r in rules for s in r["suggestions"])]
-    header = ["rule_id", "day", "issued", "accepted", "overridden", "override_rate"]
-    return [header, *([d[c] for c in header] for d in days)]
+    header = ["rule_id", "day", "issued", "accepted", "overridden", "override_rate", *SILENT_COLUMNS]
+    return [header, *([d.get(c) for c in header] for d in days)]
 
 
 def to_csv(rows: Iterable[Sequence[Any]]) -> str:
@@ -76,8 +80,9 @@ def add_dashboard(app: FastAPI, settings: Settings) -> None:
         return page("dashboard.html", preview_enabled=settings.preview, services=services,
                     admin_enabled=bool(settings.admin_token))
 
-    @router.get("/analytics/rules/daily", summary="Cards issued, accepted and overridden per rule per UTC day "
-                "(admin token)", responses=UNAUTHORIZED)
+    @router.get("/analytics/rules/daily", summary="Cards shown (issued), accepted, overridden and silent per rule "
+                "per UTC day, with the hook calls of the day (admin token)", response_model=DailyResponse,
+                responses=UNAUTHORIZED)
     async def daily(request: Request, since: str | None = None, until: str | None = None,
                     service: str | None = None) -> Response:
         refused = admin_refusal(request, settings)
@@ -87,7 +92,7 @@ def add_dashboard(app: FastAPI, settings: Settings) -> None:
         days = await run_in_threadpool(app.state.store.daily, since, until, service_id=service)
         return Response(orjson.dumps({"days": daily_json(days)}), media_type="application/json")
 
-    @router.get("/analytics/rules.csv", summary="The dashboard's tables as CSV (admin token)",
+    @router.get("/analytics/rules.csv", summary="The dashboard's tables as CSV (admin token)", response_class=Response,
                 responses={**UNAUTHORIZED, 200: {"content": {"text/csv": {}}, "description": "CSV, header first"}})
     async def rules_csv(request: Request, table: CsvTable = "rules", since: str | None = None,
                         until: str | None = None, service: str | None = None) -> Response:

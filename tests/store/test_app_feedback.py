@@ -85,9 +85,10 @@ def assert_outcome(status_body: tuple[int, dict], status: int, *words: str) -> N
 
 
 def analytics(client: Client, **params: str) -> dict[str, dict]:
+    """Rules by id, without the per-day rows (their days come from the clock; checked where issued)."""
     response = client.get("/analytics/rules", headers=AUTH, params=params)
     assert response.status_code == 200, response.text
-    return {r["rule_id"]: r for r in response.json()["rules"]}
+    return {r["rule_id"]: {k: v for k, v in r.items() if k != "daily"} for r in response.json()["rules"]}
 
 
 # --- POST /cds-services/{id}/feedback --------------------------------------------------------------
@@ -311,8 +312,16 @@ def test_analytics_exact_numbers_and_time_window(client: Client) -> None:
         },
     }
     assert all(display.values()) and "made-up" not in display
+    for rule in expected.values():  # 5 hook calls in all, nothing silent
+        rule.update(silent=0, hook_calls=5, shown_per_100_calls=rule["issued"] * 20.0, silent_per_100_calls=0.0)
     response = client.get("/analytics/rules", headers=AUTH)
-    assert response.json() == {"rules": [expected[rule] for rule in sorted(expected)]}
+    data = response.json()
+    # per day: the cards were issued now (one UTC day, or two around midnight), each day with its calls
+    for rule in data["rules"]:
+        daily = rule.pop("daily")
+        assert sum(d["issued"] for d in daily) == rule["issued"] and all(d["silent"] == 0 for d in daily)
+    assert data.pop("hook_calls") == 5 and sum(d["hook_calls"] for d in data.pop("hook_calls_per_day")) == 5
+    assert data == {"rules": [expected[rule] for rule in sorted(expected)]}
 
     # time window on the cards' issue time: [since, until)
     assert analytics(client, since=iso(before), until=iso(after)) == expected

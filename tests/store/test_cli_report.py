@@ -66,17 +66,21 @@ def populated(db_url: str, tmp_path: Path) -> dict[str, dict]:
 def test_report_table(db_url: str, populated: dict[str, dict]) -> None:
     out = ok(db_url, "report")
     lines = out.splitlines()
-    assert lines[0].split() == ["Rule", "Issued", "Accepted", "Overridden", "Override", "rate"]
-    rows = {line.split()[0]: line.split()[1:] for line in lines if line and not line.startswith((" ", "-"))}
-    assert rows == {
-        "Rule": ["Issued", "Accepted", "Overridden", "Override", "rate"],
-        "liver-disease": ["2", "1", "1", "50.0%"],
-        "liver-tests-missing": ["1", "0", "0", "-"],
-        "opioid-washout": ["1", "0", "1", "100.0%"],
-        "overdose-risk": ["1", "0", "0", "-"],
-        "urine-screen-needed": ["1", "0", "0", "-"],
-        "Total": ["6", "1", "2", "66.7%"],
+    header = ["Rule", "Issued", "Accepted", "Overridden", "Override", "rate", "Silent", "Shown/100", "calls",
+              "Silent/100", "calls"]
+    assert lines[0].split() == header
+    rows = {line.split()[0]: line.split()[1:] for line in lines
+            if line and not line.startswith((" ", "-", "Hook calls"))}
+    assert rows == {  # 3 hook calls: per 100 calls, one card is 33.3
+        "Rule": header[1:],
+        "liver-disease": ["2", "1", "1", "50.0%", "0", "66.7", "0.0"],
+        "liver-tests-missing": ["1", "0", "0", "-", "0", "33.3", "0.0"],
+        "opioid-washout": ["1", "0", "1", "100.0%", "0", "33.3", "0.0"],
+        "overdose-risk": ["1", "0", "0", "-", "0", "33.3", "0.0"],
+        "urine-screen-needed": ["1", "0", "0", "-", "0", "33.3", "0.0"],
+        "Total": ["6", "1", "2", "66.7%", "0", "200.0", "0.0"],
     }
+    assert "Hook calls that reached the rules: 3" in lines
     assert "hepatology-approved (Hepatology reviewed and approved naltrexone)" in out
     assert "benefit-outweighs-risk (Benefit outweighs risk; patient will be monitored)" in out
     first = populated["liver-disease"]["suggestions"][0]["label"]
@@ -143,3 +147,20 @@ def test_purge_refuses_negative_days(db_url: str, populated: dict[str, dict]) ->
     done = cli(db_url, "purge", "--days", "-1")
     assert done.returncode == 2, done
     assert counts(db_url)["issued_card"] == 6
+
+
+def test_report_shows_silent_firings_next_to_shown(db_url: str, tmp_path: Path) -> None:
+    """Two calls with opioid-washout silent, one with it shown: the report counts both, per day too."""
+    for silent in (["opioid-washout"], ["opioid-washout"], []):
+        settings = make_settings(tmp_path, database_url=db_url, patient_hash_key=HASH_KEY, silent_rules=silent)
+        with TestClient(create_app(settings)) as http:
+            cards = by_rule(Client(http).hook(hook_request("opioid-stopped-3-days")).json()["cards"])
+            assert ("opioid-washout" in cards) is not bool(silent)
+    out = ok(db_url, "report")
+    washout = next(line for line in out.splitlines() if line.startswith("opioid-washout"))
+    assert washout.split() == ["opioid-washout", "1", "0", "0", "-", "2", "33.3", "66.7"]
+    day_rows = [line.split() for line in out.splitlines() if line.startswith("      20")]
+    assert [row[1:] for row in day_rows] == [["1", "/", "2", "/", "3"]]  # one UTC day (the calls ran now)
+    data = {r["rule_id"]: r for r in json.loads(ok(db_url, "report", "--json"))}
+    assert (data["opioid-washout"]["issued"], data["opioid-washout"]["silent"]) == (1, 2)
+    assert data["overdose-risk"]["silent"] == 0 and data["overdose-risk"]["issued"] == 3

@@ -14,10 +14,11 @@ from sqlalchemy import inspect
 from cds_service.store import Store
 from cds_service.store.models import Base
 from tests.store.conftest import HASH_KEY
-from tests.store.helpers import issue, make_card, row_counts
+from tests.store.helpers import count_rows, issue, make_card, row_counts
 
 TABLES = set(Base.metadata.tables)
-HEAD = "0003"  # the newest revision (one head): feedback_reason after card issuer
+HEAD = "0004"  # the newest revision (one head): silent mode after feedback_reason after card issuer
+CHAIN = ["0001", "0002", "0003", "0004"]
 
 
 def _tables(store: Store) -> set[str]:
@@ -33,6 +34,27 @@ def test_upgrade_from_empty_creates_every_table(make_store: Callable[[], Store])
     assert _tables(store) == TABLES
     store.migrate()  # idempotent
     assert store.current_revision() == HEAD
+
+
+def test_revisions_form_one_chain_walked_step_by_step(make_store: Callable[[], Store]) -> None:
+    """0001 -> 0002 -> 0003 -> 0004, one head: every revision upgrades from the one before and downgrades
+    back to it (on both dialects), so a re-chained revision cannot leave a second head or a gap."""
+    from alembic.script import ScriptDirectory
+
+    store = make_store()
+    script = ScriptDirectory.from_config(store.alembic_config())
+    assert script.get_heads() == [HEAD]
+    assert [r.revision for r in reversed(list(script.walk_revisions()))] == CHAIN
+    assert [r.down_revision for r in reversed(list(script.walk_revisions()))] == [None, *CHAIN[:-1]]
+    for rev in CHAIN:
+        store.migrate(rev)
+        assert store.current_revision() == rev
+    for rev in reversed(CHAIN[:-1]):
+        store.downgrade(rev)
+        assert store.current_revision() == rev
+    store.migrate()
+    assert store.current_revision() == HEAD
+    assert _tables(store) == TABLES
 
 
 def test_migrations_match_models(store: Store) -> None:
@@ -111,6 +133,22 @@ def test_concurrent_migrate_from_processes(db_url: str) -> None:
         assert out.strip() == HEAD
 
 
+def test_silent_mode_migration_keeps_existing_cards(make_store: Callable[[], Store]) -> None:
+    """0001 -> head: cards issued before silent mode existed read as shown; down again to 0001 (0004 and
+    0002 drop their columns natively, no table copy whose cascade would empty the child tables) keeps every row."""
+    store = make_store()
+    store.migrate("0001")
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO issued_card (card_uuid, service_id, hook, hook_instance, patient_hash, rule_id, "
+            "indicator, summary, issued_at) VALUES ('c1', 's', 'order-sign', 'i', 'h', 'opioid-washout', "
+            "'critical', 'x', '2026-11-25 08:00:00.000000')")
+        conn.exec_driver_sql("INSERT INTO issued_suggestion (card_uuid, suggestion_uuid, position, label) "
+                             "VALUES ('c1', 's1', 0, 'Cancel')")
+    store.migrate()
+    assert [(s.rule_id, s.issued, s.silent) for s in store.analytics()] == [("opioid-washout", 1, 0)]
+    store.downgrade("0001")
+    assert (count_rows(store, "issued_card"), count_rows(store, "issued_suggestion")) == (1, 1)
 def test_0003_copies_existing_reasons(store: Store) -> None:
     """Feedback stored before 0003 keeps its reason: the upgrade copies it into feedback_reason."""
     from sqlalchemy import text

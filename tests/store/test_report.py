@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 
-from cds_service.store import ReasonCount, RuleStats, SuggestionStats, format_report, report_json
+from cds_service.store import DailyStats, ReasonCount, RuleStats, SuggestionStats, format_report, report_json
 
 STATS = [
     RuleStats(
@@ -17,8 +18,12 @@ STATS = [
             ReasonCount("mystery", None, 1, "https://example.org/r"),
         ),
         suggestions=(SuggestionStats("Cancel the naltrexone order", 10, 1), SuggestionStats("Other", 0, 0)),
+        silent=4,
+        hook_calls=20,
+        daily=(DailyStats("naltrexone-opioid", date(2026, 11, 24), 4, 1, 1, silent=4, hook_calls=20),
+               DailyStats("naltrexone-opioid", date(2026, 11, 25), 6, 0, 2, hook_calls=0)),
     ),
-    RuleStats(rule_id="opioid-on-naltrexone", issued=2, accepted=0, overridden=0),
+    RuleStats(rule_id="opioid-on-naltrexone", issued=2, accepted=0, overridden=0, hook_calls=20),
 ]
 
 
@@ -33,16 +38,19 @@ def test_rule_stats_derived_values() -> None:
 def test_format_report_table() -> None:
     text = format_report(STATS)
     lines = text.splitlines()
-    assert lines[0].split() == ["Rule", "Issued", "Accepted", "Overridden", "Override", "rate"]
+    assert lines[0].split() == ["Rule", "Issued", "Accepted", "Overridden", "Override", "rate", "Silent",
+                                "Shown/100", "calls", "Silent/100", "calls"]
     row = next(line for line in lines if line.startswith("naltrexone-opioid"))
-    assert row.split() == ["naltrexone-opioid", "10", "1", "3", "75.0%"]
+    assert row.split() == ["naltrexone-opioid", "10", "1", "3", "75.0%", "4", "50.0", "20.0"]
     assert len(row) == len(lines[0])  # fixed width
     assert "benefit (Benefit outweighs risk)" in text
     assert "mystery" in text
     assert "Cancel the naltrexone order" in text
     other = next(line for line in lines if line.startswith("opioid-on-naltrexone"))
-    assert other.split()[-1] == "-"
-    assert lines[-1].split() == ["Total", "12", "1", "3", "75.0%"]
+    assert other.split()[4] == "-"
+    assert lines[-2].split() == ["Total", "12", "1", "3", "75.0%", "4", "60.0", "20.0"]
+    assert lines[-1] == "Hook calls that reached the rules: 20"
+    assert "      2026-11-24       4 / 4      / 20" in lines
 
 
 def test_format_report_empty() -> None:
@@ -71,6 +79,18 @@ def test_report_json() -> None:
     assert data[0]["suggestions"][1]["acceptance_rate"] is None
     assert data[1]["override_rate"] is None
     assert data[1]["override_reasons"] == []
+
+
+def test_report_json_silent_counts() -> None:
+    data = report_json(STATS)[0]
+    assert (data["silent"], data["hook_calls"], data["shown_per_100_calls"], data["silent_per_100_calls"]) == (
+        4, 20, 50.0, 20.0)
+    assert data["daily"] == [
+        {"day": "2026-11-24", "issued": 4, "accepted": 1, "overridden": 1, "override_rate": 0.5, "silent": 4,
+         "hook_calls": 20, "shown_per_100_calls": 20.0, "silent_per_100_calls": 20.0},
+        {"day": "2026-11-25", "issued": 6, "accepted": 0, "overridden": 2, "override_rate": 1.0, "silent": 0,
+         "hook_calls": 0, "shown_per_100_calls": None, "silent_per_100_calls": None},
+    ]
 
 
 def test_non_adherence_in_report() -> None:

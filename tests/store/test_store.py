@@ -272,6 +272,7 @@ def test_purge_removes_only_old_rows(store: Store) -> None:
         "feedback_reason": 1,
         "feedback_accepted_suggestion": 1,
         "jwt_replay": 1,
+        "hook_call_day": 0,
     }
     with store.engine.connect() as conn:
         assert conn.execute(select(CardRow.card_uuid)).scalars().all() == [new.uuid]

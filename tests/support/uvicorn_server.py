@@ -21,13 +21,15 @@ class UvicornServer:
     """`with UvicornServer({"CDS_DATABASE_URL": ...}, workers=2) as server: httpx.get(server.url + ...)`."""
 
     def __init__(self, env: dict[str, str], *, workers: int = 1, log_path: Path | None = None,
-                 startup_timeout: float = 30.0) -> None:
+                 startup_timeout: float = 180.0) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.workers = workers
         # json logs unless a test says otherwise: the log guard then checks that every line is JSON
         self.env = {**os.environ, "CDS_PUBLIC_BASE_URL": self.url, "CDS_LOG_FORMAT": "json", **env}
         self.log_path = log_path
+        # a bound on start-up, not a race: polling returns as soon as the workers answer. Two workers that each
+        # import the app took 28 s to start on the shared 2-core machine at a load of ~40 (30 s failed 5 tests)
         self.startup_timeout = startup_timeout
         self.process: subprocess.Popen[bytes] | None = None
 

@@ -373,11 +373,12 @@ def test_package_never_references_shared_reference():
 
 def test_load_time_is_small():
     code = (
-        "import time; t=time.perf_counter();"
+        "import time; t=time.process_time();"
         "from cds_service.terminology import get_terminology; get_terminology();"
-        "print(time.perf_counter()-t)"
+        "print(time.process_time()-t)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # CPU time, not wall time: on a machine shared by many jobs the wall clock waits for a core
     assert float(out.stdout) < 1.0  # measured ~50 ms; generous bound for slow CI
 
 

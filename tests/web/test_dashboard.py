@@ -106,8 +106,9 @@ def test_numbers_per_day_per_service_and_as_csv(http: TestClient) -> None:
     assert r.status_code == 200 and r.headers["content-type"] == "text/csv; charset=utf-8"
     assert 'filename="cds-naltrexone-rules.csv"' in r.headers["content-disposition"]
     rows = list(csv.reader(io.StringIO(r.text)))
-    assert rows[0] == ["rule_id", "issued", "accepted", "overridden", "override_rate"]
-    assert ["opioid-washout", "1", "0", "1", "1.0"] in rows and len(rows) == 5
+    assert rows[0] == ["rule_id", "issued", "accepted", "overridden", "override_rate", "silent", "hook_calls",
+                       "shown_per_100_calls", "silent_per_100_calls"]
+    assert ["opioid-washout", "1", "0", "1", "1.0", "0", "1", "100.0", "0.0"] in rows and len(rows) == 5
     reasons = list(csv.reader(io.StringIO(http.get("/analytics/rules.csv", params={"table": "reasons"},
                                                     headers=AUTH).text)))
     assert reasons[0] == ["rule_id", "reason_system", "reason_code", "reason_display", "cards"]
@@ -116,7 +117,8 @@ def test_numbers_per_day_per_service_and_as_csv(http: TestClient) -> None:
         ("overdose-risk", "action-completed", "1")]
     daily_csv = list(csv.reader(io.StringIO(http.get("/analytics/rules.csv", params={"table": "daily"},
                                                       headers=AUTH).text)))
-    assert daily_csv[0] == ["rule_id", "day", "issued", "accepted", "overridden", "override_rate"]
+    assert daily_csv[0] == ["rule_id", "day", "issued", "accepted", "overridden", "override_rate", "silent",
+                            "hook_calls", "shown_per_100_calls", "silent_per_100_calls"]
     assert len(daily_csv) == 6
     sugg = list(csv.reader(io.StringIO(http.get("/analytics/rules.csv", params={"table": "suggestions"},
                                                  headers=AUTH).text)))
@@ -134,12 +136,14 @@ def test_csv_cells_never_start_a_formula() -> None:
         assert not [c for c in row if c[:1] in ("=", "+", "-", "@")], row
 
 
-def test_a_silent_column_appears_when_the_data_has_it() -> None:
-    plain = [{"rule_id": "a", "issued": 1, "accepted": 0, "overridden": 0, "override_rate": None}]
-    assert csv_rows("rules", plain, [])[0] == ["rule_id", "issued", "accepted", "overridden", "override_rate"]
-    silent = [{**plain[0], "silent": 4}]
-    assert csv_rows("rules", silent, []) == [["rule_id", "issued", "accepted", "overridden", "override_rate",
-                                              "silent"], ["a", 1, 0, 0, None, 4]]
+def test_the_csvs_carry_the_silent_columns() -> None:
+    rules = [{"rule_id": "a", "issued": 1, "accepted": 0, "overridden": 0, "override_rate": None, "silent": 4,
+              "hook_calls": 8, "shown_per_100_calls": 12.5, "silent_per_100_calls": 50.0}]
+    assert csv_rows("rules", rules, []) == [["rule_id", "issued", "accepted", "overridden", "override_rate",
+                                             "silent", "hook_calls", "shown_per_100_calls", "silent_per_100_calls"],
+                                            ["a", 1, 0, 0, None, 4, 8, 12.5, 50.0]]
+    days = [{"rule_id": "a", "day": "2026-11-25", **{k: v for k, v in rules[0].items() if k != "rule_id"}}]
+    assert csv_rows("daily", [], days)[1] == ["a", "2026-11-25", 1, 0, 0, None, 4, 8, 12.5, 50.0]
 
 
 def test_committed_openapi_lists_the_dashboard_endpoints() -> None:

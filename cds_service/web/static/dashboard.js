@@ -27,6 +27,7 @@
     return node;
   }
   const pct = (rate) => (rate === null || rate === undefined ? "–" : (rate * 100).toFixed(1) + "%");
+  const rate = (value) => (value === null || value === undefined ? "–" : value.toFixed(1));  // per 100 calls
   const token = () => sessionStorage.getItem(TOKEN_KEY);
   function status(text, isError) {
     const s = $("status");
@@ -95,9 +96,12 @@
       {label: "Overridden", num: true, value: (r) => r.overridden},
       {label: "Override rate", num: true, value: (r) => pct(r.override_rate)},
     ];
-    // silent mode: a ledger that records silent firings adds `silent` to each rule; the column follows
-    if (rules.some((r) => typeof r.silent === "number")) {
-      columns.splice(2, 0, {label: "Silent firings", num: true, value: (r) => r.silent ?? 0});
+    // silent mode: during a silent period the silent firings sit next to the shown cards, both also per
+    // 100 hook calls (the calls that reached the rules); without silent firings the columns stay away
+    if (rules.some((r) => r.silent > 0)) {
+      columns.splice(2, 0, {label: "Silent firings", num: true, value: (r) => r.silent ?? 0},
+                     {label: "Shown per 100 calls", num: true, value: (r) => rate(r.shown_per_100_calls)},
+                     {label: "Silent per 100 calls", num: true, value: (r) => rate(r.silent_per_100_calls)});
     }
     return table("Cards, outcomes and override rate per rule", columns, rules, "rules-data");
   }
@@ -261,11 +265,16 @@
       outcomesChart(rules);
       $("rules-table").replaceChildren(rulesTable(rules));
       trendChart(days);
-      $("daily-table").replaceChildren(table("Cards per rule per UTC day of issue", [
+      const dayColumns = [
         {label: "Rule", value: (d) => d.rule_id}, {label: "Day", value: (d) => d.day},
         {label: "Issued", num: true, value: (d) => d.issued}, {label: "Accepted", num: true, value: (d) => d.accepted},
         {label: "Overridden", num: true, value: (d) => d.overridden},
-        {label: "Override rate", num: true, value: (d) => pct(d.override_rate)}], days, "daily-data"));
+        {label: "Override rate", num: true, value: (d) => pct(d.override_rate)}];
+      if (days.some((d) => d.silent > 0)) {  // silent mode: silent firings and the day's hook calls
+        dayColumns.splice(3, 0, {label: "Silent", num: true, value: (d) => d.silent ?? 0},
+                          {label: "Hook calls", num: true, value: (d) => d.hook_calls ?? 0});
+      }
+      $("daily-table").replaceChildren(table("Cards per rule per UTC day of issue", dayColumns, days, "daily-data"));
       const reasons = rules.flatMap((r) => r.override_reasons.map((x) => ({rule_id: r.rule_id, ...x})));
       $("reasons-table").replaceChildren(table("Override reasons given, most frequent first per rule", [
         {label: "Rule", value: (x) => x.rule_id}, {label: "Reason", value: (x) => x.display || x.code},
@@ -279,7 +288,9 @@
         {label: "Acceptance", num: true, value: (s) => pct(s.acceptance_rate)}], suggestions, "suggestions-data"));
       $("content").classList.remove("hidden");
       const total = rules.reduce((n, r) => n + r.issued, 0);
-      status(`${total} card(s) from ${rules.length} rule(s)` + (current.service ? ` of ${current.service}` : "") + ".");
+      const silent = rules.reduce((n, r) => n + (r.silent ?? 0), 0);
+      status(`${total} card(s) from ${rules.length} rule(s)` + (silent ? ` and ${silent} silent firing(s)` : "") +
+             (current.service ? ` of ${current.service}` : "") + ".");
     } catch (err) {
       $("content").classList.add("hidden");
       status(err.message, true);
