@@ -248,7 +248,7 @@ class PostgresServer:
             yield
         finally:
             self._launch(find_pg_bindir(), port)
-            self._url = url  # `_launch` points at the bootstrap database; the tests' database is still there
+            self._url = url  # the test database again (_launch points it at `postgres`)
 
     def __enter__(self) -> Self:
         return self.start()
