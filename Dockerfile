@@ -4,6 +4,7 @@ FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
     CDS_DATABASE_URL=sqlite:////var/lib/cds-naltrexone/ledger.sqlite3 \
+    CDS_JOURNAL_DIR=/var/lib/cds-naltrexone/journal \
     CDS_LOG_FORMAT=json \
     CDS_FORWARDED_ALLOW_IPS="" \
     PROMETHEUS_MULTIPROC_DIR=/tmp/cds-metrics \
@@ -23,7 +24,8 @@ RUN pip install --no-deps . \
     && useradd --system --uid 10001 --gid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin cds \
     && mkdir -p /var/lib/cds-naltrexone && chown 10001:10001 /var/lib/cds-naltrexone
 
-# the SQLite ledger (the default database) lives here; with PostgreSQL (CDS_DATABASE_URL) it stays empty
+# the SQLite ledger (the default database) and the ledger journal (CDS_JOURNAL_DIR: cards kept while the
+# database is down) live here
 VOLUME ["/var/lib/cds-naltrexone"]
 # numeric, so Kubernetes' runAsNonRoot can verify it without reading /etc/passwd
 USER 10001:10001

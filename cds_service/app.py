@@ -50,6 +50,8 @@ from cds_service.security.jwt import AuthError, JwtVerifier, ThreadedReplayCache
 from cds_service.security.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from cds_service.settings import Settings, get_settings
 from cds_service.store import FeedbackError, FeedbackItem, IssuedCard, IssuedSuggestion, Store
+from cds_service.store.journal import Journal
+from cds_service.store.ledger import Ledger, LedgerUnavailable, default_journal_dir
 from cds_service.store.report import AnalyticsResponse
 from cds_service.web import add_pages
 
@@ -210,6 +212,7 @@ def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | 
             logging.getLogger(__name__).error("%s", err)
             raise SystemExit(str(err)) from None
     store = store or Store(settings.database_url, settings.patient_hash_key)
+    ledger = make_ledger(settings, store)
     if fetcher_factory is None:
         from cds_service.fhir.client import FhirFetcherFactory
 
@@ -221,13 +224,14 @@ def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | 
     # a thread made the CPU-bound event loop and the thread fight for the GIL: p99 205 ms -> 45 ms inline
     inline_ledger = store.dialect == "sqlite"
     if settings.auth_mode == "jwt" and verifier is None:
-        verifier = JwtVerifier(settings, store if inline_ledger else ThreadedReplayCache(store))
+        verifier = JwtVerifier(settings, ledger if inline_ledger else ThreadedReplayCache(ledger))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.migrate_on_start:
             await run_in_threadpool(store.migrate)
         store.start_background_checkpoints()  # SQLite: no checkpoint fsync inside a hook call's commit
+        ledger.start()  # replays what a previous run journaled, then whatever an outage journals
         # Everything loaded so far (terminology, FHIR models, rule packs) lives for the whole process:
         # move it out of the garbage collector's sight, or every full collection re-scans it (measured:
         # in-process p99 of a typical call 25 ms -> 5 ms).
@@ -246,6 +250,7 @@ def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | 
             close = getattr(fetcher_factory, "aclose", None)
             if close is not None:
                 await close()
+            await run_in_threadpool(ledger.close)
             store.close()
 
     app = FastAPI(
@@ -260,6 +265,7 @@ def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | 
     )
     app.state.pipeline = pipeline
     app.state.store = store
+    app.state.ledger = ledger
     app.state.settings = settings
     install_docs(app)
 
@@ -321,14 +327,16 @@ def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | 
             outcome = replace(outcome, response=apply_profile(profile, outcome.response))
         cards = outcome.response["cards"]  # what the EHR sees (silent cards are not in it, in any profile)
         if outcome.evaluation is not None and outcome.call is not None:
-            # durable before the EHR sees the cards: a card it received is always in the ledger. Silent cards
-            # go there too (marked), and the call is counted: the denominator of "per 100 hook calls".
+            # durable before the EHR sees the cards: a card it received is in the ledger, or in the journal
+            # (fsynced) while the database is down; either failing is logged, the cards are answered anyway.
+            # Silent cards go there too (marked), and the call is counted: the denominator of "per 100 hook
+            # calls".
             ledger_cards = issued_cards(cards, rule_ids) + issued_cards(outcome.silent, silent=True)
-            write = partial(store.record_issued, service_id=service_id, hook=outcome.service.hook,
+            write = partial(ledger.record_issued, service_id=service_id, hook=outcome.service.hook,
                             hook_instance=outcome.call.hook_instance, patient_id=outcome.call.patient_id,
                             cards=ledger_cards, issuer=client.iss if client else None,
                             tenant=client.tenant if client else None, count_call=True)
-            if inline_ledger:
+            if inline_ledger and not ledger.database_down:
                 write()  # a local SQLite commit (~0.25 ms): a thread hop costs more in GIL convoys than it saves
             else:
                 await run_in_threadpool(write)  # a network round trip must not stall the event loop
@@ -338,7 +346,10 @@ def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | 
         response.background = BackgroundTask(after_response, service_id, outcome, data, release_fhir_garbage)
         return response
 
-    @app.post("/cds-services/{service_id}/feedback", response_model=FeedbackResponse, responses=ERRORS,
+    @app.post("/cds-services/{service_id}/feedback", response_model=FeedbackResponse, responses={**ERRORS, 503: {
+                  "model": OperationOutcome,
+                  "description": "The ledger database is down and the local journal cannot take the feedback "
+                  "either: nothing was stored, retry later (Retry-After)"}},
               openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
                   "schema": {"$ref": "#/components/schemas/FeedbackRequest"}}}}},
               summary="Feedback on cards (accepted / overridden)")
@@ -348,13 +359,20 @@ def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | 
         data = await read_json(request, settings.max_json_depth)
         items = parse_feedback(data)
         try:
-            stored = await run_in_threadpool(partial(store.record_feedback, service_id, items,
-                                                     issuer=client.iss if client else None,
-                                                     tenant=client.tenant if client else None))
+            stored, queued = await run_in_threadpool(partial(ledger.record_feedback, service_id, items,
+                                                             issuer=client.iss if client else None,
+                                                             tenant=client.tenant if client else None))
         except FeedbackError as err:
             raise BadRequest(err.message, expression=["feedback"]) from None
+        except LedgerUnavailable:
+            return outcome_response(503, "The feedback could not be stored: the ledger database is unreachable "
+                                    "and the local journal is full or not writable. Nothing was stored; send it "
+                                    "again later.", code="transient", headers={"Retry-After": "30"})
         observe_feedback(service_id, (item.outcome for item in items))
-        return _json({"stored": stored, "received": len(items)})
+        body: dict[str, int] = {"stored": stored, "received": len(items)}
+        if queued:  # the database is down: kept in the journal, validated and stored when it is back
+            body["queued"] = queued
+        return _json(body)
 
     @app.get("/analytics/rules", summary="Override analytics per rule (admin token)",
              response_model=AnalyticsResponse,
@@ -375,7 +393,7 @@ def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | 
         return _json({"rules": report_json(stats), "hook_calls": sum(calls.values()),
                       "hook_calls_per_day": [{"day": d, "hook_calls": n} for d, n in calls.items()]})
 
-    install_probes(app, store, pipeline_packs)
+    install_probes(app, store, pipeline_packs, ledger)
     app.add_api_route("/metrics", metrics_endpoint(settings.metrics_token), methods=["GET"], include_in_schema=False)
 
     add_pages(app, settings)  # /static, /preview (CDS_PREVIEW=on), /dashboard and the analytics it reads
@@ -390,6 +408,13 @@ def create_app(settings: Settings | None = None, *, packs: Sequence[RulePack] | 
     app.add_middleware(RequestTelemetryMiddleware,  # outermost: a request id and an access line for everything
                        services={spec.id: spec.hook for spec, _pack in pipeline.services.values()})
     return app
+
+
+def make_ledger(settings: Settings, store: Store) -> Ledger:
+    """The store behind its journal (settings.journal_dir, or the default beside the database)."""
+    directory = settings.journal_dir or default_journal_dir(store.url)
+    journal = Journal(directory, max_entries=settings.journal_max_entries) if directory is not None else None
+    return Ledger(store, journal, retry_max=settings.journal_retry_max_seconds)
 
 
 def _add_models_to_openapi(app: FastAPI) -> None:

@@ -115,6 +115,17 @@ class Settings(BaseSettings):
     migrate_on_start: bool = Field(
         True, description="Run the database migrations when the app starts. Set false where a separate job runs "
         "`python -m cds_service migrate` (Kubernetes: the migration Job) and instances only check the schema.")
+    journal_dir: Path | None = Field(
+        None, description="Directory of the local journal that keeps cards and feedback while the ledger database "
+        "is unreachable, replayed into it when it is back (README: Ledger journal). Shared by the workers of one "
+        "host; put it on a persistent volume. Unset: beside a SQLite ledger file (`<file>.journal`), else "
+        "`./cds-journal` (the Docker image: `/var/lib/cds-naltrexone/journal`).")
+    journal_max_entries: int = Field(
+        100_000, ge=1, description="Most entries (one per hook call with cards, or per feedback POST; about 1-2 KB "
+        "each) the journal holds; when full, new cards are answered but not recorded and feedback gets 503.")
+    journal_retry_max_seconds: float = Field(
+        15.0, gt=0, description="Longest wait between two attempts to reach the database while it is down "
+        "(exponential backoff from 0.5 s).")
     retention_days: int = Field(400, description="Ledger rows older than this are removed by `purge`.")
     admin_token: str | None = Field(
         None, description="Bearer token for `/analytics/*` and the `/dashboard` page; unset: analytics refused.")

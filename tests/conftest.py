@@ -33,7 +33,8 @@ def load_fixture(scenario: str, name: str) -> dict:
 
 def make_settings(tmp_path: Path, **overrides: object) -> Settings:
     values: dict = {"auth_mode": "off", "today": TODAY, "database_url": f"sqlite:///{tmp_path / 'ledger.sqlite3'}",
-                    "patient_hash_key": "test-key", "log_level": "WARNING"}
+                    "patient_hash_key": "test-key", "log_level": "WARNING",
+                    "journal_dir": tmp_path / "journal"}  # never ./cds-journal, shared by every test
     values.update(overrides)
     return Settings(**values)
 

@@ -153,3 +153,5 @@ class FeedbackResponse(BaseModel):
     model_config = ConfigDict(extra="forbid")
     stored: int = Field(ge=0, description="Entries stored now (a repeated entry is not stored twice).")
     received: int = Field(ge=1, description="Entries in the request.")
+    queued: int | None = Field(None, ge=1, description="Present while the ledger database is down: entries kept "
+                               "in the local journal, validated and stored when it is back (README: Ledger journal).")

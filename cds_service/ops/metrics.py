@@ -60,6 +60,16 @@ FEEDBACK = Counter("cds_feedback_total", "Feedback entries received, by service 
 READINESS = Gauge("cds_readiness", "Readiness checks: 1 for the state a check was last seen in, else 0.",
                   ["check", "state"], multiprocess_mode="mostrecent")
 READINESS_STATES = ("ok", "degraded", "fail")
+# the journal (cds_service.store.ledger): every worker sets the gauge to the count of the shared directory
+JOURNAL_PENDING = Gauge("cds_journal_pending_entries", "Ledger writes waiting in the local journal for the "
+                        "database (cards and feedback).", multiprocess_mode="mostrecent")
+JOURNAL_WRITES = Counter("cds_journal_writes_total", "Ledger writes put in the local journal, by kind (cards, "
+                         "feedback) and result (written; full or error: the journal could not take it).",
+                         ["kind", "result"])
+JOURNAL_REPLAYS = Counter("cds_journal_replays_total", "Journal entries replayed into the ledger database, by kind "
+                          "and result (stored; rejected: refused for good, kept in rejected/).", ["kind", "result"])
+LEDGER_FAILURES = Counter("cds_ledger_failures_total", "Ledger database operations that failed, by operation "
+                          "(cards, feedback, replay-cache, replay, probe).", ["operation"])
 
 
 def multiprocess_dir() -> str | None:
@@ -88,6 +98,22 @@ def observe_feedback(service: str, outcomes: Iterable[str]) -> None:
 def observe_readiness(check: str, state: str) -> None:
     for candidate in READINESS_STATES:
         READINESS.labels(check, candidate).set(1 if candidate == state else 0)
+
+
+def observe_journal_pending(count: int) -> None:
+    JOURNAL_PENDING.set(count)
+
+
+def observe_journal_write(kind: str, result: str) -> None:
+    JOURNAL_WRITES.labels(kind, result).inc()
+
+
+def observe_journal_replay(kind: str, result: str, n: int = 1) -> None:
+    JOURNAL_REPLAYS.labels(kind, result).inc(n)
+
+
+def observe_ledger_failure(operation: str) -> None:
+    LEDGER_FAILURES.labels(operation).inc()
 
 
 class ledger_timer:

@@ -1,5 +1,5 @@
 """`/healthz` (the process answers) and `/readyz` (it can do its work: database reachable and migrated,
-terminology loaded).
+terminology loaded; `degraded` while the ledger database is down and cards go to the local journal).
 
 Readiness is a list of checks, `app.state.readiness_checks`. A check is a callable (sync or async) that
 returns a `Check` result: `ok`, `degraded` (serving, but something is off: e.g. writing to a journal while
@@ -32,6 +32,7 @@ from cds_service.ops import metrics
 if TYPE_CHECKING:
     from cds_service.rules.base import RulePack
     from cds_service.store import Store
+    from cds_service.store.ledger import Ledger
 
 log = logging.getLogger(__name__)
 CHECK_TIMEOUT_SECONDS = 3.0
@@ -42,6 +43,7 @@ State = Literal["ok", "degraded", "fail"]
 class Check:
     state: State
     detail: str = ""
+    extra: dict | None = None  # more fields of the check's JSON (e.g. the journal's `pending` count)
 
 
 def add_readiness_check(app: FastAPI, name: str, check: Callable[[], Check | Awaitable[Check]]) -> None:
@@ -72,7 +74,7 @@ def _json(body: object, status: int) -> Response:
 async def readiness(app: FastAPI) -> Response:
     names_checks = list(app.state.readiness_checks)
     results = await asyncio.gather(*(_run(name, check) for name, check in names_checks))
-    checks = {name: {"state": r.state, **({"detail": r.detail} if r.detail else {})}
+    checks = {name: {"state": r.state, **({"detail": r.detail} if r.detail else {}), **(r.extra or {})}
               for (name, _c), r in zip(names_checks, results, strict=True)}
     failed = [(name, r) for (name, _c), r in zip(names_checks, results, strict=True) if r.state == "fail"]
     if failed:
@@ -86,19 +88,50 @@ async def readiness(app: FastAPI) -> Response:
     return _json({"status": "degraded" if degraded else "ready", "checks": checks}, 200)
 
 
-def database_check(store: Store) -> Callable[[], Check]:
-    """The ledger database answers and its schema is at the migrations' head."""
+def database_check(store: Store, ledger: Ledger | None = None) -> Callable[[], Check]:
+    """The ledger database answers and its schema is at the migrations' head.
+
+    Unreachable (or failing writes) with a `ledger` is `degraded`, not `fail`: hook calls still answer with
+    their cards (journaled), and taking the instance out of a load balancer's rotation would take guidance
+    away from every EHR it serves, at the moment every instance sees the same outage. A schema behind the
+    migrations is `fail`: a rollout whose migration did not run must not get traffic.
+    """
 
     def check() -> Check:
         try:
             current = store.schema_revision()
         except Exception as err:
-            return Check("fail", f"database unreachable ({type(err).__name__})")
+            if ledger is None:
+                return Check("fail", f"database unreachable ({type(err).__name__})")
+            return Check("degraded", f"database unreachable ({type(err).__name__}): cards and feedback go to "
+                         "the local journal")
         head = store.head_revision()
         if current != head:
             return Check("fail", f"database schema at {current or 'no revision'}, expected {head} "
                          "(run the migrations: python -m cds_service migrate)")
+        if ledger is not None and ledger.database_down:
+            return Check("degraded", f"ledger writes failing ({ledger.status().database_error}): cards and "
+                         "feedback go to the local journal until the next retry succeeds")
         return Check("ok")
+
+    return check
+
+
+def journal_check(ledger: Ledger) -> Callable[[], Check]:
+    """The local journal: empty (ok), entries waiting for the database (degraded, with their count), or
+    unable to take more (degraded: still answering cards, but not recording them; feedback gets 503)."""
+
+    def check() -> Check:
+        status = ledger.status()
+        extra = {"pending": status.pending, **({"rejected": status.rejected} if status.rejected else {})}
+        if status.journal_error is not None:
+            what = ("new cards are answered but NOT recorded, feedback is refused (503)" if status.database_down
+                    else "it could not keep cards if the database failed")
+            return Check("degraded", f"journal {status.journal_error}: {what}", extra)
+        if status.pending:
+            return Check("degraded", f"{status.pending} entr{'y' if status.pending == 1 else 'ies'} pending "
+                         "replay to the ledger database", extra)
+        return Check("ok", "", extra)
 
     return check
 
@@ -115,8 +148,11 @@ def terminology_check(packs: Sequence[RulePack]) -> Callable[[], Check]:
     return check
 
 
-def install_probes(app: FastAPI, store: Store, packs: Sequence[RulePack]) -> None:
-    app.state.readiness_checks = [("database", database_check(store)), ("terminology", terminology_check(packs))]
+def install_probes(app: FastAPI, store: Store, packs: Sequence[RulePack], ledger: Ledger | None = None) -> None:
+    app.state.readiness_checks = [("database", database_check(store, ledger)),
+                                  ("terminology", terminology_check(packs))]
+    if ledger is not None:
+        app.state.readiness_checks.append(("journal", journal_check(ledger)))
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> Response:

@@ -240,7 +240,7 @@ class PostgresServer:
         port: for tests of what clients do while the database is down. Not for an external database."""
         if self.external or self._proc is None:
             raise RuntimeError("only a running PostgresServer started by the tests can be stopped and restarted")
-        port, proc = self.port, self._proc
+        port, proc, url = self.port, self._proc, self._url
         proc.send_signal(signal.SIGINT)  # fast shutdown: disconnects every client
         proc.wait(timeout=30)
         self._proc = None
@@ -248,6 +248,7 @@ class PostgresServer:
             yield
         finally:
             self._launch(find_pg_bindir(), port)
+            self._url = url  # the test database again (_launch points it at `postgres`)
 
     def __enter__(self) -> Self:
         return self.start()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,6 +29,9 @@ class UvicornServer:
         self.workers = workers
         # json logs unless a test says otherwise: the log guard then checks that every line is JSON
         self.env = {**os.environ, "CDS_PUBLIC_BASE_URL": self.url, "CDS_LOG_FORMAT": "json", **env}
+        self._journal_dir: str | None = None
+        if "CDS_JOURNAL_DIR" not in self.env:  # its own journal, not ./cds-journal shared by every server
+            self._journal_dir = self.env["CDS_JOURNAL_DIR"] = tempfile.mkdtemp(prefix="cds-test-journal-")
         self.log_path = log_path
         # a bound on start-up, not a race: polling returns as soon as the workers answer. Two workers that each
         # import the app took 28 s to start on the shared 2-core machine at a load of ~40 (30 s failed 5 tests)
@@ -93,3 +98,5 @@ class UvicornServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+        if self._journal_dir is not None:
+            shutil.rmtree(self._journal_dir, ignore_errors=True)
