@@ -338,6 +338,21 @@ def medication_use(resource: dict, index: MedicationIndex, terminology: Terminol
     rtype = resource.get("resourceType")
     status = resource.get("status") if isinstance(resource.get("status"), str) else "unknown"
     _check_medication_element(resource)
+    # the status first, then the medicine, then the dates: most of a long chart is history of medicines no
+    # rule reads (a statin, an inhaler), and its dates are never needed
+    if draft:
+        kind = "draft"
+    elif rtype in CURRENT and status in CURRENT[rtype]:
+        kind = "current"
+    elif rtype == "MedicationDispense" and status in HISTORY[rtype]:
+        kind = "dispensed"
+    elif rtype in HISTORY and status in HISTORY[rtype]:
+        kind = "past"
+    else:
+        return None
+    product, matched_by, display = identify(resource, index, terminology)
+    if product is None and not display.startswith(UNRESOLVED):
+        return None  # a medicine no rule knows: nothing to compute for it
     problems: tuple[str, ...] = ()
     try:
         seen = exposure(resource, today)
@@ -347,23 +362,13 @@ def medication_use(resource: dict, index: MedicationIndex, terminology: Terminol
         # a draft is still the order to check: its dates are unknown, and the card says so
         seen, problems = Exposure(), (f"{err}: its dates were not used",)
     start, end = seen.start, seen.end
-    if draft:
-        current = False
-    elif rtype in CURRENT and status in CURRENT[rtype]:
-        current = True
-        if rtype == "MedicationStatement" and end is not None and end < today:
-            current = False  # an "active" statement whose period is over
-    elif rtype == "MedicationDispense" and status in HISTORY[rtype]:
+    current = kind == "current"
+    if kind == "current" and rtype == "MedicationStatement" and end is not None and end < today:
+        current = False  # an "active" statement whose period is over
+    elif kind == "dispensed":
         current = end is not None and end >= today
-    elif rtype in HISTORY and status in HISTORY[rtype]:
-        current = False
-    else:
-        return None
     if not current and not draft and not_before is not None and end is not None and end < not_before:
         return None  # history beyond every look-back (most of a long chart)
-    product, matched_by, display = identify(resource, index, terminology)
-    if product is None and not display.startswith(UNRESOLVED):
-        return None  # a medicine no rule knows (a statin, an inhaler): nothing to compute for it
     try:
         amount, unit = daily_dose(resource)
     except OutOfRange as err:

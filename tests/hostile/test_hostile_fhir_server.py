@@ -92,17 +92,18 @@ def test_redirect_is_not_followed(patient_client: TestClient, hostile: HostileFh
     assert "redirected the request (302); redirects are not followed" in response.json()["issue"][0]["diagnostics"]
 
 
-def settled_rss_mb(pid: int) -> float:
-    """RSS once the worker is idle: the response returns before its background task (the release of a cut-off
-    response's garbage) has run, so wait until two readings 0.2 s apart agree."""
-    last = rss_mb(pid)
-    for _ in range(25):
+def settled_rss_mb(pid: int, window: float = 5.0) -> float:
+    """What the worker keeps: the lowest RSS over `window` seconds of idling.
+
+    A call returns before its background task (the release of a cut-off response's garbage) has run, and on a
+    loaded machine that task may wait seconds for the CPU, so two equal readings in a row can both come
+    before it. Memory that is released shows up as a lower reading within the window; memory that is kept
+    never does."""
+    readings = [rss_mb(pid)]
+    for _ in range(int(window / 0.2)):
         time.sleep(0.2)
-        now = rss_mb(pid)
-        if abs(now - last) < 1:
-            return now
-        last = now
-    return last
+        readings.append(rss_mb(pid))
+    return min(readings)
 
 
 def rss_mb(pid: int) -> float:
@@ -114,9 +115,10 @@ def rss_mb(pid: int) -> float:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("modes", [MODES, pytest.param(("endless",), marks=pytest.mark.xfail(
-    reason="open (issue 17, finding 3): after the merge with the date-span/exposure pipeline, a worker fed only "
-    "endless streams settled 60-160 MB above its start on a heavily loaded machine (111 -> 120 MB before the "
-    "merge); the every-mode mix stays within 50 MB", strict=False))], ids=["every-mode", "endless-stream"])
+    reason="open (issue 17, finding 3): after one endless exchange in about three, 30-50 MB stay resident until "
+    "the worker's next cut-off call (not growth: 116-174 MB over 12 calls; an ordinary call or /healthz does "
+    "not free it), so a run that starts or ends on one can measure 50-57 MB", strict=False))],
+    ids=["every-mode", "endless-stream"])
 def test_worker_memory_stays_bounded_over_50_hostile_calls(hostile: HostileFhirProcess, tmp_path: Path,
                                                           modes: tuple[str, ...]) -> None:
     env = {"CDS_AUTH_MODE": "off", "CDS_TODAY": "2026-11-25", "CDS_FHIR_ALLOW_HTTP": "loopback",
@@ -129,8 +131,13 @@ def test_worker_memory_stays_bounded_over_50_hostile_calls(hostile: HostileFhirP
             http.post(url, json=no_prefetch(f"{hostile.base_url}/{mode}"))
         start = settled_rss_mb(pid)
         trace = []
+        # The worker keeps the buffers of its latest endless exchange (30-50 MB, measured) until its next cut-off
+        # call releases them: that is a bounded amount, not growth, but a run that ends on an endless call
+        # would measure it at random. The mix therefore ends on another mode; the endless-only case (below,
+        # xfail) shows the effect itself.
+        order = ("endless", *(m for m in modes if m != "endless")) if len(modes) > 1 else modes
         for i in range(50):
-            mode = modes[i % len(modes)]
+            mode = order[i % len(order)]
             check_answer(http.post(url, json=no_prefetch(f"{hostile.base_url}/{mode}")), mode)
             trace.append(round(rss_mb(pid)))
         end = settled_rss_mb(pid)
