@@ -60,10 +60,10 @@ test: $(BIN)/.installed-test
 	@echo "make: pytest (random order, pytest-randomly: the seed is printed; replay an order with --randomly-seed=N)"
 	$(BIN)/python -m pytest -p no:cacheprovider
 
-# the fuzzers at 25x their `make test` budget: schemathesis over the committed OpenAPI document (~10,500
+# the fuzzers at 30x their `make test` budget: schemathesis over the committed OpenAPI document (~7,900
 # requests) plus the hypothesis strategies (mutated fixtures, extreme FHIR values); no 5xx allowed
 fuzz: $(BIN)/.installed-test
-	CDS_FUZZ_SCALE=$${CDS_FUZZ_SCALE:-25} $(BIN)/python -m pytest -p no:cacheprovider -p no:randomly -q \
+	CDS_FUZZ_SCALE=$${CDS_FUZZ_SCALE:-30} $(BIN)/python -m pytest -p no:cacheprovider -p no:randomly -q \
 		tests/security/test_fuzz_schemathesis.py tests/hostile/test_extreme_values_fuzz.py
 
 lint: $(BIN)/.installed-test
