@@ -65,12 +65,35 @@ def injection_day(m: MedicationUse) -> date | None:
     return m.event or m.end or m.start
 
 
+def earliest_injection_day(m: MedicationUse) -> date | None:
+    """The earliest day the record allows for the injection it records: where the act is one date (given,
+    handed over, ordered, a statement's dateTime) its span's first day; a course (a statement's period) has only
+    its `injection_day`. The bound for "the interval has run out": an injection dated `2026-09` may have been
+    given on 1 September, so its reminder and its lapse warning come as early as that reading allows."""
+    latest = injection_day(m)
+    if latest is None:
+        return None
+    if m.start is None or m.start > latest or (
+            m.resource_type == "MedicationStatement" and isinstance((m.raw or {}).get("effectivePeriod"), dict)):
+        return latest
+    return m.start
+
+
 def last_injection(record: PatientRecord) -> tuple[MedicationUse, date] | None:
     """The most recent extended-release injection any record of the chart dates (its `injection_day`), not a
     future-dated one: the day the next injection's interval counts from (patient-view reminders)."""
     found = [(m, day) for m in record.medications if is_antagonist_therapy(m) and is_extended_release(m)
              and (day := injection_day(m)) is not None and day <= record.today]
     return max(found, key=lambda pair: pair[1]) if found else None
+
+
+def last_injection_at_the_earliest(record: PatientRecord) -> tuple[MedicationUse, date, date] | None:
+    """(record, earliest day, latest day) of the injection the next dose is counted from: the one whose
+    earliest possible day is the most recent (an imprecise date never postpones a reminder or a lapse warning)."""
+    found = [(m, first, last) for m in record.medications if is_antagonist_therapy(m) and is_extended_release(m)
+             and (last := injection_day(m)) is not None and last <= record.today
+             and (first := earliest_injection_day(m)) is not None]
+    return max(found, key=lambda item: (item[1], item[2])) if found else None
 
 
 def antagonist_exposures(record: PatientRecord, config: object, exclude: str | None = None

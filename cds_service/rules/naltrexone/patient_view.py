@@ -22,7 +22,12 @@ from cds_service.rules.base import ActionSpec, Finding, Rule, Scope, SuggestionS
 from cds_service.rules.naltrexone import prefetch as k
 from cds_service.rules.naltrexone import wording as w
 from cds_service.rules.naltrexone.config import NaltrexoneConfig, NaltrexoneContext
-from cds_service.rules.naltrexone.exposure import ANTAGONIST, antagonist_exposures, last_injection
+from cds_service.rules.naltrexone.exposure import (
+    ANTAGONIST,
+    antagonist_exposures,
+    last_injection,
+    last_injection_at_the_earliest,
+)
 from cds_service.rules.naltrexone.liver import LIVER_SOURCE, monitoring_schedule, repeat_liver_tests
 from cds_service.rules.naltrexone.orders import naloxone_request, urine_screen_request
 from cds_service.rules.naltrexone.overdose import opioid_use_disorders
@@ -241,15 +246,22 @@ def _analyte(lab: LabResult) -> str:
 def xr_naltrexone_due(ctx: NaltrexoneContext) -> Finding | None:
     """The monthly injection is due, or overdue (the riskiest moment of XR naltrexone)."""
     record, cfg = ctx.record, ctx.config
-    last = last_injection(record)
+    # an imprecise injection date counts from its earliest possible day (the reminder and the lapse warning come
+    # no later than the truth allows) and stays shown while its latest possible day is in the window
+    last = last_injection_at_the_earliest(record)
     if last is None:
         return None
-    injection, day = last
+    injection, day, latest = last
     days = (record.today - day).days
-    if days < cfg.xr_next_dose_from_day or days > cfg.xr_naltrexone_days + cfg.xr_lapse_notice_days:
+    if days < cfg.xr_next_dose_from_day or (record.today - latest).days > cfg.xr_naltrexone_days + \
+            cfg.xr_lapse_notice_days:
         return None
     ends = day + timedelta(days=cfg.xr_naltrexone_days)
     lines = [w.medication_line(injection, record.today) + f"; injection {day.isoformat()}, **{days} days ago**"]
+    if day != latest:
+        lines.append(f"The injection date is imprecise ({day.isoformat()} to {latest.isoformat()}): the interval is "
+                     f"counted from {day.isoformat()}, the earliest day it allows, so that neither the reminder "
+                     "nor the lapse warning comes later than it may be due.")
     if days < cfg.xr_naltrexone_days:
         return Finding(
             rule_id="xr-naltrexone-due", title="Extended-release naltrexone injection due", indicator="info",

@@ -76,17 +76,32 @@ def test_discovery_advertises_only_what_patient_view_reads(client: Client) -> No
                                                    "medicationDispenses", "medicationAdministrations", "liverTests"]
 
 
-def test_an_injection_with_a_partial_date_is_dated_by_the_exposure_model(client: Client) -> None:
-    """`2026-09` (month only) may mean as late as 30 September: the pack's one exposure model counts the injection
-    there (day 56 on 25 November: the lapse warning), and the card says the date was imprecise."""
+def test_an_injection_with_a_partial_date_counts_from_its_earliest_day(client: Client) -> None:
+    """`2026-09` (month only) may mean any day of September: the lapse is counted from 1 September (day 85 on
+    25 November: the overdose-risk warning), the card stays while 30 September (day 56) is within the lapse
+    window, and it says the date was imprecise and how it was counted."""
     request = load("pv-xr-lapsed", "patient-view.json")
     [entry] = request["prefetch"]["medicationAdministrations"]["entry"]
     entry["resource"]["effectiveDateTime"] = "2026-09"
     body = client.post(f"/cds-services/{SERVICE}", json=request).json()
     [due] = [c for c in body["cards"] if c["source"]["topic"]["code"] == "xr-naltrexone-due"]
     assert due["indicator"] == "warning"
-    assert "injection 2026-09-30, **56 days ago**" in due["detail"]
+    assert "injection 2026-09-01, **85 days ago**" in due["detail"]
+    assert "(2026-09-01 to 2026-09-30): the interval is counted from 2026-09-01" in due["detail"]
     assert "**imprecise date**: effectiveDateTime recorded as `2026-09`" in due["detail"]
+
+
+def test_an_imprecise_injection_date_never_postpones_the_lapse_warning(client: Client) -> None:
+    """`2026-10`, on 25 November: if it was given on 31 October it is day 25 (nothing due yet), but if on
+    1 October the interval ran out on 31 October (day 55): the overdose-risk warning, not silence."""
+    request = load("pv-xr-lapsed", "patient-view.json")
+    [entry] = request["prefetch"]["medicationAdministrations"]["entry"]
+    entry["resource"]["effectiveDateTime"] = "2026-10"
+    body = client.post(f"/cds-services/{SERVICE}", json=request).json()
+    [due] = [c for c in body["cards"] if c["source"]["topic"]["code"] == "xr-naltrexone-due"]
+    assert due["indicator"] == "warning"
+    assert due["summary"].startswith("Naltrexone injection overdue (55 days)")
+    assert "the 30-day interval ended 2026-10-31" in due["detail"]
 
 
 def test_lab_failure_after_the_gate_is_reported_not_a_412(client: Client) -> None:
