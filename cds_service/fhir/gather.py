@@ -10,20 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from cds_service.fhir.read import OTHER_PATIENT, reference_id, resource_key
+from cds_service.fhir.read import OTHER_PATIENT, PATIENT_ELEMENT, reference_id, resource_key
 
 log = logging.getLogger(__name__)
 
-# where each resource type names its patient
-_PATIENT_ELEMENT = {
-    "Condition": "subject",
-    "MedicationRequest": "subject",
-    "MedicationStatement": "subject",
-    "MedicationDispense": "subject",
-    "MedicationAdministration": "subject",
-    "Observation": "subject",
-    "AllergyIntolerance": "patient",
-}
 
 
 class FetchError(Exception):
@@ -60,7 +50,7 @@ def _belongs_to(resource: dict, patient_id: str) -> bool:
     rtype = resource.get("resourceType")
     if rtype == "Patient":
         return resource.get("id") == patient_id
-    element = _PATIENT_ELEMENT.get(rtype)  # type: ignore[arg-type]
+    element = PATIENT_ELEMENT.get(rtype)  # type: ignore[arg-type]
     if element is None or element not in resource:
         return True  # Medication and friends have no patient; a missing subject is not another patient
     owner = reference_id(resource.get(element), "Patient")
@@ -91,7 +81,7 @@ def merge(patient_id: str, groups: Sequence[list[dict]],
             if rtype == "Patient":
                 mine = rid == patient_id
             else:
-                element = _PATIENT_ELEMENT.get(rtype)
+                element = PATIENT_ELEMENT.get(rtype)
                 owner = r.get(element) if element is not None else None
                 mine = owner is None or (isinstance(owner, dict) and owner.get("reference") == own) \
                     or _belongs_to(r, patient_id)

@@ -250,6 +250,20 @@ def outcome_text(resource: Any) -> str | None:
     return ""
 
 
+# where a resource type names its patient (Patient: its own id; Medication and other shared types: nobody's),
+# for gathering (keep only the context patient's resources) and the replay (group an export by patient)
+PATIENT_ELEMENT = {
+    "Condition": "subject",
+    "MedicationRequest": "subject",
+    "MedicationStatement": "subject",
+    "MedicationDispense": "subject",
+    "MedicationAdministration": "subject",
+    "Observation": "subject",
+    "AllergyIntolerance": "patient",
+    "Encounter": "subject",
+    "Procedure": "subject",
+}
+
 # why a resource of another patient than `context.patientId` was left out (gathering, record, card)
 OTHER_PATIENT = "it belongs to another patient than the hook's patient"
 

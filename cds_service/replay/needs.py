@@ -15,23 +15,11 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from cds_service.fhir.read import as_list, reference_id
+from cds_service.fhir.read import PATIENT_ELEMENT, as_list, reference_id
 from cds_service.hooks.prefetch import PrefetchTemplate
 from cds_service.rules.base import RulePack
 from cds_service.terminology.systems import LOINC
 
-# where a resource type names its patient (Patient: its own id; Medication: nobody's)
-PATIENT_ELEMENT = {
-    "Condition": "subject",
-    "MedicationRequest": "subject",
-    "MedicationStatement": "subject",
-    "MedicationDispense": "subject",
-    "MedicationAdministration": "subject",
-    "Observation": "subject",
-    "AllergyIntolerance": "patient",
-    "Encounter": "subject",
-    "Procedure": "subject",
-}
 SHARED_TYPES = frozenset({"Medication"})  # not about one patient: kept for every patient that references them
 # read even when no pack template names them yet (issue 11: administrations join the record)
 ALWAYS_READ = frozenset({"Patient", "Medication", "MedicationRequest", "MedicationAdministration"})
