@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -262,6 +262,7 @@ class Terminology:
         self._prefix_lengths: dict[str, tuple[int, ...]] = {}
         self._class_codes: dict[str, dict[tuple[str, str], None]] = {}  # ordered sets
         self._memo: dict[tuple[str, str], frozenset[str]] = {}
+        self._answers: dict[tuple[str, str | None, str], frozenset[str]] = {}  # (kind, system, code) as sent
         self._terms: dict[str, frozenset[str]] = {}  # folded condition term -> classes
         self._salt_suffixes: list[str] = []
         self._negations: list[str] = []
@@ -300,6 +301,7 @@ class Terminology:
         other = copy.copy(self)
         other.site_map = site_map
         other._memo = {}
+        other._answers = {}
         other._atc_memo = {}
         other._text_memo = {}
         return other
@@ -595,7 +597,28 @@ class Terminology:
             return frozenset({t_code})
         return self._lookup(t_system, t_code) if t_system in allowed else _EMPTY
 
+    def _remembered(self, kind: str, system: str | None, code: str | None,
+                    classify: Callable[[str | None, str | None], frozenset[str]]) -> frozenset[str]:
+        """A coding's classes as `classify` finds them, remembered by the coding as sent.
+
+        Profiled: every condition and result of every call is classified, and the same few (system, code)
+        pairs recur; reading them once skips the system's canonical form and the code's normalisation."""
+        if code.__class__ is not str or (system is not None and system.__class__ is not str):
+            return classify(system, code)
+        key = (kind, system, code)
+        found = self._answers.get(key)
+        if found is None:
+            found = classify(system, code)
+            if len(code) <= 100 and (system is None or len(system) <= 200):
+                if len(self._answers) >= 100_000:
+                    self._answers.clear()
+                self._answers[detach(key)] = found  # a copy: the request's strings would pin its memory
+        return found
+
     def condition_classes(self, system: str | None, code: str | None) -> frozenset[str]:
+        return self._remembered("condition", system, code, self._condition_classes)
+
+    def _condition_classes(self, system: str | None, code: str | None) -> frozenset[str]:
         sys = _system(system)
         if not code:
             return _EMPTY
@@ -634,6 +657,9 @@ class Terminology:
         return classes
 
     def observation_classes(self, system: str | None, code: str | None) -> frozenset[str]:
+        return self._remembered("observation", system, code, self._observation_classes)
+
+    def _observation_classes(self, system: str | None, code: str | None) -> frozenset[str]:
         if not code:
             return _EMPTY
         if _system(system) == LOINC:
