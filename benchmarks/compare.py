@@ -5,8 +5,9 @@ run lands in one commit's minute and not in the other's. This script runs the tw
 so a trend in the machine's load hits both alike), each run a fresh interpreter in its own checkout measuring
 `inprocess.cpu_per_call` (CPU time, `time.process_time`, the median of its rounds) and, with `--loads`, the
 terminology's load time. It reports each commit's median over the runs with its quartiles and extremes, the
-median of the pairwise ratios, and one deterministic figure: Python function calls per `Pipeline.run`
-(cProfile's count after a warm-up), which no other process on the machine can move.
+median of the pairwise ratios, and figures no other process on the machine can move: Python function calls
+per `Pipeline.run` (cProfile's count after a warm-up) and, with `--instructions` (needs valgrind), CPU
+instructions per call. Both checkouts are byte-compiled first (`compileall`), as an installed package runs.
 
 The other checkout needs no benchmark of its own: this checkout's `inprocess.py` is run there, against that
 checkout's `cds_service` and its own `benchmarks/patients.py` (the typical payload as that commit defined it).
@@ -18,6 +19,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -37,20 +40,35 @@ if what == "cpu":
     print(json.dumps(probe.cpu_per_call(payload, calls, rounds)))
 elif what == "count":
     print(json.dumps(probe.function_calls(payload, calls)))
+elif what == "run":
+    print(json.dumps(probe.run_calls(payload, calls)))
 else:
     print(json.dumps(probe.terminology_load(calls)))
 """
 
 
-def _run(tree: Path, what: str, payload: str, calls: int, rounds: int, *, write_bytecode: bool = False) -> Any:
-    env = {**os.environ, "PYTHONPATH": str(tree)}
-    if not write_bytecode:
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
-    else:
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
+def _run(tree: Path, what: str, payload: str, calls: int, rounds: int) -> Any:
+    env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONDONTWRITEBYTECODE": "1"}
     out = subprocess.run([sys.executable, "-c", SNIPPET.format(path=str(INPROCESS)), what, payload, str(calls),
                           str(rounds)], cwd=tree, env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def instructions_per_call(tree: Path, payload: str, calls: int) -> float:
+    """CPU instructions per call, counted by valgrind (cachegrind, no cache simulation): the difference between
+    a process making 2 × `calls` calls and one making `calls`, so start-up and warm-up cancel. Deterministic
+    to a few hundredths of a percent, whatever else runs on the machine."""
+    counts = []
+    for n in (calls, 2 * calls):
+        env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONDONTWRITEBYTECODE": "1"}
+        out = subprocess.run(["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
+                              sys.executable, "-c", SNIPPET.format(path=str(INPROCESS)), "run", payload, str(n), "1"],
+                             cwd=tree, env=env, capture_output=True, text=True, check=True)
+        found = re.search(r"I\s+refs:\s+([\d,]+)", out.stderr)
+        if found is None:
+            raise RuntimeError(f"no instruction count in valgrind's output: {out.stderr[-300:]}")
+        counts.append(int(found.group(1).replace(",", "")))
+    return (counts[1] - counts[0]) / calls
 
 
 def _quartiles(values: list[float]) -> tuple[float, float]:
@@ -75,13 +93,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="rounds per run (default %(default)s)")
     parser.add_argument("--loads", type=int, default=0,
                         help="fresh interpreters per run for the terminology load time (default: not measured)")
+    parser.add_argument("--instructions", type=int, default=0, metavar="CALLS",
+                        help="also count CPU instructions per call with valgrind over CALLS calls (e.g. 100; "
+                             "needs valgrind; default: not counted)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
+    if args.instructions and shutil.which("valgrind") is None:
+        parser.error("--instructions needs valgrind (apt-get install valgrind)")
     if args.pairs < 1 or args.calls < 1 or args.rounds < 1 or args.loads < 0:
         parser.error("--pairs, --calls and --rounds must be at least 1, --loads at least 0")
     trees = {"A": args.against.resolve(), "B": HERE}
     for tree in trees.values():  # bytecode cached in both, as an installed package runs
-        _run(tree, "load", args.payload, 1, 1, write_bytecode=True)
+        subprocess.run([sys.executable, "-m", "compileall", "-q", "cds_service", "benchmarks"], cwd=tree,
+                       env={k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}, check=True,
+                       capture_output=True)
     load_before = os.getloadavg()
     cpu: dict[str, list[float]] = {"A": [], "B": []}
     load: dict[str, list[float]] = {"A": [], "B": []}
@@ -108,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     if args.loads:
         results["terminology_load_ms"] = {side: summary(v) for side, v in load.items()}
+    if args.instructions:
+        results["instructions_per_call"] = {side: instructions_per_call(tree, args.payload, args.instructions)
+                                            for side, tree in trees.items()}
     print(f"\n{args.payload} order-sign, CPU ms per call, {args.pairs} interleaved pairs of {args.rounds} rounds "
           f"of {args.calls} calls; load average {load_before[0]:.1f} -> {load_after[0]:.1f}")
     for side, tree in trees.items():
@@ -123,6 +151,10 @@ def main(argv: list[str] | None = None) -> int:
             s = results["terminology_load_ms"][side]
             print(f"  terminology load {side}: median {s['median']:.1f} ms (quartiles {s['q1']:.1f}-{s['q3']:.1f}, "
                   f"min {s['min']:.1f}, max {s['max']:.1f}; {args.pairs} runs of {args.loads} interpreters)")
+    if args.instructions:
+        ins = results["instructions_per_call"]
+        print(f"  instructions per call (valgrind): A {ins['A'] / 1e6:.3f} M, B {ins['B'] / 1e6:.3f} M, "
+              f"B/A {ins['B'] / ins['A']:.3f}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0

@@ -72,6 +72,19 @@ def cpu_per_call(payload: str, calls: int, rounds: int) -> dict[str, float]:
     return {"median_ms": statistics.median(per_round), "min_ms": min(per_round), "max_ms": max(per_round)}
 
 
+def run_calls(payload: str, calls: int) -> dict[str, float]:
+    """Just `calls` calls (for an instruction counter around the whole process: two counts' difference)."""
+    pipeline = _pipeline()
+    request = _request(payload)
+    loop = asyncio.new_event_loop()
+    try:
+        for _ in range(calls):
+            loop.run_until_complete(pipeline.run(SERVICE, request))
+    finally:
+        loop.close()
+    return {"calls": calls}
+
+
 def function_calls(payload: str, calls: int) -> dict[str, float]:
     """Python function calls (cProfile's count, C functions included) per call after a warm-up: a figure other
     processes on the machine cannot move, for comparing two commits' work."""
