@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from cds_service.settings import Settings
 from cds_service.store import Store
 from cds_service.store.ledger import Ledger
+from cds_service.store.store import is_unreachable
 
 log = logging.getLogger("cds_service")
 
@@ -29,7 +30,7 @@ def lifespan(settings: Settings, store: Store, ledger: Ledger, fetcher_factory: 
             try:
                 await run_in_threadpool(store.migrate)
             except OperationalError as err:
-                if store.dialect == "sqlite":  # a local file that cannot be opened: a broken set-up, say so
+                if store.dialect == "sqlite" or not is_unreachable(err):  # a broken set-up: stop, say so
                     raise
                 # the database server does not answer: start anyway, degraded (cards go to the journal), and
                 # migrate before the journal drains. A worker restarted during an outage (uvicorn replaces a
