@@ -244,18 +244,23 @@ def dispense(pid: str, did: str, med: dict, *, handed_over: str, days_supply: in
     return res
 
 
-def lab(pid: str, oid: str, key: str, value: float, unit: str, *, when: str, low: float | None = None,
-        high: float | None = None, interp: str | None = None, unit_display: str | None = None) -> dict:
-    code, display = LAB[key]
-    res: dict[str, Any] = {
+def laboratory_result(pid: str, oid: str, loinc: tuple[str, str], when: str) -> dict[str, Any]:
+    """A final laboratory Observation of the LOINC (code, display) taken `when`, released a few hours later;
+    the caller adds the value."""
+    return {
         "resourceType": "Observation", "id": oid, "status": "final",
         "category": [cc([(OBS_CAT, "laboratory", "Laboratory")])],
-        "code": cc([(LOINC, code, display)]),
+        "code": cc([(LOINC, *loinc)]),
         "subject": {"reference": f"Patient/{pid}"},
         "effectiveDateTime": when,
         "issued": issued(when),
-        "valueQuantity": qty(value, unit, unit_display),
     }
+
+
+def lab(pid: str, oid: str, key: str, value: float, unit: str, *, when: str, low: float | None = None,
+        high: float | None = None, interp: str | None = None, unit_display: str | None = None) -> dict:
+    res = laboratory_result(pid, oid, LAB[key], when)
+    res["valueQuantity"] = qty(value, unit, unit_display)
     if interp:
         res["interpretation"] = [cc([(INTERP, interp, {"H": "High", "N": "Normal", "L": "Low"}[interp])])]
     if high is not None:
@@ -277,15 +282,7 @@ def normal_lfts(pid: str, prefix: str, days_ago: int = 20) -> list[dict]:
 
 def uds(pid: str, oid: str, key: str, result: str, *, when: str, value_string: str | None = None) -> dict:
     """Urine drug screen. result POS/NEG -> valueCodeableConcept + interpretation; or a bare valueString."""
-    code, display = UDS[key]
-    res: dict[str, Any] = {
-        "resourceType": "Observation", "id": oid, "status": "final",
-        "category": [cc([(OBS_CAT, "laboratory", "Laboratory")])],
-        "code": cc([(LOINC, code, display)]),
-        "subject": {"reference": f"Patient/{pid}"},
-        "effectiveDateTime": when,
-        "issued": issued(when),
-    }
+    res = laboratory_result(pid, oid, UDS[key], when)
     if value_string is not None:
         res["valueString"] = value_string
         return res
