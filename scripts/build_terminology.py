@@ -23,15 +23,9 @@ import re
 from collections import OrderedDict
 from pathlib import Path
 
-RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
-SNOMED = "http://snomed.info/sct"
-ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
-ICD10 = "http://hl7.org/fhir/sid/icd-10"
-ICD10GM = "http://fhir.de/CodeSystem/bfarm/icd-10-gm"
+from cds_service.terminology.systems import ATC, ICD10, ICD10CM, ICD10GM, LOINC, NDC, RXNORM, SNOMED
+
 ICD_FAMILY = (ICD10CM, ICD10, ICD10GM)
-LOINC = "http://loinc.org"
-ATC = "http://www.whocc.no/atc"
-NDC = "http://hl7.org/fhir/sid/ndc"
 TEXT_SYSTEM = "urn:cds-naltrexone:condition-text"
 TEXT_RULE_SYSTEM = "urn:cds-naltrexone:text-rule"
 CLASS_EXT = "urn:cds-naltrexone:class"
