@@ -46,6 +46,10 @@ _ABUSE_DETERRENT = "abuse-deterrent"
 _NALOXONE_RESCUE = "naloxone-rescue"
 _RESCUE_PRODUCT = "overdose-rescue"  # product class: an antagonist in a rescue form (nalmefene nasal spray)
 _RESCUE_FORMS = re.compile(r"nasal|inject|syringe|auto-?injector|\bspray\b|intramuscular|intravenous", re.I)
+# an oral dose form (EN, DE, FR, IT, ES, NL words): naloxone taken by mouth is gut-only (first-pass ~2 %), a
+# peripheral antagonist for opioid-induced constipation (ATC A06AH04), never rescue naloxone
+_ORAL_FORMS = re.compile(r"oral|tablet|tablette|capsul|kapsel|comprim|compress|\bp\.o\b|\bpo\b|\bretard", re.I)
+_PERIPHERAL = "opioid-antagonist-peripheral"
 
 _EMPTY: frozenset[str] = frozenset()
 
@@ -162,8 +166,9 @@ def contextualize(ingredients: Iterable[Ingredient], rescue_form: bool | str | N
     deterrent (Embeda, Suboxone, Targin, Talwin NX): it gets "abuse-deterrent" and never
     "opioid-antagonist-therapy" / "naloxone-rescue". Alone (or with non-opioids: Contrave, Lybalvi) naloxone is
     "naloxone-rescue" and the others are "opioid-antagonist-therapy", except nalmefene in a rescue form (nasal
-    spray, injection: Opvee, Zurnai), which is rescue too. Peripheral antagonists (methylnaltrexone, naloxegol,
-    naldemedine, alvimopan, oral naloxone A06AH04) are neither.
+    spray, injection: Opvee, Zurnai), which is rescue too, and naloxone alone in an oral form, which is
+    peripheral. Peripheral antagonists (methylnaltrexone, naloxegol, naldemedine, alvimopan, oral naloxone
+    A06AH04) are neither.
     """
     ings = tuple(ingredients)
     with_opioid = any("opioid" in i.classes for i in ings)
@@ -173,6 +178,8 @@ def contextualize(ingredients: Iterable[Ingredient], rescue_form: bool | str | N
         if _ANTAGONIST in base:
             if with_opioid:
                 base = base | {_ABUSE_DETERRENT}
+            elif "naloxone" in base and _is_oral(rescue_form):
+                base = {_PERIPHERAL}  # as ATC A06AH04: neither rescue nor antagonist therapy
             elif "naloxone" in base or ("nalmefene" in base and _is_rescue(rescue_form)):
                 base = base | {_NALOXONE_RESCUE}
             else:
@@ -235,6 +242,11 @@ class _Matcher:
 
 def _words(text: str) -> str:
     return " ".join(_WORD.findall(fold(text)))
+
+
+def _is_oral(form: bool | str | None) -> bool:
+    """Text or a dose form naming an oral form and no rescue form ("naloxone 5 mg prolonged-release tablet")."""
+    return isinstance(form, str) and bool(_ORAL_FORMS.search(form)) and not _RESCUE_FORMS.search(form)
 
 
 def _is_rescue(form: bool | str | None) -> bool:
