@@ -21,12 +21,26 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-TODAY = date(2026, 11, 25)
-RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
-SNOMED = "http://snomed.info/sct"
-ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
-LOINC = "http://loinc.org"
-UCUM = "http://unitsofmeasure.org"
+from fhir_builders.codes import LAB, RX
+from fhir_builders.dates import TODAY
+from fhir_builders.systems import (
+    ALLERGY_CLINICAL,
+    ALLERGY_VER,
+    COND_CAT,
+    COND_CLINICAL,
+    COND_VER,
+    ICD10CM,
+    INTERP,
+    LOINC,
+    MR_CAT,
+    MRN_SYSTEM,
+    OBS_CAT,
+    RXNORM,
+    SNOMED,
+    UCUM,
+    V2_0203,
+)
+
 BASE = "http://127.0.0.1:8091/fhir"
 SEED = 20261125
 
@@ -66,10 +80,10 @@ NON_OPIOIDS = [
     ("314077", "lisinopril 20 MG Oral Tablet", 20),
     ("310798", "hydrochlorothiazide 25 MG Oral Tablet", 25),
 ]
-NALTREXONE = ("1483744", "naltrexone hydrochloride 50 MG Oral Tablet")
-ATORVASTATIN = ("617311", "atorvastatin 40 MG Oral Tablet")
-ALT = ("1742-6", "Alanine aminotransferase [Enzymatic activity/volume] in Serum or Plasma", 7, 42)
-AST = ("1920-8", "Aspartate aminotransferase [Enzymatic activity/volume] in Serum or Plasma", 10, 40)
+NALTREXONE = RX["naltrexone-50"]
+ATORVASTATIN = RX["atorvastatin-40"]
+ALT = (*LAB["alt"], 7, 42)  # with the reference range (low, high)
+AST = (*LAB["ast"], 10, 40)
 URINE_SCREENS = [
     ("19295-5", "Opiates [Presence] in Urine by Screen method"),
     ("58379-9", "Fentanyl [Presence] in Urine by Screen method"),
@@ -144,9 +158,9 @@ class _Gen:
             "resourceType": "Patient", "id": self.patient_id,
             "meta": {"lastUpdated": "2026-10-26T08:00:00-05:00"},
             "identifier": [{"use": "usual", "type": {"coding": [{
-                "system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR",
+                "system": V2_0203, "code": "MR",
                 "display": "Medical record number"}], "text": "Medical record number"},
-                "system": "urn:oid:2.16.840.1.113883.19.5.99999.1", "value": f"MRN-{self.rng.randint(10**6, 10**7)}"}],
+                "system": MRN_SYSTEM, "value": f"MRN-{self.rng.randint(10**6, 10**7)}"}],
             "active": True, "name": [{"use": "official", "family": "Benchmark", "given": [self.name.title()]}],
             "gender": "male", "birthDate": "1979-06-14",
         }
@@ -155,13 +169,13 @@ class _Gen:
         onset = self.days_ago(60, 3000)
         res: dict[str, Any] = {
             "resourceType": "Condition", "id": self.uid("cond"),
-            "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+            "clinicalStatus": {"coding": [{"system": COND_CLINICAL,
                                            "code": "active" if active else "resolved"}]},
             "verificationStatus": {"coding": [{
-                "system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": "confirmed"}]},
-            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-category",
+                "system": COND_VER, "code": "confirmed"}]},
+            "category": [{"coding": [{"system": COND_CAT,
                                       "code": "problem-list-item", "display": "Problem List Item"}]}],
-            "code": {"coding": [{"system": ICD10, "code": icd, "display": display},
+            "code": {"coding": [{"system": ICD10CM, "code": icd, "display": display},
                                 {"system": SNOMED, "code": snomed, "display": display}], "text": display},
             "subject": self.subject(),
             "onsetDateTime": self.stamp(onset), "recordedDate": self.stamp(onset),
@@ -185,7 +199,7 @@ class _Gen:
         return {
             "resourceType": "MedicationRequest", "id": self.uid("mr"), "status": status, "intent": "order",
             "category": [{"coding": [{
-                "system": "http://terminology.hl7.org/CodeSystem/medicationrequest-category",
+                "system": MR_CAT,
                 "code": "outpatient", "display": "Outpatient"}]}],
             "medicationCodeableConcept": self._med(rxcui, display),
             "subject": self.subject(), "authoredOn": authored.isoformat(),
@@ -222,13 +236,13 @@ class _Gen:
         flag = "H" if value > high else ("L" if value < low else "N")
         return {
             "resourceType": "Observation", "id": self.uid("obs"), "status": "final",
-            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
+            "category": [{"coding": [{"system": OBS_CAT,
                                       "code": "laboratory", "display": "Laboratory"}]}],
             "code": {"coding": [{"system": LOINC, "code": code, "display": display}], "text": display},
             "subject": self.subject(), "effectiveDateTime": self.stamp(when), "issued": self.stamp(when),
             "valueQuantity": {"value": value, "unit": unit, "system": UCUM, "code": unit},
             "interpretation": [{"coding": [{
-                "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation", "code": flag}]}],
+                "system": INTERP, "code": flag}]}],
             "referenceRange": [{"low": {"value": low, "unit": unit, "system": UCUM, "code": unit},
                                 "high": {"value": high, "unit": unit, "system": UCUM, "code": unit}}],
         }
@@ -248,13 +262,13 @@ class _Gen:
         word, sct, interp = ("Positive", "10828004", "POS") if positive else ("Negative", "260385009", "NEG")
         return {
             "resourceType": "Observation", "id": self.uid("uds"), "status": "final",
-            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
+            "category": [{"coding": [{"system": OBS_CAT,
                                       "code": "laboratory", "display": "Laboratory"}]}],
             "code": {"coding": [{"system": LOINC, "code": code, "display": display}], "text": display},
             "subject": self.subject(), "effectiveDateTime": self.stamp(when), "issued": self.stamp(when),
             "valueCodeableConcept": {"coding": [{"system": SNOMED, "code": sct, "display": word}], "text": word},
             "interpretation": [{"coding": [{
-                "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation", "code": interp}],
+                "system": INTERP, "code": interp}],
                 "text": word}],
         }
 
@@ -262,9 +276,9 @@ class _Gen:
         return {
             "resourceType": "AllergyIntolerance", "id": self.uid("alg"),
             "clinicalStatus": {"coding": [{
-                "system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical", "code": "active"}]},
+                "system": ALLERGY_CLINICAL, "code": "active"}]},
             "verificationStatus": {"coding": [{
-                "system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification",
+                "system": ALLERGY_VER,
                 "code": "confirmed"}]},
             "type": "allergy", "category": ["medication"], "criticality": "low",
             "code": {"coding": [{"system": RXNORM, "code": rxcui, "display": name}], "text": name},
@@ -341,7 +355,7 @@ def _draft(g: _Gen, med: tuple[str, str], dose: int) -> dict:
                                       "text": med[1]},
         "subject": g.subject(), "encounter": {"reference": "Encounter/enc-bench"},
         "authoredOn": TODAY.isoformat(), "requester": {"reference": "Practitioner/example"},
-        "reasonCode": [{"coding": [{"system": ICD10, "code": AUD[0], "display": AUD[2]}], "text": AUD[2]}],
+        "reasonCode": [{"coding": [{"system": ICD10CM, "code": AUD[0], "display": AUD[2]}], "text": AUD[2]}],
         "dosageInstruction": g._dosage(dose, "mg", 1),
         "dispenseRequest": {"numberOfRepeatsAllowed": 0, "expectedSupplyDuration": {
             "value": 30, "unit": "days", "system": UCUM, "code": "d"}},

@@ -10,7 +10,8 @@ read-only at run time):
 - `medication-products.json`: a FHIR Bundle of Medication resources: RxNorm products (SCD/SBD/MIN) with their
   ingredients and strengths, ingredient concepts (IN) with their intrinsic classes, names for free-text
   matching (BN: brand names, synonyms and INN spellings), the ATC hierarchy (ATC: one substance, ATC-LEVEL: a
-  level whose classes every code under it inherits) and shipped NDC products (NDC, mapped to RxNorm).
+  level whose classes every code under it inherits), shipped NDC products (NDC, mapped to RxNorm) and SNOMED CT
+  substances and medicinal products (SCT-SUBSTANCE, SCT-PRODUCT: a code -> its ingredients).
 
 Everything is parsed once (`get_terminology()` is cached); every lookup afterwards is a dict hit. A site's
 own codes come from a FHIR ConceptMap (`site_map.py`), applied on top with `with_site_map`.
@@ -283,6 +284,7 @@ class Terminology:
         self._atc_levels: dict[str, _AtcLevel] = {}
         self._atc_memo: dict[str, Product | None] = {}
         self._ndc: dict[str, tuple[str, tuple[str, ...]]] = {}  # 9-digit product NDC -> (rxcui, sources)
+        self._snomed: dict[str, Product] = {}  # SNOMED CT substance / medicinal product -> product
         if bundle:
             self._add_medications(bundle)
         self._text_re = self._compile_text_regex()
@@ -378,6 +380,9 @@ class Terminology:
                 if product:
                     self._ndc[product] = (rx, _sources(res))
                 continue
+            if kind in ("SCT-SUBSTANCE", "SCT-PRODUCT"):
+                self._add_snomed(res)
+                continue
             ings = []
             for item in res.get("ingredient", ()):
                 cc = item["itemCodeableConcept"]
@@ -417,6 +422,13 @@ class Terminology:
             ings.append(base if not stated else Ingredient(base.name, base.rxcui, stated))
         self._atc[code] = Product(None, display, contextualize(ings), None, _EMPTY)
         self._product_sources[f"atc:{code}"] = _sources(res)
+
+    def _add_snomed(self, res: dict) -> None:
+        coding = res["code"]["coding"][0]
+        ings = [self._ingredient_named(item["itemCodeableConcept"]["text"]) for item in res.get("ingredient", ())]
+        self._snomed[coding["code"]] = Product(None, coding.get("display", ""), contextualize(ings), None,
+                                               _classes(res))
+        self._product_sources[f"sct:{coding['code']}"] = _sources(res)
 
     def _compile_text_regex(self) -> _Matcher | None:
         return _Matcher(self._text_names) if self._text_names else None
@@ -473,7 +485,8 @@ class Terminology:
     # ---- medications
     def medication(self, codings: Iterable[tuple[str | None, str | None, str | None]]) -> Product | None:
         """First recognised (system, code, display) coding -> Product: RxNorm (IN/MIN/SCD/SBD), ATC (a substance,
-        or by its place in the hierarchy), NDC (shipped products), or a site's ConceptMap entry."""
+        or by its place in the hierarchy), NDC (shipped products), SNOMED CT (shipped substances and medicinal
+        products), or a site's ConceptMap entry."""
         for system, code, display in codings:
             if not code:
                 continue
@@ -499,6 +512,8 @@ class Terminology:
             product = ndc_product(code)
             hit = self._ndc.get(product) if product else None
             return self._products.get(hit[0]) if hit else None
+        if system == SNOMED:
+            return self._snomed.get(code)
         return None
 
     def _atc_level(self, code: str) -> _AtcLevel | None:
@@ -656,7 +671,8 @@ class Terminology:
         sys = _system(system)
         code = code.strip()
         shown = canonical(system) or (system or "").strip() or None
-        if sys in (RXNORM, ATC, NDC):
+        medication_code = sys in (RXNORM, ATC, NDC) or (sys == SNOMED and code in self._snomed)
+        if medication_code:
             product = self._medication_code(sys, code, display)
             if product is not None:
                 classes = frozenset().union(*(i.classes for i in product.ingredients), product.classes)
@@ -666,6 +682,8 @@ class Terminology:
                     rx = self._ndc[ndc_product(code) or ""][0]
                     how = f"NDC product {ndc_product(code)} = RxNorm {rx} ({product.display})"
                     src = self._ndc[ndc_product(code) or ""][1] + self._product_sources.get(rx, ())
+                elif sys == SNOMED:
+                    how, src = f"SNOMED CT {product.display}", self._product_sources.get(f"sct:{code}", ())
                 elif code.upper() in self._atc:
                     how, src = f"ATC substance {product.display}", self._product_sources.get(f"atc:{code.upper()}", ())
                 else:

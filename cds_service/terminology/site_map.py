@@ -64,6 +64,8 @@ def _known(terminology: Terminology, system: str, code: str) -> bool:
         return bool(ndc_product(code)) and terminology.medication([(NDC, code, None)]) is not None
     if system in (RXNORM, ATC):
         return terminology.medication([(system, code, None)]) is not None
+    if system == SNOMED and terminology.medication([(system, code, None)]) is not None:
+        return True  # a shipped SNOMED CT substance or medicinal product (else: a condition code)
     return bool(terminology._lookup(system, code))
 
 

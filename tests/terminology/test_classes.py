@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from cds_service.terminology import ATC, ICD10, ICD10CM, ICD10GM, LOINC, NDC, RXNORM, SNOMED, get_terminology
+from fhir_builders.systems import ATC_OID
 
 DATA = Path(__file__).resolve().parents[2] / "cds_service" / "terminology" / "data"
-ATC_OID = "urn:oid:2.16.840.1.113883.6.73"
 
 
 @pytest.fixture(scope="module")

@@ -4,56 +4,56 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import date, timedelta
 
+from fhir_builders.codes import COND, LAB, RX, UDS
+from fhir_builders.dates import day as ago
+from fhir_builders.resources import cc, qty
+from fhir_builders.systems import (
+    ALLERGY_CLINICAL,
+    ALLERGY_VER,
+    COND_CLINICAL,
+    COND_VER,
+    ICD10CM,
+    INTERP,
+    LOINC,
+    RXNORM,
+    SNOMED,
+)
 from tests.conftest import TODAY, Client
 
-RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
-SNOMED = "http://snomed.info/sct"
-ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
-LOINC = "http://loinc.org"
-INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+__all__ = ["ICD10CM", "SNOMED"]  # for the tests that write their own codings
+
 PATIENT = "pt-rules"
 ENCOUNTER = "enc-rules"
 
-# RxNorm products used in the tests
-NALTREXONE_50 = ("1483744", "naltrexone hydrochloride 50 MG Oral Tablet")
-VIVITROL = ("637213", "naltrexone 380 MG Injection")
-CONTRAVE = ("1551468", "12 HR bupropion hydrochloride 90 MG / naltrexone hydrochloride 8 MG Extended Release Oral "
-                       "Tablet")
-LYBALVI = ("2570399", "olanzapine 10 MG / samidorphan 10 MG Oral Tablet")
-OXYCODONE = ("1049621", "oxycodone hydrochloride 5 MG Oral Tablet")
-HYDROMORPHONE = ("897696", "hydromorphone hydrochloride 2 MG Oral Tablet")
-BUP_NALOXONE = ("1010604", "buprenorphine 8 MG / naloxone 2 MG Sublingual Film")
-METHADONE = ("864706", "methadone hydrochloride 10 MG Oral Tablet")
-LOPERAMIDE = ("6468", "Loperamide")
-EMBEDA = ("863845", "Abuse-Deterrent morphine sulfate 100 MG / naltrexone hydrochloride 4 MG Extended Release Oral "
-                    "Capsule")
-NALOXONE_SPRAY = ("1725059", "naloxone hydrochloride 40 MG/ML Nasal Spray")
-NALTREXONE_IN = ("7243", "Naltrexone")
-BUPROPION_IN = ("42347", "Bupropion")
+# RxNorm products used in the tests (fhir_builders/codes/products.csv)
+NALTREXONE_50 = RX["naltrexone-50"]
+VIVITROL = RX["vivitrol"]
+CONTRAVE = RX["contrave"]
+LYBALVI = RX["lybalvi"]
+OXYCODONE = RX["oxycodone-5"]
+HYDROMORPHONE = RX["hydromorphone-2"]
+BUP_NALOXONE = RX["bup-nal-film"]
+METHADONE = RX["methadone-10"]
+LOPERAMIDE = RX["loperamide-in"]
+EMBEDA = RX["embeda"]
+NALOXONE_SPRAY = RX["naloxone-nasal"]
+NALTREXONE_IN = RX["naltrexone-in"]
+BUPROPION_IN = RX["bupropion-in"]
 
 # conditions
-AUD = (ICD10, "F10.20", "Alcohol dependence, uncomplicated")
-OUD = (ICD10, "F11.20", "Opioid dependence, uncomplicated")
-OUD_REMISSION = (ICD10, "F11.21", "Opioid dependence, in remission")
+AUD = COND["aud-dependence"][0]
+OUD = COND["oud"][0]
+OUD_REMISSION = COND["oud-remission"][0]
 
 # urine screens
-OPIATES = ("19295-5", "Opiates [Presence] in Urine by Screen method")
-FENTANYL = ("58379-9", "fentaNYL+Norfentanyl [Presence] in Urine by Screen method")
-URINE_NALTREXONE = ("19609-7", "Naltrexone [Presence] in Urine")
-
-
-def today() -> date:
-    return date.fromisoformat(TODAY)
-
-
-def ago(days: int) -> str:
-    return (today() - timedelta(days=days)).isoformat()
+OPIATES = UDS["opiates"]
+FENTANYL = UDS["fentanyl"]
+URINE_NALTREXONE = UDS["naltrexone"]
 
 
 def _concept(system: str, code: str, display: str) -> dict:
-    return {"coding": [{"system": system, "code": code, "display": display}], "text": display}
+    return cc([(system, code, display)])
 
 
 def _med(product: tuple[str, str]) -> dict:
@@ -65,8 +65,7 @@ def draft(rid: str = "nal-draft", product: tuple[str, str] = NALTREXONE_50, *, m
     """A draft MedicationRequest, as the EHR sends it in draftOrders (once daily)."""
     dosage: dict = {"text": "once daily", "timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}}}
     if mg is not None:
-        dosage["doseAndRate"] = [{"doseQuantity": {"value": mg, "unit": "mg", "system": "http://unitsofmeasure.org",
-                                                   "code": "mg"}}]
+        dosage["doseAndRate"] = [{"doseQuantity": qty(mg, "mg")}]
     return {"resourceType": "MedicationRequest", "id": rid, "status": "draft", "intent": "order",
             "medicationCodeableConcept": _med(product), "subject": {"reference": f"Patient/{patient}"},
             "authoredOn": TODAY, "dosageInstruction": [dosage]}
@@ -78,8 +77,7 @@ def med_request(rid: str, product: tuple[str, str], *, status: str = "active", a
                "medicationCodeableConcept": _med(product), "subject": {"reference": f"Patient/{PATIENT}"},
                "authoredOn": ago(authored)}
     if supply_days is not None:
-        r["dispenseRequest"] = {"expectedSupplyDuration": {"value": supply_days, "unit": "days",
-                                                           "system": "http://unitsofmeasure.org", "code": "d"}}
+        r["dispenseRequest"] = {"expectedSupplyDuration": qty(supply_days, "d", "days")}
     return r
 
 
@@ -104,15 +102,15 @@ def dispense(rid: str, product: tuple[str, str], *, handed: int, days_supply: in
     return {"resourceType": "MedicationDispense", "id": rid, "status": "completed",
             "medicationCodeableConcept": _med(product), "subject": {"reference": f"Patient/{PATIENT}"},
             "whenHandedOver": ago(handed),
-            "daysSupply": {"value": days_supply, "unit": "day", "system": "http://unitsofmeasure.org", "code": "d"}}
+            "daysSupply": qty(days_supply, "d", "day")}
 
 
 def condition(rid: str, concept: tuple[str, str, str] = AUD, *, clinical: str = "active",
               verification: str = "confirmed") -> dict:
     return {"resourceType": "Condition", "id": rid,
-            "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+            "clinicalStatus": {"coding": [{"system": COND_CLINICAL,
                                            "code": clinical}]},
-            "verificationStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status",
+            "verificationStatus": {"coding": [{"system": COND_VER,
                                                "code": verification}]},
             "code": _concept(*concept), "subject": {"reference": f"Patient/{PATIENT}"}}
 
@@ -126,26 +124,25 @@ def urine(rid: str, test: tuple[str, str] = OPIATES, *, days: int = 1, positive:
     elif positive is not None:
         code = "POS" if positive else "NEG"
         r["valueCodeableConcept"] = {"text": "Positive" if positive else "Negative"}
-        r["interpretation"] = [{"coding": [{"system": INTERPRETATION, "code": code}]}]
+        r["interpretation"] = [{"coding": [{"system": INTERP, "code": code}]}]
     return r
 
 
 def liver_test(rid: str = "alt-normal", *, value: float = 20, days: int = 20) -> dict:
     return {"resourceType": "Observation", "id": rid, "status": "final",
-            "code": _concept(LOINC, "1742-6", "Alanine aminotransferase [Enzymatic activity/volume] in Serum or "
-                                               "Plasma"),
+            "code": _concept(LOINC, *LAB["alt"]),
             "subject": {"reference": f"Patient/{PATIENT}"}, "effectiveDateTime": ago(days),
-            "valueQuantity": {"value": value, "unit": "U/L", "system": "http://unitsofmeasure.org", "code": "U/L"},
+            "valueQuantity": qty(value, "U/L"),
             "referenceRange": [{"low": {"value": 7, "unit": "U/L"}, "high": {"value": 40, "unit": "U/L"}}]}
 
 
 def allergy(rid: str, product: tuple[str, str] = NALTREXONE_IN, *, clinical: str = "active",
             verification: str = "confirmed") -> dict:
     return {"resourceType": "AllergyIntolerance", "id": rid,
-            "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical",
+            "clinicalStatus": {"coding": [{"system": ALLERGY_CLINICAL,
                                            "code": clinical}]},
             "verificationStatus": {"coding": [{
-                "system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification",
+                "system": ALLERGY_VER,
                 "code": verification}]},
             "code": _med(product), "patient": {"reference": f"Patient/{PATIENT}"}}
 
