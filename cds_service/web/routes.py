@@ -60,6 +60,13 @@ async def after_response(service_id: str, outcome: Outcome, parsed_request: obje
         release()  # garbage of cut-off FHIR responses, collected after the send (fhir.client)
 
 
+async def release_after_error(release: Callable[[], None]) -> None:
+    """After an error answer (a 412 after a hostile FHIR server): the release runs on the event loop, where
+    the FHIR client schedules its collection (a sync background task would run it in a worker thread, racing
+    the loop that is still unwinding the request)."""
+    release()
+
+
 @dataclass(frozen=True, slots=True)
 class Services:
     """What the endpoints use, built once by `create_app`."""
@@ -102,8 +109,8 @@ def hook_routes(s: Services) -> APIRouter:
             outcome: Outcome = await pipeline.run(service_id, data)
         except ServiceError as err:  # a 412 after a hostile FHIR server: its garbage is released too
             response = error_response(err)
-            if s.release_fhir_garbage is not None:
-                response.background = BackgroundTask(s.release_fhir_garbage)
+            if s.release_fhir_garbage is not None:  # on the event loop (an async task), as after a 200
+                response.background = BackgroundTask(release_after_error, s.release_fhir_garbage)
             return response
         if profile != "generic" and outcome.cards:
             # reshaped for the client, with the suggestion uuids it receives (the ledger stores those)
