@@ -51,6 +51,7 @@ def table(name: str) -> list[dict[str, str]]:
     ("387173000", {"buprenorphine": {"opioid", "opioid-partial-agonist", "opioid-maintenance"}}),
     ("387286002", {"methadone": FULL | {"opioid-maintenance"}}),
     ("387040009", {"loperamide": {"opioid", "opioid-peripheral"}}),
+    ("430417004", {"butorphanol": {"opioid", "opioid-mixed-agonist-antagonist"}}),  # nasal spray product
     ("373546002", {"naltrexone": {"naltrexone"} | THERAPY}),
     ("109098006", {"nalmefene": {"nalmefene"} | THERAPY}),
     ("372890007", {"naloxone": {"naloxone", "opioid-antagonist", "naloxone-rescue"}}),
