@@ -38,3 +38,15 @@ def naloxone_mr(pid: str, mid: str) -> dict:
                        dose=dosage("Spray 1 spray (4 mg) into one nostril for suspected opioid overdose; may "
                                    "repeat every 2-3 minutes", 1, "{actuat}", prn=True, route="nasal"),
                        supply_days=30, quantity=(2, "{actuat}"), refills=2)
+
+
+def once_daily_tablet() -> dict:
+    return dosage("Take 1 tablet by mouth once daily", 1, "{tbl}")
+
+
+def tablet_prescription(pid: str, mid: str, key: str, *, status: str, authored_days_ago: int, supply_days: int,
+                        reason: str, refills: int = 0) -> dict:
+    """A once-daily tablet MedicationRequest written at 10:00, dispensing a tablet for each day of supply."""
+    return med_request(pid, mid, rx(key), status=status, authored=at(authored_days_ago, "10:00"),
+                       dose=once_daily_tablet(), supply_days=supply_days, quantity=(supply_days, "{tbl}"),
+                       reason=reason, refills=refills)

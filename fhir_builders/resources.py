@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fhir_builders.codes import COND, LAB, ROUTE, RX, UDS
+from fhir_builders.codes import COND, LAB, ROUTE, RX, UDS, Coding
 from fhir_builders.dates import TODAY, at, issued
 from fhir_builders.systems import (
     ALLERGY_CLINICAL,
@@ -69,19 +69,21 @@ def days(n: int) -> dict:
     return qty(n, "d", "days")
 
 
-def dosage(text: str, value: float, unit: str, *, frequency: int = 1, period: float = 1, period_unit: str = "d",
-           prn: bool = False, route: str = "oral") -> dict:
-    """dosageInstruction entry: timing + doseQuantity (UCUM `mg`, or `{tbl}`/`{pill}`/`{actuat}`/`mL`)."""
+def dosage(text: str | None, value: float | None, unit: str = "mg", *, frequency: float = 1, period: float = 1,
+           period_unit: str = "d", prn: bool = False, route: str | None = "oral") -> dict:
+    """dosageInstruction entry: timing + doseQuantity (UCUM `mg`, or `{tbl}`/`{pill}`/`{actuat}`/`mL`).
+    `value` None: no dose given (the amount the order leaves open); `text`, `route` None: none written."""
     unit_display = {"{tbl}": "tablet", "{pill}": "pill", "{actuat}": "spray", "{cap}": "capsule"}.get(unit, unit)
-    d: dict[str, Any] = {
-        "sequence": 1,
-        "text": text,
-        "timing": {"repeat": {"frequency": frequency, "period": period, "periodUnit": period_unit}},
-    }
+    d: dict[str, Any] = {"sequence": 1}
+    if text is not None:
+        d["text"] = text
+    d["timing"] = {"repeat": {"frequency": frequency, "period": period, "periodUnit": period_unit}}
     if prn:
         d["asNeededBoolean"] = True
-    d["route"] = cc([ROUTE[route]])
-    d["doseAndRate"] = [{"doseQuantity": qty(value, unit, unit_display)}]
+    if route is not None:
+        d["route"] = cc([ROUTE[route]])
+    if value is not None:
+        d["doseAndRate"] = [{"doseQuantity": qty(value, unit, unit_display)}]
     return d
 
 
@@ -111,8 +113,9 @@ def hash_str(s: str) -> int:
     return int(uuid.uuid5(NS, s).hex[:12], 16)
 
 
-def condition(pid: str, cid: str, key: str, *, clinical: str = "active", verification: str = "confirmed",
+def condition(pid: str, cid: str, key: str | list[Coding], *, clinical: str = "active", verification: str = "confirmed",
               onset: str | None = None, abatement: str | None = None, recorded: str | None = None) -> dict:
+    """A problem-list Condition; `key` names its codings in conditions.csv, or is the codings themselves."""
     res: dict[str, Any] = {
         "resourceType": "Condition",
         "id": cid,
@@ -121,7 +124,7 @@ def condition(pid: str, cid: str, key: str, *, clinical: str = "active", verific
                                    {"entered-in-error": "Entered in Error"}.get(verification,
                                                                                 verification.capitalize()))]),
         "category": [cc([(COND_CAT, "problem-list-item", "Problem List Item")])],
-        "code": cc(COND[key]),
+        "code": cc(COND[key] if isinstance(key, str) else key),
         "subject": {"reference": f"Patient/{pid}"},
     }
     if onset:
@@ -154,7 +157,7 @@ def med_fields(med: dict | str) -> dict:
     return {"medicationCodeableConcept": med}
 
 
-def med_request(pid: str, mid: str, med: dict | str, *, status: str, authored: str, dose: dict,
+def med_request(pid: str, mid: str, med: dict | str, *, status: str, authored: str, dose: dict | None = None,
                 supply_days: int | None = None, quantity: tuple[float, str] | None = None,
                 validity: tuple[str, str] | None = None, reason: str | None = None,
                 status_reason: str | None = None, category: str = "community", refills: int = 0) -> dict:
@@ -169,7 +172,8 @@ def med_request(pid: str, mid: str, med: dict | str, *, status: str, authored: s
     res["requester"] = {"display": "Dana Whitfield, MD"}
     if reason:
         res["reasonCode"] = [cc(COND[reason])]
-    res["dosageInstruction"] = [dose]
+    if dose is not None:
+        res["dosageInstruction"] = [dose]
     dr: dict[str, Any] = {}
     if validity:
         dr["validityPeriod"] = {"start": validity[0], "end": validity[1]}
@@ -183,7 +187,7 @@ def med_request(pid: str, mid: str, med: dict | str, *, status: str, authored: s
     return res
 
 
-def draft_order(pid: str, mid: str, med: dict | str, dose: dict, *, supply_days: int = 30,
+def draft_order(pid: str, mid: str, med: dict | str, dose: dict | None, *, supply_days: int = 30,
                 encounter_id: str | None = None, contained: list[dict] | None = None,
                 reason: str | None = None) -> dict:
     """A draft MedicationRequest as an EHR sends it in context.draftOrders."""
@@ -201,7 +205,8 @@ def draft_order(pid: str, mid: str, med: dict | str, dose: dict, *, supply_days:
     res["requester"] = {"reference": USER_ID}
     if reason:
         res["reasonCode"] = [cc(COND[reason])]
-    res["dosageInstruction"] = [dose]
+    if dose is not None:
+        res["dosageInstruction"] = [dose]
     res["dispenseRequest"] = {"numberOfRepeatsAllowed": 0, "expectedSupplyDuration": days(supply_days)}
     return res
 
@@ -216,7 +221,7 @@ def med_statement(pid: str, sid: str, med: dict | str, *, status: str, start: st
     if effective:
         res["effectiveDateTime"] = effective
     else:
-        period = {"start": start}
+        period = {"start": start} if start is not None else {}
         if end:
             period["end"] = end
         res["effectivePeriod"] = period
@@ -230,36 +235,39 @@ def med_statement(pid: str, sid: str, med: dict | str, *, status: str, start: st
     return res
 
 
-def dispense(pid: str, did: str, med: dict, *, handed_over: str, days_supply: int, quantity: float,
+def dispense(pid: str, did: str, med: dict, *, handed_over: str, days_supply: int, quantity: float | None = None,
              unit: str = "{tbl}", prescription: str | None = None) -> dict:
     res: dict[str, Any] = {"resourceType": "MedicationDispense", "id": did, "status": "completed",
                            "medicationCodeableConcept": med, "subject": {"reference": f"Patient/{pid}"}}
     if prescription:
         res["authorizingPrescription"] = [{"reference": prescription}]
     res["type"] = cc([(V3_ACT_CODE, "FF", "First Fill")])
-    res["quantity"] = qty(quantity, unit, {"{tbl}": "tablet", "{film}": "film"}.get(unit, unit))
+    if quantity is not None:
+        res["quantity"] = qty(quantity, unit, {"{tbl}": "tablet", "{film}": "film"}.get(unit, unit))
     res["daysSupply"] = days(days_supply)
     res["whenPrepared"] = handed_over
     res["whenHandedOver"] = handed_over
     return res
 
 
-def laboratory_result(pid: str, oid: str, loinc: tuple[str, str], when: str) -> dict[str, Any]:
+def laboratory_result(pid: str, oid: str, loinc: tuple[str, str], when: str, status: str = "final") -> dict[str, Any]:
     """A final laboratory Observation of the LOINC (code, display) taken `when`, released a few hours later;
     the caller adds the value."""
-    return {
-        "resourceType": "Observation", "id": oid, "status": "final",
+    res: dict[str, Any] = {
+        "resourceType": "Observation", "id": oid, "status": status,
         "category": [cc([(OBS_CAT, "laboratory", "Laboratory")])],
         "code": cc([(LOINC, *loinc)]),
         "subject": {"reference": f"Patient/{pid}"},
         "effectiveDateTime": when,
-        "issued": issued(when),
     }
+    if "T" in when:  # an `instant` needs a time and zone: a result dated by day only has no release time
+        res["issued"] = issued(when)
+    return res
 
 
-def lab(pid: str, oid: str, key: str, value: float, unit: str, *, when: str, low: float | None = None,
+def lab(pid: str, oid: str, key: str | tuple[str, str], value: float, unit: str, *, when: str, low: float | None = None,
         high: float | None = None, interp: str | None = None, unit_display: str | None = None) -> dict:
-    res = laboratory_result(pid, oid, LAB[key], when)
+    res = laboratory_result(pid, oid, LAB[key] if isinstance(key, str) else key, when)
     res["valueQuantity"] = qty(value, unit, unit_display)
     if interp:
         res["interpretation"] = [cc([(INTERP, interp, {"H": "High", "N": "Normal", "L": "Low"}[interp])])]
@@ -280,11 +288,15 @@ def normal_lfts(pid: str, prefix: str, days_ago: int = 20) -> list[dict]:
     ]
 
 
-def uds(pid: str, oid: str, key: str, result: str, *, when: str, value_string: str | None = None) -> dict:
-    """Urine drug screen. result POS/NEG -> valueCodeableConcept + interpretation; or a bare valueString."""
-    res = laboratory_result(pid, oid, UDS[key], when)
+def uds(pid: str, oid: str, key: str | tuple[str, str], result: str | None, *, when: str,
+        value_string: str | None = None, status: str = "final") -> dict:
+    """Urine drug screen (`key` in observations.csv, or the LOINC code and display). result POS/NEG ->
+    valueCodeableConcept + interpretation; or a bare valueString; None: no result yet."""
+    res = laboratory_result(pid, oid, UDS[key] if isinstance(key, str) else key, when, status)
     if value_string is not None:
         res["valueString"] = value_string
+        return res
+    if result is None:
         return res
     if result == "POS":
         res["valueCodeableConcept"] = cc([(SNOMED, "10828004", "Positive (qualifier value)")], text="Positive")
@@ -295,21 +307,20 @@ def uds(pid: str, oid: str, key: str, result: str, *, when: str, value_string: s
     return res
 
 
-def allergy(pid: str, aid: str, *, verification: str = "confirmed", clinical: str = "active") -> dict:
+def allergy(pid: str, aid: str, *, verification: str = "confirmed", clinical: str = "active",
+            substance: dict | None = None) -> dict:
+    """A high-criticality drug allergy with urticaria; to naltrexone unless `substance` says otherwise."""
     return {
         "resourceType": "AllergyIntolerance", "id": aid,
         "clinicalStatus": cc([(ALLERGY_CLINICAL, clinical, clinical.capitalize())]),
         "verificationStatus": cc([(ALLERGY_VER, verification, verification.capitalize())]),
         "type": "allergy", "category": ["medication"], "criticality": "high",
-        "code": rx("naltrexone-in", text="Naltrexone"),
+        "code": substance or rx("naltrexone-in", text="Naltrexone"),
         "patient": {"reference": f"Patient/{pid}"},
         "recordedDate": at(400, "11:00"),
         "reaction": [{"manifestation": [cc([(SNOMED, "126485001", "Urticaria (disorder)")])],
                       "severity": "moderate"}],
     }
-
-
-# --------------------------------------------------------------------------------------------------------
 
 
 def administration(pid: str, aid: str, med: dict | str, *, status: str = "completed", effective: str | None = None,

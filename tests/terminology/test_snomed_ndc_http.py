@@ -9,11 +9,10 @@
 
 from __future__ import annotations
 
+from fhir_builders.systems import NDC, SNOMED
 from tests.conftest import Client
 from tests.rules.naltrexone import requests_b as b
 
-SNOMED = "http://snomed.info/sct"
-NDC = "http://hl7.org/fhir/sid/ndc"
 HOUSE_OXY = "Oxy p.o. 5 mg (Hausliste)"  # names no INN: the text alone would not be recognised
 
 

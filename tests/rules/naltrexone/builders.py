@@ -5,21 +5,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from fhir_builders.codes import COND, LAB, RX, UDS
+from fhir_builders import resources as fb
+from fhir_builders.codes import COND, RX, UDS
 from fhir_builders.dates import day as ago
-from fhir_builders.resources import cc, qty
-from fhir_builders.systems import (
-    ALLERGY_CLINICAL,
-    ALLERGY_VER,
-    COND_CLINICAL,
-    COND_VER,
-    ICD10CM,
-    INTERP,
-    LOINC,
-    RXNORM,
-    SNOMED,
-)
-from tests.conftest import TODAY, Client
+from fhir_builders.resources import cc
+from fhir_builders.systems import ICD10CM, RXNORM, SNOMED
+from tests.conftest import Client
 
 __all__ = ["ICD10CM", "SNOMED"]  # for the tests that write their own codings
 
@@ -52,99 +43,52 @@ FENTANYL = UDS["fentanyl"]
 URINE_NALTREXONE = UDS["naltrexone"]
 
 
-def _concept(system: str, code: str, display: str) -> dict:
-    return cc([(system, code, display)])
-
-
 def _med(product: tuple[str, str]) -> dict:
-    return _concept(RXNORM, *product)
+    return cc([(RXNORM, *product)])
 
 
 def draft(rid: str = "nal-draft", product: tuple[str, str] = NALTREXONE_50, *, mg: float | None = 50,
           patient: str = PATIENT) -> dict:
-    """A draft MedicationRequest, as the EHR sends it in draftOrders (once daily)."""
-    dosage: dict = {"text": "once daily", "timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}}}
-    if mg is not None:
-        dosage["doseAndRate"] = [{"doseQuantity": qty(mg, "mg")}]
-    return {"resourceType": "MedicationRequest", "id": rid, "status": "draft", "intent": "order",
-            "medicationCodeableConcept": _med(product), "subject": {"reference": f"Patient/{patient}"},
-            "authoredOn": TODAY, "dosageInstruction": [dosage]}
+    """A draft MedicationRequest, as the EHR sends it in draftOrders (once daily; `mg` None: no dose given)."""
+    return fb.draft_order(patient, rid, _med(product), fb.dosage("once daily", mg, "mg", route=None))
 
 
 def med_request(rid: str, product: tuple[str, str], *, status: str = "active", authored: int = 10,
                 supply_days: int | None = 30) -> dict:
-    r: dict = {"resourceType": "MedicationRequest", "id": rid, "status": status, "intent": "order",
-               "medicationCodeableConcept": _med(product), "subject": {"reference": f"Patient/{PATIENT}"},
-               "authoredOn": ago(authored)}
-    if supply_days is not None:
-        r["dispenseRequest"] = {"expectedSupplyDuration": qty(supply_days, "d", "days")}
-    return r
+    return fb.med_request(PATIENT, rid, _med(product), status=status, authored=ago(authored),
+                          supply_days=supply_days)
 
 
 def med_statement(rid: str, product: tuple[str, str], *, status: str = "completed", start: int | None = 30,
                   end: int | None = None, on: int | None = None) -> dict:
     """A MedicationStatement: effectivePeriod start/end days ago, or a single effectiveDateTime `on` days ago."""
-    r: dict = {"resourceType": "MedicationStatement", "id": rid, "status": status,
-               "medicationCodeableConcept": _med(product), "subject": {"reference": f"Patient/{PATIENT}"}}
-    if on is not None:
-        r["effectiveDateTime"] = ago(on)
-    else:
-        period = {}
-        if start is not None:
-            period["start"] = ago(start)
-        if end is not None:
-            period["end"] = ago(end)
-        r["effectivePeriod"] = period
-    return r
+    return fb.med_statement(PATIENT, rid, _med(product), status=status,
+                            start=None if start is None else ago(start), end=None if end is None else ago(end),
+                            effective=None if on is None else ago(on))
 
 
 def dispense(rid: str, product: tuple[str, str], *, handed: int, days_supply: int) -> dict:
-    return {"resourceType": "MedicationDispense", "id": rid, "status": "completed",
-            "medicationCodeableConcept": _med(product), "subject": {"reference": f"Patient/{PATIENT}"},
-            "whenHandedOver": ago(handed),
-            "daysSupply": qty(days_supply, "d", "day")}
+    return fb.dispense(PATIENT, rid, _med(product), handed_over=ago(handed), days_supply=days_supply)
 
 
 def condition(rid: str, concept: tuple[str, str, str] = AUD, *, clinical: str = "active",
               verification: str = "confirmed") -> dict:
-    return {"resourceType": "Condition", "id": rid,
-            "clinicalStatus": {"coding": [{"system": COND_CLINICAL,
-                                           "code": clinical}]},
-            "verificationStatus": {"coding": [{"system": COND_VER,
-                                               "code": verification}]},
-            "code": _concept(*concept), "subject": {"reference": f"Patient/{PATIENT}"}}
+    return fb.condition(PATIENT, rid, [concept], clinical=clinical, verification=verification)
 
 
 def urine(rid: str, test: tuple[str, str] = OPIATES, *, days: int = 1, positive: bool | None = False,
           value_string: str | None = None, status: str = "final") -> dict:
-    r: dict = {"resourceType": "Observation", "id": rid, "status": status, "code": _concept(LOINC, *test),
-               "subject": {"reference": f"Patient/{PATIENT}"}, "effectiveDateTime": ago(days)}
-    if value_string is not None:
-        r["valueString"] = value_string
-    elif positive is not None:
-        code = "POS" if positive else "NEG"
-        r["valueCodeableConcept"] = {"text": "Positive" if positive else "Negative"}
-        r["interpretation"] = [{"coding": [{"system": INTERP, "code": code}]}]
-    return r
+    result = None if positive is None else "POS" if positive else "NEG"
+    return fb.uds(PATIENT, rid, test, result, when=ago(days), value_string=value_string, status=status)
 
 
 def liver_test(rid: str = "alt-normal", *, value: float = 20, days: int = 20) -> dict:
-    return {"resourceType": "Observation", "id": rid, "status": "final",
-            "code": _concept(LOINC, *LAB["alt"]),
-            "subject": {"reference": f"Patient/{PATIENT}"}, "effectiveDateTime": ago(days),
-            "valueQuantity": qty(value, "U/L"),
-            "referenceRange": [{"low": {"value": 7, "unit": "U/L"}, "high": {"value": 40, "unit": "U/L"}}]}
+    return fb.lab(PATIENT, rid, "alt", value, "U/L", when=ago(days), low=7, high=40)
 
 
 def allergy(rid: str, product: tuple[str, str] = NALTREXONE_IN, *, clinical: str = "active",
             verification: str = "confirmed") -> dict:
-    return {"resourceType": "AllergyIntolerance", "id": rid,
-            "clinicalStatus": {"coding": [{"system": ALLERGY_CLINICAL,
-                                           "code": clinical}]},
-            "verificationStatus": {"coding": [{
-                "system": ALLERGY_VER,
-                "code": verification}]},
-            "code": _med(product), "patient": {"reference": f"Patient/{PATIENT}"}}
+    return fb.allergy(PATIENT, rid, clinical=clinical, verification=verification, substance=_med(product))
 
 
 def _bundle(resources: Iterable[dict]) -> dict:

@@ -9,12 +9,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from fhir_builders import resources as fb
 from fhir_builders.codes import COND, LAB, RX, UDS_CODES
-from fhir_builders.dates import TODAY, day
-from fhir_builders.resources import cc, qty
-from fhir_builders.systems import COND_CLINICAL, COND_VER, ICD10CM, LOINC, RXNORM, SNOMED, UCUM
+from fhir_builders.dates import day
+from fhir_builders.systems import ICD10CM, RXNORM, SNOMED, UCUM
 
-__all__ = ["ICD10CM", "SNOMED"]  # for the tests that write their own codings
+__all__ = ["ICD10CM", "SNOMED", "UCUM"]  # for the tests that write their own codings
 
 PATIENT_ID = "pt-b"
 ORDER_ID = "nal-draft"
@@ -29,15 +29,7 @@ def patient(birth_date: str = "1980-05-01") -> dict:
 
 
 def condition(cid: str, system: str, code: str, display: str, status: str = "active") -> dict:
-    return {
-        "resourceType": "Condition", "id": cid,
-        "clinicalStatus": {"coding": [{"system": COND_CLINICAL,
-                                       "code": status}]},
-        "verificationStatus": {"coding": [{"system": COND_VER,
-                                           "code": "confirmed"}]},
-        "code": cc([(system, code, display)]),
-        "subject": {"reference": f"Patient/{PATIENT_ID}"},
-    }
+    return fb.condition(PATIENT_ID, cid, [(system, code, display)], clinical=status)
 
 
 def aud(cid: str = "aud") -> dict:
@@ -53,16 +45,8 @@ def cirrhosis(cid: str = "cirrhosis") -> dict:
 
 
 def lab(oid: str, code: str, display: str, value: float, days_ago: int, high: float | None = 40.0) -> dict:
-    obs: dict[str, Any] = {
-        "resourceType": "Observation", "id": oid, "status": "final",
-        "code": {"coding": [{"system": LOINC, "code": code, "display": display}]},
-        "subject": {"reference": f"Patient/{PATIENT_ID}"},
-        "effectiveDateTime": day(days_ago),
-        "valueQuantity": qty(value, "U/L"),
-    }
-    if high is not None:
-        obs["referenceRange"] = [{"low": {"value": 7, "unit": "U/L"}, "high": {"value": high, "unit": "U/L"}}]
-    return obs
+    return fb.lab(PATIENT_ID, oid, (code, display), value, "U/L", when=day(days_ago),
+                  low=None if high is None else 7, high=high)
 
 
 def alt(oid: str = "alt", value: float = 22, days_ago: int = 20) -> dict:
@@ -82,22 +66,10 @@ def medication(rxcui: str | None = RX["naltrexone-50"][0], display: str = RX["na
 
 def draft(dose: float | None = 50, unit: str = "mg", frequency: float = 1, period: float = 1,
           med: dict | None = None, rid: str = ORDER_ID, text: str | None = None) -> dict:
-    """A draft MedicationRequest (default: naltrexone 50 mg tablets, 50 mg once a day)."""
-    order: dict[str, Any] = {
-        "resourceType": "MedicationRequest", "id": rid, "status": "draft", "intent": "order",
-        "medicationCodeableConcept": med or medication(),
-        "subject": {"reference": f"Patient/{PATIENT_ID}"}, "authoredOn": TODAY.isoformat(),
-    }
-    if dose is not None:
-        dosage: dict[str, Any] = {
-            "timing": {"repeat": {"frequency": frequency, "period": period, "periodUnit": "d"}},
-            "doseAndRate": [{"doseQuantity": {"value": dose, "unit": unit.strip("{}"), "system": UCUM,
-                                              "code": unit}}],
-        }
-        if text:
-            dosage["text"] = text
-        order["dosageInstruction"] = [dosage]
-    return order
+    """A draft MedicationRequest (default: naltrexone 50 mg tablets, 50 mg once a day; `dose` None: no
+    dosageInstruction at all)."""
+    dosage = None if dose is None else fb.dosage(text, dose, unit, frequency=frequency, period=period, route=None)
+    return fb.draft_order(PATIENT_ID, rid, med or medication(), dosage)
 
 
 def oxycodone_draft(rid: str = "oxy-draft") -> dict:

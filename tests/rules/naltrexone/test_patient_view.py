@@ -8,7 +8,7 @@ import json
 import pytest
 
 from cds_service.rules.base import OrderCheck
-from cds_service.rules.engine import evaluate
+from cds_service.rules.engine import evaluate, patient_scope
 from cds_service.rules.naltrexone import patient_view as pv
 from cds_service.rules.naltrexone.config import NaltrexoneConfig
 from cds_service.rules.naltrexone.pack import NaltrexonePack
@@ -103,8 +103,8 @@ def test_lab_failure_after_the_gate_is_reported_not_a_412(client: Client) -> Non
 
 def _run(rule, rec, config=None):
     pack = NaltrexonePack(config)
-    check = pack.scopes[-1]
-    assert check.therapy is not None
+    check = patient_scope(pack, "patient-view")
+    assert check is not None and check.therapy is not None
     therapy = check.therapy(rec)
     if not therapy:
         return None
