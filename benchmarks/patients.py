@@ -14,85 +14,52 @@ AST, urine opioid screens, alcohol use disorder) plus everyday unrelated ones (s
 
 from __future__ import annotations
 
+import csv
 import json
 import random
 import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
-TODAY = date(2026, 11, 25)
-RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
-SNOMED = "http://snomed.info/sct"
-ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
-LOINC = "http://loinc.org"
-UCUM = "http://unitsofmeasure.org"
+from fhir_builders import resources as fb
+from fhir_builders.codes import LAB, RX
+from fhir_builders.dates import TODAY
+from fhir_builders.systems import ICD10CM, RXNORM, SNOMED
+
 BASE = "http://127.0.0.1:8091/fhir"
 SEED = 20261125
 
-# (icd10, snomed, display): AUD first (the indication), then everyday problems the rules do not care about
-AUD = ("F10.20", "66590003", "Alcohol dependence, uncomplicated")
-OTHER_CONDITIONS = [
-    ("I10", "38341003", "Essential hypertension"),
-    ("E78.5", "55822004", "Hyperlipidemia, unspecified"),
-    ("E11.9", "44054006", "Type 2 diabetes mellitus without complications"),
-    ("M54.50", "279039007", "Low back pain"),
-    ("F32.9", "35489007", "Major depressive disorder, single episode"),
-    ("J45.909", "195967001", "Asthma, uncomplicated"),
-    ("K21.9", "235595009", "Gastro-esophageal reflux disease"),
-    ("G47.00", "193462001", "Insomnia, unspecified"),
-    ("M17.11", "239873007", "Primary osteoarthritis, right knee"),
-    ("E66.9", "414916001", "Obesity, unspecified"),
-    ("F41.1", "21897009", "Generalized anxiety disorder"),
-    ("N40.0", "266569009", "Benign prostatic hyperplasia"),
-    ("G43.909", "37796009", "Migraine, unspecified"),
-]
-# RxNorm SCDs: opioids (in the terminology) and unrelated chronic medicines (not in it)
-OPIOIDS = [
-    ("1049621", "oxycodone hydrochloride 5 MG Oral Tablet", 5, "{tbl}"),
-    ("857002", "acetaminophen 325 MG / hydrocodone bitartrate 5 MG Oral Tablet", 1, "{tbl}"),
-    ("892582", "morphine sulfate 15 MG Oral Tablet", 15, "mg"),
-    ("997285", "codeine phosphate 30 MG Oral Tablet", 30, "mg"),
-]
-NON_OPIOIDS = [
-    ("617311", "atorvastatin 40 MG Oral Tablet", 40),
-    ("314076", "lisinopril 10 MG Oral Tablet", 10),
-    ("861007", "metformin hydrochloride 500 MG Oral Tablet", 500),
-    ("312940", "sertraline 50 MG Oral Tablet", 50),
-    ("197361", "amlodipine 5 MG Oral Tablet", 5),
-    ("310431", "gabapentin 300 MG Oral Capsule", 300),
-    ("197806", "ibuprofen 600 MG Oral Tablet", 600),
-    ("198440", "acetaminophen 500 MG Oral Tablet", 500),
-    ("314077", "lisinopril 20 MG Oral Tablet", 20),
-    ("310798", "hydrochlorothiazide 25 MG Oral Tablet", 25),
-]
-NALTREXONE = ("1483744", "naltrexone hydrochloride 50 MG Oral Tablet")
-ATORVASTATIN = ("617311", "atorvastatin 40 MG Oral Tablet")
-ALT = ("1742-6", "Alanine aminotransferase [Enzymatic activity/volume] in Serum or Plasma", 7, 42)
-AST = ("1920-8", "Aspartate aminotransferase [Enzymatic activity/volume] in Serum or Plasma", 10, 40)
-URINE_SCREENS = [
-    ("19295-5", "Opiates [Presence] in Urine by Screen method"),
-    ("58379-9", "Fentanyl [Presence] in Urine by Screen method"),
-    ("3879-4", "Buprenorphine [Presence] in Urine"),
-]
-# unrelated labs: (loinc, display, unit, low, high)
-OTHER_LABS = [
-    ("2345-7", "Glucose [Mass/volume] in Serum or Plasma", "mg/dL", 70, 99),
-    ("2951-2", "Sodium [Moles/volume] in Serum or Plasma", "mmol/L", 135, 145),
-    ("2823-3", "Potassium [Moles/volume] in Serum or Plasma", "mmol/L", 3.5, 5.1),
-    ("2160-0", "Creatinine [Mass/volume] in Serum or Plasma", "mg/dL", 0.7, 1.3),
-    ("718-7", "Hemoglobin [Mass/volume] in Blood", "g/dL", 13.5, 17.5),
-    ("4548-4", "Hemoglobin A1c/Hemoglobin.total in Blood", "%", 4.0, 5.6),
-    ("2093-3", "Cholesterol [Mass/volume] in Serum or Plasma", "mg/dL", 100, 199),
-    ("6690-2", "Leukocytes [#/volume] in Blood by Automated count", "10*3/uL", 4.5, 11.0),
-    ("777-3", "Platelets [#/volume] in Blood by Automated count", "10*3/uL", 150, 400),
-    ("3094-0", "Urea nitrogen [Mass/volume] in Serum or Plasma", "mg/dL", 7, 20),
-]
-ALLERGENS = [
-    ("7980", "penicillin G"), ("10831", "sulfamethoxazole"), ("2670", "codeine"),
-    ("1191", "aspirin"), ("733", "ampicillin"),
-]
+NALTREXONE = RX["naltrexone-50"]
+ATORVASTATIN = RX["atorvastatin-40"]
+ALT = (*LAB["alt"], 7, 42)  # with the reference range (low, high)
+AST = (*LAB["ast"], 10, 40)
 
+
+def _number(text: str) -> float:
+    return float(text) if "." in text else int(text)
+
+
+def _lists() -> dict[str, list[dict[str, str]]]:
+    """benchmarks/chart_codes.csv by list: the everyday codes of a chart (each row names its source)."""
+    out: dict[str, list[dict[str, str]]] = {}
+    with (Path(__file__).resolve().parent / "chart_codes.csv").open(encoding="utf-8", newline="") as f:
+        for r in csv.DictReader(f):
+            out.setdefault(r["list"], []).append(r)
+    return out
+
+
+_LISTS = _lists()
+# (icd10, snomed, display): AUD first (the indication), then everyday problems the rules do not care about
+AUD, *OTHER_CONDITIONS = [(r["code"], r["snomed"], r["display"]) for r in _LISTS["condition"]]
+# RxNorm SCDs: opioids (in the terminology) and unrelated chronic medicines (not in it)
+OPIOIDS = [(r["code"], r["display"], _number(r["amount"]), r["unit"]) for r in _LISTS["opioid"]]
+NON_OPIOIDS = [(r["code"], r["display"], _number(r["amount"])) for r in _LISTS["medicine"]]
+URINE_SCREENS = [(r["code"], r["display"]) for r in _LISTS["urine-screen"]]
+# unrelated labs: (loinc, display, unit, low, high)
+OTHER_LABS = [(r["code"], r["display"], r["unit"], _number(r["low"]), _number(r["high"])) for r in _LISTS["lab"]]
+ALLERGENS = [(r["code"], r["display"]) for r in _LISTS["allergen"]]
 
 @dataclass(frozen=True)
 class Sizes:
@@ -138,100 +105,50 @@ class _Gen:
     def subject(self) -> dict:
         return {"reference": f"Patient/{self.patient_id}"}
 
-    # ---- resources -------------------------------------------------------------------------------------
+    # ---- resources (the shared fhir_builders; the random parts drawn here, in a fixed order) -----------
     def patient(self) -> dict:
-        return {
-            "resourceType": "Patient", "id": self.patient_id,
-            "meta": {"lastUpdated": "2026-10-26T08:00:00-05:00"},
-            "identifier": [{"use": "usual", "type": {"coding": [{
-                "system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR",
-                "display": "Medical record number"}], "text": "Medical record number"},
-                "system": "urn:oid:2.16.840.1.113883.19.5.99999.1", "value": f"MRN-{self.rng.randint(10**6, 10**7)}"}],
-            "active": True, "name": [{"use": "official", "family": "Benchmark", "given": [self.name.title()]}],
-            "gender": "male", "birthDate": "1979-06-14",
-        }
+        return fb.patient(self.patient_id, self.name.title(), "Benchmark", "male", "1979-06-14")
 
     def condition(self, icd: str, snomed: str, display: str, *, active: bool = True) -> dict:
         onset = self.days_ago(60, 3000)
-        res: dict[str, Any] = {
-            "resourceType": "Condition", "id": self.uid("cond"),
-            "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
-                                           "code": "active" if active else "resolved"}]},
-            "verificationStatus": {"coding": [{
-                "system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": "confirmed"}]},
-            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-category",
-                                      "code": "problem-list-item", "display": "Problem List Item"}]}],
-            "code": {"coding": [{"system": ICD10, "code": icd, "display": display},
-                                {"system": SNOMED, "code": snomed, "display": display}], "text": display},
-            "subject": self.subject(),
-            "onsetDateTime": self.stamp(onset), "recordedDate": self.stamp(onset),
-        }
-        if not active:
-            res["abatementDateTime"] = self.stamp(onset + timedelta(days=30))
-        return res
+        onset_at, recorded_at = self.stamp(onset), self.stamp(onset)
+        abatement = None if active else self.stamp(onset + timedelta(days=30))
+        codings = [(ICD10CM, icd, display), (SNOMED, snomed, display)]
+        return fb.condition(self.patient_id, self.uid("cond"), codings, clinical="active" if active else "resolved",
+                            onset=onset_at, abatement=abatement, recorded=recorded_at)
 
     def _med(self, rxcui: str, display: str) -> dict:
-        return {"coding": [{"system": RXNORM, "code": rxcui, "display": display}], "text": display}
+        return fb.cc([(RXNORM, rxcui, display)])
 
-    def _dosage(self, amount: float, unit: str, per_day: int) -> list[dict]:
-        return [{"sequence": 1, "text": f"Take {amount} {unit} by mouth {per_day} times daily",
-                 "timing": {"repeat": {"frequency": per_day, "period": 1, "periodUnit": "d"}},
-                 "route": {"coding": [{"system": SNOMED, "code": "26643006", "display": "Oral route"}]},
-                 "doseAndRate": [{"doseQuantity": {"value": amount, "unit": unit, "system": UCUM, "code": unit}}]}]
+    def _dosage(self, amount: float, unit: str, per_day: int) -> dict:
+        return fb.dosage(f"Take {amount} {unit} by mouth {per_day} times daily", amount, unit, frequency=per_day)
 
     def med_request(self, med: tuple, *, status: str, authored: date, supply: int) -> dict:
         rxcui, display, amount = med[0], med[1], med[2]
         unit = med[3] if len(med) > 3 else "mg"
-        return {
-            "resourceType": "MedicationRequest", "id": self.uid("mr"), "status": status, "intent": "order",
-            "category": [{"coding": [{
-                "system": "http://terminology.hl7.org/CodeSystem/medicationrequest-category",
-                "code": "outpatient", "display": "Outpatient"}]}],
-            "medicationCodeableConcept": self._med(rxcui, display),
-            "subject": self.subject(), "authoredOn": authored.isoformat(),
-            "requester": {"reference": "Practitioner/example"},
-            "dosageInstruction": self._dosage(amount, unit, self.rng.choice((1, 1, 2, 3))),
-            "dispenseRequest": {"numberOfRepeatsAllowed": self.rng.randint(0, 3),
-                                "expectedSupplyDuration": {"value": supply, "unit": "days", "system": UCUM,
-                                                           "code": "d"}},
-        }
+        rid = self.uid("mr")
+        dose = self._dosage(amount, unit, self.rng.choice((1, 1, 2, 3)))
+        return fb.med_request(self.patient_id, rid, self._med(rxcui, display), status=status,
+                              authored=authored.isoformat(), dose=dose, supply_days=supply,
+                              refills=self.rng.randint(0, 3), category="outpatient")
 
     def med_statement(self, med: tuple, *, status: str, start: date, end: date | None) -> dict:
-        period = {"start": self.stamp(start)}
-        if end is not None:
-            period["end"] = self.stamp(end)
-        return {
-            "resourceType": "MedicationStatement", "id": self.uid("ms"), "status": status,
-            "medicationCodeableConcept": self._med(med[0], med[1]), "subject": self.subject(),
-            "effectivePeriod": period, "dateAsserted": self.stamp(self.days_ago(0, 30)),
-            "informationSource": self.subject(),
-            "dosage": self._dosage(med[2], med[3] if len(med) > 3 else "mg", 1),
-        }
+        sid = self.uid("ms")
+        start_at = self.stamp(start)
+        end_at = self.stamp(end) if end is not None else None
+        return fb.med_statement(self.patient_id, sid, self._med(med[0], med[1]), status=status, start=start_at,
+                                end=end_at, asserted=self.stamp(self.days_ago(0, 30)),
+                                dose=self._dosage(med[2], med[3] if len(med) > 3 else "mg", 1))
 
     def med_dispense(self, med: tuple, *, handed: date, days: int) -> dict:
-        return {
-            "resourceType": "MedicationDispense", "id": self.uid("md"), "status": "completed",
-            "medicationCodeableConcept": self._med(med[0], med[1]), "subject": self.subject(),
-            "quantity": {"value": days, "unit": "tablet", "system": UCUM, "code": "{tbl}"},
-            "daysSupply": {"value": days, "unit": "days", "system": UCUM, "code": "d"},
-            "whenPrepared": self.stamp(handed), "whenHandedOver": self.stamp(handed),
-        }
+        return fb.dispense(self.patient_id, self.uid("md"), self._med(med[0], med[1]),
+                           handed_over=self.stamp(handed), days_supply=days, quantity=days)
 
     def quantity_lab(self, code: str, display: str, unit: str, low: float, high: float, value: float,
                      when: date) -> dict:
         flag = "H" if value > high else ("L" if value < low else "N")
-        return {
-            "resourceType": "Observation", "id": self.uid("obs"), "status": "final",
-            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
-                                      "code": "laboratory", "display": "Laboratory"}]}],
-            "code": {"coding": [{"system": LOINC, "code": code, "display": display}], "text": display},
-            "subject": self.subject(), "effectiveDateTime": self.stamp(when), "issued": self.stamp(when),
-            "valueQuantity": {"value": value, "unit": unit, "system": UCUM, "code": unit},
-            "interpretation": [{"coding": [{
-                "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation", "code": flag}]}],
-            "referenceRange": [{"low": {"value": low, "unit": unit, "system": UCUM, "code": unit},
-                                "high": {"value": high, "unit": unit, "system": UCUM, "code": unit}}],
-        }
+        return fb.lab(self.patient_id, self.uid("obs"), (code, display), value, unit, when=self.stamp(when),
+                      low=low, high=high, interp=flag)
 
     def liver_test(self, when: date, *, factor: float | None = None) -> dict:
         code, display, low, high = self.rng.choice((ALT, AST))
@@ -245,33 +162,11 @@ class _Gen:
 
     def urine_screen(self, when: date, *, positive: bool) -> dict:
         code, display = self.rng.choice(URINE_SCREENS)
-        word, sct, interp = ("Positive", "10828004", "POS") if positive else ("Negative", "260385009", "NEG")
-        return {
-            "resourceType": "Observation", "id": self.uid("uds"), "status": "final",
-            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
-                                      "code": "laboratory", "display": "Laboratory"}]}],
-            "code": {"coding": [{"system": LOINC, "code": code, "display": display}], "text": display},
-            "subject": self.subject(), "effectiveDateTime": self.stamp(when), "issued": self.stamp(when),
-            "valueCodeableConcept": {"coding": [{"system": SNOMED, "code": sct, "display": word}], "text": word},
-            "interpretation": [{"coding": [{
-                "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation", "code": interp}],
-                "text": word}],
-        }
+        return fb.uds(self.patient_id, self.uid("uds"), (code, display), "POS" if positive else "NEG",
+                      when=self.stamp(when))
 
     def allergy(self, rxcui: str, name: str) -> dict:
-        return {
-            "resourceType": "AllergyIntolerance", "id": self.uid("alg"),
-            "clinicalStatus": {"coding": [{
-                "system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical", "code": "active"}]},
-            "verificationStatus": {"coding": [{
-                "system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification",
-                "code": "confirmed"}]},
-            "type": "allergy", "category": ["medication"], "criticality": "low",
-            "code": {"coding": [{"system": RXNORM, "code": rxcui, "display": name}], "text": name},
-            "patient": self.subject(), "recordedDate": self.stamp(self.days_ago(100, 4000)),
-            "reaction": [{"manifestation": [{"coding": [{"system": SNOMED, "code": "271807003",
-                                                         "display": "Eruption of skin"}]}], "severity": "mild"}],
-        }
+        return fb.allergy(self.patient_id, self.uid("alg"), substance=self._med(rxcui, name))
 
     def bundle(self, resources: list[dict]) -> dict:
         return {
@@ -335,17 +230,8 @@ def _chart(name: str, sizes: Sizes, seed: int) -> tuple[_Gen, dict[str, Any]]:
 
 
 def _draft(g: _Gen, med: tuple[str, str], dose: int) -> dict:
-    return {
-        "resourceType": "MedicationRequest", "id": f"draft-{g.name}", "status": "draft", "intent": "order",
-        "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": med[0], "display": med[1]}],
-                                      "text": med[1]},
-        "subject": g.subject(), "encounter": {"reference": "Encounter/enc-bench"},
-        "authoredOn": TODAY.isoformat(), "requester": {"reference": "Practitioner/example"},
-        "reasonCode": [{"coding": [{"system": ICD10, "code": AUD[0], "display": AUD[2]}], "text": AUD[2]}],
-        "dosageInstruction": g._dosage(dose, "mg", 1),
-        "dispenseRequest": {"numberOfRepeatsAllowed": 0, "expectedSupplyDuration": {
-            "value": 30, "unit": "days", "system": UCUM, "code": "d"}},
-    }
+    return fb.draft_order(g.patient_id, f"draft-{g.name}", g._med(*med), g._dosage(dose, "mg", 1),
+                          encounter_id="enc-bench", reason="aud-dependence")
 
 
 def order_sign(name: str = "typical", *, seed: int = SEED, unrelated: bool = False,

@@ -26,6 +26,7 @@ CATALOGUE_ORDER = (
     "liver-enzymes", "liver-tests-missing", "young-patient", "indication-off-label", "indication-missing",
     "low-dose", "overdose-risk", "duplicate-antagonist", "allergy", "data-incomplete", "naltrexone-blocks-opioid",
     "opioid-on-naltrexone", "liver-enzymes-on-naltrexone", "liver-monitoring-due", "xr-naltrexone-due",
+    "naltrexone-monitoring-unchecked",
 )
 
 MARKERS = ("rules", "settings")

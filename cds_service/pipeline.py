@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
-from cds_service.cards.render import cards as render_cards
+from cds_service.cards.render import RenderedCard, render_all
 from cds_service.errors import NotFound, PreconditionFailed
 from cds_service.fhir.gather import Fetcher, merge
 from cds_service.gather import Gathered, gather, resolve_draft_medications
@@ -48,13 +48,18 @@ def _reading_deadline(gathered: Gathered) -> float | None:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What a hook call produced: the response body and what the ledger must remember."""
+    """What a hook call produced: the cards to answer and what the ledger must remember of them."""
 
-    response: dict[str, Any]
     call: HookCall | None
     service: ServiceSpec
     evaluation: Evaluation | None
-    silent: tuple[dict[str, Any], ...] = ()  # cards of silent rules: for the ledger, never for the response
+    cards: tuple[RenderedCard, ...] = ()  # the response's cards, in order, each with its finding and uuids
+    silent: tuple[RenderedCard, ...] = ()  # cards of silent rules: for the ledger, never for the response
+
+    @property
+    def response(self) -> dict[str, Any]:
+        """The CDS Hooks response body: the shown cards' JSON."""
+        return {"cards": [c.card for c in self.cards]}
 
 
 class Pipeline:
@@ -118,7 +123,7 @@ class Pipeline:
                 selected = drafts if call.selections is None else [d for d in drafts if d.ref in call.selections]
         checks = engine.order_checks(pack, spec.hook, selected)
         if not checks:
-            return Outcome({"cards": []}, call, spec, None)
+            return Outcome(call, spec, None)
 
         keys = {k for check in checks for k in check.prefetch_keys}
         templates = engine.templates_of(pack, keys)
@@ -154,7 +159,7 @@ class Pipeline:
                               deadline=_reading_deadline(first), keys_by_type=_keys_by_type(templates))
         check = engine.therapy_check(pack, scope, record)
         if check is None:
-            return Outcome({"cards": []}, call, spec, None)
+            return Outcome(call, spec, None)
         rest = [key for key in check.prefetch_keys if key not in scope.therapy_needs]
         if rest:
             templates = engine.templates_of(pack, [*scope.therapy_needs, *rest])
@@ -177,17 +182,17 @@ class Pipeline:
         return self._outcome(call, spec, evaluation)
 
     def _outcome(self, call: HookCall, spec: ServiceSpec, evaluation: Evaluation) -> Outcome:
-        shown, silent = self.split_silent(spec.id, render_cards(evaluation.findings))
-        return Outcome({"cards": shown}, call, spec, evaluation, tuple(silent))
+        shown, silent = self.split_silent(spec.id, render_all(evaluation.findings))
+        return Outcome(call, spec, evaluation, tuple(shown), tuple(silent))
 
-    def split_silent(self, service_id: str, rendered: list[dict[str, Any]]) -> tuple[list[dict], list[dict]]:
+    def split_silent(self, service_id: str, rendered: list[RenderedCard]) -> tuple[list[RenderedCard],
+                                                                                  list[RenderedCard]]:
         """(shown, silent) cards: silent mode (`CDS_SILENT_RULES`, `CDS_SILENT_SERVICES`) runs a rule as usual
-        but keeps its card out of the response."""
+        but keeps its card out of the response; decided on the finding's rule id."""
         if not self.settings.silent_rules and not self.settings.silent_services:
             return rendered, []
-        shown: list[dict[str, Any]] = []
-        silent: list[dict[str, Any]] = []
+        shown: list[RenderedCard] = []
+        silent: list[RenderedCard] = []
         for card in rendered:
-            quiet = self.settings.is_silent(service_id, card["source"]["topic"]["code"])
-            (silent if quiet else shown).append(card)
+            (silent if self.settings.is_silent(service_id, card.rule_id) else shown).append(card)
         return shown, silent

@@ -23,15 +23,9 @@ import re
 from collections import OrderedDict
 from pathlib import Path
 
-RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
-SNOMED = "http://snomed.info/sct"
-ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
-ICD10 = "http://hl7.org/fhir/sid/icd-10"
-ICD10GM = "http://fhir.de/CodeSystem/bfarm/icd-10-gm"
+from cds_service.terminology.systems import ATC, ICD10, ICD10CM, ICD10GM, LOINC, NDC, RXNORM, SNOMED
+
 ICD_FAMILY = (ICD10CM, ICD10, ICD10GM)
-LOINC = "http://loinc.org"
-ATC = "http://www.whocc.no/atc"
-NDC = "http://hl7.org/fhir/sid/ndc"
 TEXT_SYSTEM = "urn:cds-naltrexone:condition-text"
 TEXT_RULE_SYSTEM = "urn:cds-naltrexone:text-rule"
 CLASS_EXT = "urn:cds-naltrexone:class"
@@ -185,6 +179,7 @@ TEXT_RULES = read_table("text_rules.csv")
 LABS = read_table("labs.csv")
 ATC_ROWS = read_table("atc.csv")
 NDC_ROWS = read_table("ndc.csv")
+SNOMED_MED_ROWS = read_table("snomed_medications.csv")
 
 # Off-label indications: id -> (title, SNOMED concepts, ICD concepts, ICD is-a prefixes, source note)
 OFF_LABEL = {
@@ -534,7 +529,7 @@ def build_medications(ref: Path) -> tuple[dict, dict[str, int]]:
                 "ingredient": [{"itemCodeableConcept": {"text": n}} for n in ings],
             }
         )
-    entries += atc_entries() + ndc_entries()
+    entries += atc_entries() + ndc_entries(products) + snomed_entries()
     bundle = {
         "resourceType": "Bundle",
         "id": "medication-products",
@@ -548,6 +543,7 @@ def build_medications(ref: Path) -> tuple[dict, dict[str, int]]:
         "brand names, synonyms, INN spellings": len(brands),
         "ATC codes and prefixes": len(ATC_ROWS),
         "NDC products": len(NDC_ROWS),
+        "SNOMED CT substances and products": len(SNOMED_MED_ROWS),
     }
     if unknown:
         counts["non-opioid co-ingredients"] = len(unknown)
@@ -577,15 +573,39 @@ def atc_entries() -> list[dict]:
     return out
 
 
-def ndc_entries() -> list[dict]:
+def ndc_entries(products: dict[str, tuple[str, str, str]]) -> list[dict]:
     """Shipped NDC product codes (labeler-product) mapped to the RxNorm concept they are."""
     out = []
     for row in NDC_ROWS:
+        if row["rxcui"] not in products:
+            raise SystemExit(f"ndc.csv: {row['ndc']} maps to RxNorm {row['rxcui']}, which the pack does not ship")
         out.append({
             "resourceType": "Medication", "id": f"ndc-{row['ndc']}",
             "extension": [{"url": CONCEPT_TYPE_EXT, "valueCode": "NDC"}, *_src(row["source"])],
             "code": {"coding": [{"system": NDC, "code": row["ndc"], "display": row["display"]},
                                 {"system": RXNORM, "code": row["rxcui"], "display": row["display"]}]},
+        })
+    return out
+
+
+def snomed_entries() -> list[dict]:
+    """SNOMED CT medicinal products and substances (as European and UK EHRs code medications) -> ingredients.
+    Classes come from the ingredients (contextualised by the loader like any product); a row's
+    `product_classes` adds product classes ("extended-release-injection")."""
+    out = []
+    for row in SNOMED_MED_ROWS:
+        ings = row["ingredients"].split("+")
+        for n in ings:
+            if n not in INGREDIENTS:
+                raise SystemExit(f"snomed_medications.csv: {row['sctid']} names {n!r}, which ingredients.csv lacks")
+        if row["kind"] not in ("substance", "product"):
+            raise SystemExit(f"snomed_medications.csv: {row['sctid']}: kind must be substance or product")
+        ext = [{"url": CONCEPT_TYPE_EXT, "valueCode": f"SCT-{row['kind'].upper()}"}, *_src(row["source"])]
+        ext += [{"url": CLASS_EXT, "valueCode": c} for c in row["product_classes"].split()]
+        out.append({
+            "resourceType": "Medication", "id": f"sct-{row['sctid']}", "extension": ext,
+            "code": {"coding": [{"system": SNOMED, "code": row["sctid"], "display": row["display"]}]},
+            "ingredient": [{"itemCodeableConcept": {"text": n}} for n in ings],
         })
     return out
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
 import shutil
 import socket
@@ -25,6 +26,9 @@ from cds_service.cli import CliError
 from cds_service.ops.metrics import MULTIPROC_ENV
 from cds_service.settings import Settings
 from cds_service.store import Store
+from cds_service.store.store import is_unreachable
+
+log = logging.getLogger("cds_service")
 
 
 def check_port(host: str, port: int) -> None:
@@ -41,6 +45,13 @@ def check_port(host: str, port: int) -> None:
             raise CliError(f"cannot listen on {host}:{port}: {err.strerror}") from None
 
 
+def _is_sqlite(settings: Settings) -> bool:
+    try:
+        return make_url(settings.database_url).get_backend_name() == "sqlite"
+    except Exception:  # an unparsable URL is reported by the caller
+        return False
+
+
 def _safe_url(url: str) -> str:
     try:
         return make_url(url).render_as_string(hide_password=True)
@@ -54,14 +65,19 @@ def _first_line(err: BaseException) -> str:
     return f"{type(cause).__name__}: {text[0]}" if text else type(cause).__name__
 
 
+class DatabaseUnreachable(CliError):
+    """The database server does not answer (PostgreSQL; not a set-up error): `serve` starts degraded."""
+
+
 @contextlib.contextmanager
 def database_errors(settings: Settings) -> Iterator[None]:
     """Turn a database failure into one CliError line naming the (password-less) URL."""
     try:
         yield
     except SQLAlchemyError as err:
-        raise CliError(f"database {_safe_url(settings.database_url)} cannot be used: {_first_line(err)}. "
-                       "Check CDS_DATABASE_URL and that the database server is running.") from None
+        kind = DatabaseUnreachable if is_unreachable(err) and not _is_sqlite(settings) else CliError
+        raise kind(f"database {_safe_url(settings.database_url)} cannot be used: {_first_line(err)}. "
+                   "Check CDS_DATABASE_URL and that the database server is running.") from None
     except OSError as err:  # e.g. a SQLite file in a directory that does not exist or is read-only
         raise CliError(f"database {_safe_url(settings.database_url)} cannot be opened: {err.strerror or err}"
                        ) from None
@@ -85,9 +101,19 @@ def migrate_database(settings: Settings) -> str | None:
 
 
 def check_database(settings: Settings) -> None:
-    """Migrate (CDS_MIGRATE_ON_START) or check that the schema is at head."""
-    with open_store(settings, migrate=settings.migrate_on_start) as store, database_errors(settings):
-        current, head = store.schema_revision(), store.head_revision()
+    """Migrate (CDS_MIGRATE_ON_START) or check that the schema is at head.
+
+    A PostgreSQL server that does not answer does not stop `serve`: the service starts degraded (cards and
+    feedback to the journal; the workers migrate when it answers, README: Ledger journal). A pod restarted
+    during an outage must give guidance, not crash-loop. A set-up error (wrong password, unknown database)
+    still stops it."""
+    try:
+        with open_store(settings, migrate=settings.migrate_on_start) as store, database_errors(settings):
+            current, head = store.schema_revision(), store.head_revision()
+    except DatabaseUnreachable as err:
+        log.error("%s Starting degraded: cards and feedback go to the journal, and the schema is migrated and "
+                  "checked when the database answers (see /readyz).", err)
+        return
     if current != head:
         raise CliError(f"database {_safe_url(settings.database_url)} is not migrated (schema at "
                        f"{current or 'no revision'}, expected {head}): run `python -m cds_service migrate` "

@@ -1,16 +1,19 @@
 """Client profiles: what each EHR's CDS client accepts in a response (`generic`, `sandbox`, `epic`, `oracle`).
 
 The names are a public contract (issuer key `"profile"`, setting `CDS_CLIENT_PROFILE`). One module per client
-holds its profile as data and cites the public document it follows. `apply_profile(name, response)` is the
-one entry point (the app uses it on every response; the preview page reuses it).
+holds its profile as data and cites the public document it follows. `apply_profile(name, response)` reshapes
+a response (the preview page shows each profile's); `profile_cards(name, rendered)` reshapes rendered cards
+and says which suggestions the client receives (the hook endpoint answers and writes the ledger from it).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from cds_service.cards.render import RenderedCard
 from cds_service.profiles import epic, generic, oracle, sandbox
-from cds_service.profiles.base import ClientProfile, alphanumeric_code, apply
+from cds_service.profiles.base import ClientProfile, alphanumeric_code, apply, apply_rendered
 
 DEFAULT_PROFILE = "generic"
 PROFILES: dict[str, ClientProfile] = {p.name: p for p in (generic.PROFILE, sandbox.PROFILE, epic.PROFILE,
@@ -34,5 +37,10 @@ def apply_profile(profile_name: str | None, cds_response: dict[str, Any]) -> dic
     return apply(get_profile(profile_name), cds_response)
 
 
+def profile_cards(profile_name: str | None, rendered: Sequence[RenderedCard]) -> list[RenderedCard]:
+    """Rendered cards reshaped for the named client profile, with the suggestions its client receives."""
+    return apply_rendered(get_profile(profile_name), rendered)
+
+
 __all__ = ["DEFAULT_PROFILE", "PROFILES", "ClientProfile", "alphanumeric_code", "apply_profile", "get_profile",
-           "profile_names"]
+           "profile_cards", "profile_names"]

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from cds_service.cards.ids import uuid7
+from cds_service.cards.render import RenderedCard, SentSuggestion
 
 GUIDANCE_HEADING = "**Suggested actions (do them in the chart; this EHR cannot apply them from the card)**"
 
@@ -92,7 +93,9 @@ def _clip_detail(detail: str, limit: int) -> str:
     return "\n".join(kept).rstrip() + f"\n\n… ({left} more lines in the full card: open the service's source)"
 
 
-def _profile_card(card: dict, profile: ClientProfile) -> dict:
+def _profile_card(card: dict, profile: ClientProfile) -> tuple[dict, list[tuple[str, str, str]]]:
+    """The card reshaped for `profile`, and each suggestion it now offers: (uuid, label, the uuid of the
+    generic suggestion it comes from)."""
     out = {k: v for k, v in card.items() if k not in {"suggestions", "selectionBehavior", "links"}}
     out["source"] = copy.deepcopy(card["source"])
     topic = out["source"].get("topic")
@@ -100,6 +103,7 @@ def _profile_card(card: dict, profile: ClientProfile) -> dict:
         topic["code"] = profile.topic_code(topic["code"])
     guidance: list[str] = []
     suggestions: list[dict] = []
+    sent: list[tuple[str, str, str]] = []  # per suggestion offered: uuid, label, the generic one's uuid
     for sug in card.get("suggestions", []):
         actions = list(sug.get("actions", []))
         usable = [a for a in actions if profile.can_apply(a)]
@@ -109,6 +113,7 @@ def _profile_card(card: dict, profile: ClientProfile) -> dict:
         if not actions:
             if profile.suggestions_without_actions:
                 suggestions.append(dict(sug))
+                sent.append((sug.get("uuid", ""), sug.get("label", ""), sug.get("uuid", "")))
             else:
                 guidance.append(_guidance_line(sug, []))
             continue
@@ -122,6 +127,7 @@ def _profile_card(card: dict, profile: ClientProfile) -> dict:
             if unusable:
                 kept["uuid"] = uuid7()  # not the suggestion the generic card offered
             suggestions.append(kept)
+            sent.append((kept.get("uuid", ""), kept.get("label", ""), sug.get("uuid", "")))
             continue
         for i in range(0, len(usable), limit):
             part = dict(sug)
@@ -130,6 +136,7 @@ def _profile_card(card: dict, profile: ClientProfile) -> dict:
             if len(usable) > limit:
                 part["label"] = f"{sug['label']} ({i // limit + 1} of {-(-len(usable) // limit)})"
             suggestions.append(part)
+            sent.append((part["uuid"], part.get("label", ""), sug.get("uuid", "")))
     if suggestions:
         out["suggestions"] = suggestions
         out["selectionBehavior"] = profile.selection_behavior
@@ -157,7 +164,7 @@ def _profile_card(card: dict, profile: ClientProfile) -> dict:
     detail += extras
     if detail:
         out["detail"] = detail
-    return out
+    return out, sent
 
 
 def _noted(action: dict, profile: ClientProfile) -> dict:
@@ -172,5 +179,18 @@ def _noted(action: dict, profile: ClientProfile) -> dict:
 def apply(profile: ClientProfile, response: dict[str, Any]) -> dict[str, Any]:
     """`response` reshaped for `profile` (a new dict; the input is not changed)."""
     out = {k: v for k, v in response.items() if k != "cards"}
-    out["cards"] = [_profile_card(c, profile) for c in response.get("cards", [])]
+    out["cards"] = [_profile_card(c, profile)[0] for c in response.get("cards", [])]
+    return out
+
+
+def apply_rendered(profile: ClientProfile, rendered: Sequence[RenderedCard]) -> list[RenderedCard]:
+    """Rendered cards reshaped for `profile`, each with the suggestions the client now receives (uuid and
+    label as sent, and the finding's suggestion each one offers): what the ledger must hold for feedback
+    from this client to resolve. The card uuid, summary, indicator and override reasons are never changed."""
+    out = []
+    for r in rendered:
+        card, sent = _profile_card(r.card, profile)
+        specs = {s.uuid: s.spec for s in r.suggestions}
+        out.append(replace(r, card=card, suggestions=tuple(SentSuggestion(uuid, label, specs[source])
+                                                           for uuid, label, source in sent)))
     return out

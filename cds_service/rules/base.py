@@ -162,7 +162,10 @@ class Scope:
     An order scope (`orders` set) picks the draft orders it checks, from the orders alone (an unrelated order
     never touches the prefetch). A patient scope (`therapy` set; hooks without draftOrders, e.g. patient-view)
     finds the therapy the checks are about in the record, from the keys in `therapy_needs` only: nothing else
-    is read for a patient without it. The first scope that matches an order wins.
+    is read for a patient without it. When nothing read shows the therapy but not all of it could be read (a
+    key of `therapy_needs` failed, or one of its records was unreadable), the rules of the scope named in
+    `unchecked` run instead (a scope of its own, with neither `orders` nor `therapy`): a patient whose therapy
+    could not be checked is never answered as if it had been. The first scope that matches an order wins.
     """
 
     id: str
@@ -171,6 +174,7 @@ class Scope:
     orders: Callable[[MedicationUse], bool] | None = None
     therapy: Callable[[PatientRecord], list[MedicationUse]] | None = None
     therapy_needs: tuple[str, ...] = ()
+    unchecked: str | None = None  # id of the scope whose rules say the therapy could not be checked
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 
+from cds_service.fhir.read import OTHER_PATIENT
 from cds_service.hooks.prefetch import PrefetchTemplate
 from cds_service.record.model import MedicationUse, PatientRecord
 from cds_service.rules.base import SEVERITY, Evaluation, Finding, OrderCheck, Rule, RuleContext, RuleError, RulePack
@@ -63,12 +64,37 @@ def order_checks(pack: RulePack, hook: str, orders: Sequence[MedicationUse]) -> 
 
 
 def therapy_check(pack: RulePack, scope: Scope, record: PatientRecord) -> OrderCheck | None:
-    """A patient scope's check: on the first therapy it finds in the record, or None (nothing to say)."""
+    """A patient scope's check: on the first therapy it finds in the record; when it finds none but could not
+    read everything that would show it, the check of the scope's `unchecked` rules (about the patient, not a
+    therapy); otherwise None (nothing to say)."""
     therapy = scope.therapy(record) if scope.therapy is not None else []
-    if not therapy:
+    if therapy:
+        rules = rules_of(pack, scope.id)
+        return OrderCheck(therapy[0], rules, keys_of(pack, rules, *scope.therapy_needs), scope.id)
+    if scope.unchecked is None or not therapy_unread(pack, scope, record):
         return None
-    rules = rules_of(pack, scope.id)
-    return OrderCheck(therapy[0], rules, keys_of(pack, rules, *scope.therapy_needs), scope.id)
+    rules = rules_of(pack, scope.unchecked)
+    if not rules:
+        return None
+    return OrderCheck(_the_patient(record), rules, keys_of(pack, rules, *scope.therapy_needs),
+                      scope.unchecked)
+
+
+def therapy_unread(pack: RulePack, scope: Scope, record: PatientRecord) -> bool:
+    """Part of what decides the scope's therapy could not be read: a key of `therapy_needs` could not be
+    obtained, or a record of the types they bring was unreadable (another patient's records do not count)."""
+    if any(key in record.unavailable for key in scope.therapy_needs):
+        return True
+    types = {rtype for t in templates_of(pack, scope.therapy_needs) for rtype in t.resource_types}
+    return any(g.resource_type in types and g.reason != OTHER_PATIENT for g in record.skipped_resources.groups())
+
+
+def _the_patient(record: PatientRecord) -> MedicationUse:
+    """What an `unchecked` check is about: the patient, since no therapy record is known (`ref` is the Patient
+    its cards are about)."""
+    return MedicationUse(ref=f"Patient/{record.patient_id}", resource_type="Patient", status="unknown",
+                         display="the patient", ingredients=(), matched_by="none", is_current=False,
+                         is_draft=False)
 
 
 def readers(rules: Sequence[Rule]) -> dict[str, tuple[str, ...]]:

@@ -27,7 +27,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -134,6 +134,7 @@ class Ledger:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._jtis = _MemoryJtis()
+        self._migrate: Callable[[], None] | None = None  # start-up could not migrate: the drainer does it first
 
     # --- state ---------------------------------------------------------------------------------
 
@@ -287,11 +288,26 @@ class Ledger:
             raise
         self._recovered()
 
+    def defer_migration(self, migrate: Callable[[], None], err: BaseException) -> None:
+        """Start-up found the database unreachable: serve degraded (cards and feedback to the journal) and let
+        the drainer migrate the schema once the database answers, before it replays anything."""
+        self._migrate = migrate
+        self._failed("migrate", err)
+        log.error("ledger: the database did not answer at start-up (%s); serving with the journal, migrating "
+                  "when it answers", type(err).__name__)
+
+    def _migrate_if_deferred(self) -> None:
+        if self._migrate is not None:
+            self._migrate()  # raises while the database is still unreachable: the round fails, backs off
+            self._migrate = None
+            log.warning("ledger: database answers; schema migrated after a start-up without it")
+
     def _run(self) -> None:
         delay = self.retry_initial
         while not self._stopping.is_set():
             failing, busy = False, False
             try:
+                self._migrate_if_deferred()
                 pending = self.journal.count(fresh=True)
                 metrics.observe_journal_pending(pending)
                 if pending:

@@ -43,6 +43,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import StaticPool
 
 from cds_service.ops.metrics import ledger_timer
@@ -117,6 +118,21 @@ class FeedbackError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+# what a PostgreSQL server answers to a connection that is set up wrong (psycopg gives no SQLSTATE at connect
+# time, only the server's text): measured with psycopg 3 against PostgreSQL 15
+SETUP_ERRORS = ("authentication failed", "does not exist", "no pg_hba.conf entry")
+
+
+def is_unreachable(err: BaseException) -> bool:
+    """The database server did not answer or is not taking connections now (refused, timed out, starting up,
+    shutting down), as opposed to refusing this set-up (wrong password, unknown role or database), which no
+    wait will mend. For a server, not a SQLite file: callers check the dialect."""
+    if not isinstance(err, OperationalError):
+        return False
+    said = str(getattr(err, "orig", None) or err)
+    return not any(marker in said for marker in SETUP_ERRORS)
 
 
 def utcnow() -> datetime:

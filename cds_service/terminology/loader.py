@@ -10,7 +10,8 @@ read-only at run time):
 - `medication-products.json`: a FHIR Bundle of Medication resources: RxNorm products (SCD/SBD/MIN) with their
   ingredients and strengths, ingredient concepts (IN) with their intrinsic classes, names for free-text
   matching (BN: brand names, synonyms and INN spellings), the ATC hierarchy (ATC: one substance, ATC-LEVEL: a
-  level whose classes every code under it inherits) and shipped NDC products (NDC, mapped to RxNorm).
+  level whose classes every code under it inherits), shipped NDC products (NDC, mapped to RxNorm) and SNOMED CT
+  substances and medicinal products (SCT-SUBSTANCE, SCT-PRODUCT: a code -> its ingredients).
 
 Everything is parsed once (`get_terminology()` is cached); every lookup afterwards is a dict hit. A site's
 own codes come from a FHIR ConceptMap (`site_map.py`), applied on top with `with_site_map`.
@@ -45,6 +46,10 @@ _ABUSE_DETERRENT = "abuse-deterrent"
 _NALOXONE_RESCUE = "naloxone-rescue"
 _RESCUE_PRODUCT = "overdose-rescue"  # product class: an antagonist in a rescue form (nalmefene nasal spray)
 _RESCUE_FORMS = re.compile(r"nasal|inject|syringe|auto-?injector|\bspray\b|intramuscular|intravenous", re.I)
+# an oral dose form (EN, DE, FR, IT, ES, NL words): naloxone taken by mouth is gut-only (first-pass ~2 %), a
+# peripheral antagonist for opioid-induced constipation (ATC A06AH04), never rescue naloxone
+_ORAL_FORMS = re.compile(r"oral|tablet|tablette|capsul|kapsel|comprim|compress|\bp\.o\b|\bpo\b|\bretard", re.I)
+_PERIPHERAL = "opioid-antagonist-peripheral"
 
 _EMPTY: frozenset[str] = frozenset()
 
@@ -161,8 +166,9 @@ def contextualize(ingredients: Iterable[Ingredient], rescue_form: bool | str | N
     deterrent (Embeda, Suboxone, Targin, Talwin NX): it gets "abuse-deterrent" and never
     "opioid-antagonist-therapy" / "naloxone-rescue". Alone (or with non-opioids: Contrave, Lybalvi) naloxone is
     "naloxone-rescue" and the others are "opioid-antagonist-therapy", except nalmefene in a rescue form (nasal
-    spray, injection: Opvee, Zurnai), which is rescue too. Peripheral antagonists (methylnaltrexone, naloxegol,
-    naldemedine, alvimopan, oral naloxone A06AH04) are neither.
+    spray, injection: Opvee, Zurnai), which is rescue too, and naloxone alone in an oral form, which is
+    peripheral. Peripheral antagonists (methylnaltrexone, naloxegol, naldemedine, alvimopan, oral naloxone
+    A06AH04) are neither.
     """
     ings = tuple(ingredients)
     with_opioid = any("opioid" in i.classes for i in ings)
@@ -172,6 +178,8 @@ def contextualize(ingredients: Iterable[Ingredient], rescue_form: bool | str | N
         if _ANTAGONIST in base:
             if with_opioid:
                 base = base | {_ABUSE_DETERRENT}
+            elif "naloxone" in base and _is_oral(rescue_form):
+                base = {_PERIPHERAL}  # as ATC A06AH04: neither rescue nor antagonist therapy
             elif "naloxone" in base or ("nalmefene" in base and _is_rescue(rescue_form)):
                 base = base | {_NALOXONE_RESCUE}
             else:
@@ -236,6 +244,11 @@ def _words(text: str) -> str:
     return " ".join(_WORD.findall(fold(text)))
 
 
+def _is_oral(form: bool | str | None) -> bool:
+    """Text or a dose form naming an oral form and no rescue form ("naloxone 5 mg prolonged-release tablet")."""
+    return isinstance(form, str) and bool(_ORAL_FORMS.search(form)) and not _RESCUE_FORMS.search(form)
+
+
 def _is_rescue(form: bool | str | None) -> bool:
     """A rescue form: True, or a dose form / text naming a nasal spray or an injection."""
     return bool(_RESCUE_FORMS.search(form)) if isinstance(form, str) else bool(form)
@@ -284,6 +297,7 @@ class Terminology:
         self._atc_levels: dict[str, _AtcLevel] = {}
         self._atc_memo: dict[str, Product | None] = {}
         self._ndc: dict[str, tuple[str, tuple[str, ...]]] = {}  # 9-digit product NDC -> (rxcui, sources)
+        self._snomed: dict[str, Product] = {}  # SNOMED CT substance / medicinal product -> product
         if bundle:
             self._add_medications(bundle)
         self._text_re = self._compile_text_regex()
@@ -380,6 +394,9 @@ class Terminology:
                 if product:
                     self._ndc[product] = (rx, _sources(res))
                 continue
+            if kind in ("SCT-SUBSTANCE", "SCT-PRODUCT"):
+                self._add_snomed(res)
+                continue
             ings = []
             for item in res.get("ingredient", ()):
                 cc = item["itemCodeableConcept"]
@@ -419,6 +436,13 @@ class Terminology:
             ings.append(base if not stated else Ingredient(base.name, base.rxcui, stated))
         self._atc[code] = Product(None, display, contextualize(ings), None, _EMPTY)
         self._product_sources[f"atc:{code}"] = _sources(res)
+
+    def _add_snomed(self, res: dict) -> None:
+        coding = res["code"]["coding"][0]
+        ings = [self._ingredient_named(item["itemCodeableConcept"]["text"]) for item in res.get("ingredient", ())]
+        self._snomed[coding["code"]] = Product(None, coding.get("display", ""), contextualize(ings), None,
+                                               _classes(res))
+        self._product_sources[f"sct:{coding['code']}"] = _sources(res)
 
     def _compile_text_regex(self) -> _Matcher | None:
         return _Matcher(self._text_names) if self._text_names else None
@@ -475,7 +499,8 @@ class Terminology:
     # ---- medications
     def medication(self, codings: Iterable[tuple[str | None, str | None, str | None]]) -> Product | None:
         """First recognised (system, code, display) coding -> Product: RxNorm (IN/MIN/SCD/SBD), ATC (a substance,
-        or by its place in the hierarchy), NDC (shipped products), or a site's ConceptMap entry."""
+        or by its place in the hierarchy), NDC (shipped products), SNOMED CT (shipped substances and medicinal
+        products), or a site's ConceptMap entry."""
         for system, code, display in codings:
             if not code:
                 continue
@@ -501,6 +526,8 @@ class Terminology:
             product = ndc_product(code)
             hit = self._ndc.get(product) if product else None
             return self._products.get(hit[0]) if hit else None
+        if system == SNOMED:
+            return self._snomed.get(code)
         return None
 
     def _atc_level(self, code: str) -> _AtcLevel | None:
@@ -682,7 +709,8 @@ class Terminology:
         sys = _system(system)
         code = code.strip()
         shown = canonical(system) or (system or "").strip() or None
-        if sys in (RXNORM, ATC, NDC):
+        medication_code = sys in (RXNORM, ATC, NDC) or (sys == SNOMED and code in self._snomed)
+        if medication_code:
             product = self._medication_code(sys, code, display)
             if product is not None:
                 classes = frozenset().union(*(i.classes for i in product.ingredients), product.classes)
@@ -692,6 +720,8 @@ class Terminology:
                     rx = self._ndc[ndc_product(code) or ""][0]
                     how = f"NDC product {ndc_product(code)} = RxNorm {rx} ({product.display})"
                     src = self._ndc[ndc_product(code) or ""][1] + self._product_sources.get(rx, ())
+                elif sys == SNOMED:
+                    how, src = f"SNOMED CT {product.display}", self._product_sources.get(f"sct:{code}", ())
                 elif code.upper() in self._atc:
                     how, src = f"ATC substance {product.display}", self._product_sources.get(f"atc:{code.upper()}", ())
                 else:

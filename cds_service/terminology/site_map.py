@@ -13,6 +13,7 @@ The map is read once at start-up and checked strictly: a malformed map, or a tar
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,6 +65,8 @@ def _known(terminology: Terminology, system: str, code: str) -> bool:
         return bool(ndc_product(code)) and terminology.medication([(NDC, code, None)]) is not None
     if system in (RXNORM, ATC):
         return terminology.medication([(system, code, None)]) is not None
+    if system == SNOMED and terminology.medication([(system, code, None)]) is not None:
+        return True  # a shipped SNOMED CT substance or medicinal product (else: a condition code)
     return bool(terminology._lookup(system, code))
 
 
@@ -75,39 +78,32 @@ def _all_classes(terminology: Terminology) -> set[str]:
     return classes
 
 
+def _objects(value: object, where: str, missing: str = "missing or empty") -> Iterator[tuple[str, dict]]:
+    """The items of a non-empty list of objects, each with its place (`group[0].element[2]`) for the errors."""
+    if not isinstance(value, list) or not value:
+        raise _fail(where, missing)
+    for i, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise _fail(f"{where}[{i}]", "not an object")
+        yield f"{where}[{i}]", item
+
+
 def parse_site_map(data: object, terminology: Terminology, path: str = "(inline)") -> SiteMap:
     """Validate a ConceptMap (R4 `equivalence` or R5 `relationship`) and index it."""
     if not isinstance(data, dict) or data.get("resourceType") != "ConceptMap":
         raise _fail("resourceType", f"{path} is not a FHIR ConceptMap")
-    groups = data.get("group")
-    if not isinstance(groups, list) or not groups:
-        raise _fail("group", "missing or empty (one group per source system and target system)")
     site = SiteMap(path)
-    for gi, group in enumerate(groups):
-        gw = f"group[{gi}]"
-        if not isinstance(group, dict):
-            raise _fail(gw, "not an object")
+    for gw, group in _objects(data.get("group"), "group",
+                              "missing or empty (one group per source system and target system)"):
         source = canonical_or_self(_str(group, "source", gw)) or ""
         target_system = _system(_str(group, "target", gw)) or _str(group, "target", gw)
         if target_system not in TARGETS:
             raise _fail(f"{gw}.target", f"{group['target']!r} is not a code system the pack classifies "
                         "(RxNorm, ATC, NDC, SNOMED CT, ICD-10, LOINC, urn:cds-naltrexone:ingredient, "
                         "urn:cds-naltrexone:class)")
-        elements = group.get("element")
-        if not isinstance(elements, list) or not elements:
-            raise _fail(f"{gw}.element", "missing or empty")
-        for ei, element in enumerate(elements):
-            ew = f"{gw}.element[{ei}]"
-            if not isinstance(element, dict):
-                raise _fail(ew, "not an object")
+        for ew, element in _objects(group.get("element"), f"{gw}.element"):
             code = _str(element, "code", ew)
-            targets = element.get("target")
-            if not isinstance(targets, list) or not targets:
-                raise _fail(f"{ew}.target", "missing or empty")
-            for ti, target in enumerate(targets):
-                tw = f"{ew}.target[{ti}]"
-                if not isinstance(target, dict):
-                    raise _fail(tw, "not an object")
+            for tw, target in _objects(element.get("target"), f"{ew}.target"):
                 relation = target.get("equivalence", target.get("relationship"))
                 if not isinstance(relation, str) or relation not in NOT_RELEVANT | MAPPED:
                     raise _fail(f"{tw}.equivalence", f"{relation!r} is not a ConceptMap equivalence")

@@ -1,5 +1,6 @@
-"""What the ledger stores from the HTTP side: the rows of the cards as sent, and the feedback as EHRs send it
-(CDS Hooks 2.0 `overrideReason`, Epic's `overrideReasons` and extension reasons), validated into store items."""
+"""What the ledger stores from the HTTP side: the rows of the cards as sent (from the evaluation's findings and
+the uuids the renderer and the client profile assigned), and the feedback as EHRs send it (CDS Hooks 2.0
+`overrideReason`, Epic's `overrideReasons` and extension reasons), validated into store items."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from datetime import datetime
 from pydantic import ValidationError
 
 from cds_service.bounded import utc_instant
+from cds_service.cards.render import RenderedCard
 from cds_service.errors import BadRequest
 from cds_service.hooks.models import FeedbackEntry, FeedbackRequest
 from cds_service.store import FeedbackItem, IssuedCard, IssuedSuggestion
@@ -19,23 +21,36 @@ from cds_service.store import FeedbackItem, IssuedCard, IssuedSuggestion
 RFC3339_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", re.ASCII)
 
 
-def issued_cards(cards: Sequence[dict], rule_ids: Sequence[str] | None = None, *,
-                 silent: bool = False) -> list[IssuedCard]:
-    """The ledger rows of the cards as sent; `rule_ids` (one per card) when the profile changed the topic
-    code (the ledger and the analytics key on the rule id, whatever the client saw); `silent` for the cards
-    of silent-mode rules, which no client saw."""
-    ids = list(rule_ids) if rule_ids is not None else [c["source"]["topic"]["code"] for c in cards]
+def issued_cards(cards: Sequence[RenderedCard], *, silent: bool = False) -> list[IssuedCard]:
+    """The ledger rows of rendered cards, from their findings and the uuids assigned to them (never from the
+    card JSON); `silent` for the cards of silent-mode rules, which no client saw (kept as rendered).
+
+    What is stored, whatever client profile reshaped the cards (`profiles`), so that the EHR's feedback
+    resolves and the analytics count what clinicians were offered:
+
+    - the card uuid as sent (no profile changes it): feedback names it;
+    - the finding's rule id, never `source.topic.code` (Epic receives `opioidwashout` for `opioid-washout`):
+      analytics key on the rule id, the same for every EHR;
+    - the indicator, the summary as sent (clipped to 140 characters) and the override reasons as offered (none
+      on an info card): no profile rewrites a summary or drops an override reason (tests/profiles holds them
+      to it), so these are the finding's own;
+    - the suggestions the client received, each with the uuid and label it received: one a profile turned
+      into plain guidance (the client cannot apply it) is not stored, since no feedback can accept it and
+      counting it as offered would lower its acceptance rate; one a profile split into parts (Epic: one action
+      per suggestion, "(1 of 2)") or re-issued with fewer actions is stored as each part, with its own uuid,
+      since that is what the EHR's acceptedSuggestions name.
+    """
     return [
         IssuedCard(
-            uuid=c["uuid"],
-            rule_id=rule_id,
-            indicator=c["indicator"],
-            summary=c["summary"],
-            suggestions=tuple(IssuedSuggestion(s["uuid"], s["label"]) for s in c.get("suggestions", [])),
-            override_reasons=tuple((r["system"], r["code"], r["display"]) for r in c.get("overrideReasons", [])),
+            uuid=c.uuid,
+            rule_id=c.rule_id,
+            indicator=c.finding.indicator,
+            summary=c.summary,
+            suggestions=tuple(IssuedSuggestion(s.uuid, s.label) for s in c.suggestions),
+            override_reasons=tuple((r.system, r.code, r.display) for r in c.override_reasons),
             silent=silent,
         )
-        for c, rule_id in zip(cards, ids, strict=True)
+        for c in cards
     ]
 
 

@@ -9,11 +9,13 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 
 from cds_service.settings import Settings
 from cds_service.store import Store
 from cds_service.store.ledger import Ledger
+from cds_service.store.store import is_unreachable
 
 log = logging.getLogger("cds_service")
 
@@ -25,7 +27,16 @@ def lifespan(settings: Settings, store: Store, ledger: Ledger, fetcher_factory: 
     @asynccontextmanager
     async def run(app: FastAPI) -> AsyncIterator[None]:
         if settings.migrate_on_start:
-            await run_in_threadpool(store.migrate)
+            try:
+                await run_in_threadpool(store.migrate)
+            except OperationalError as err:
+                if store.dialect == "sqlite" or not is_unreachable(err):  # a broken set-up: stop, say so
+                    raise
+                # the database server does not answer: start anyway, degraded (cards go to the journal), and
+                # migrate before the journal drains. A worker restarted during an outage (uvicorn replaces a
+                # hung or killed one) must not stop the instance: uvicorn stops the whole supervisor when a
+                # worker fails its start-up, so the EHR would get no guidance at all.
+                ledger.defer_migration(store.migrate, err)
         store.start_background_checkpoints()  # SQLite: no checkpoint fsync inside a hook call's commit
         ledger.start()  # replays what a previous run journaled, then whatever an outage journals
         # Everything loaded so far (terminology, FHIR models, rule packs) lives for the whole process:

@@ -22,7 +22,7 @@ from cds_service.hooks.models import CardsResponse, DiscoveryResponse, FeedbackR
 from cds_service.ops.metrics import observe_feedback
 from cds_service.ops.telemetry import note_hook_call
 from cds_service.pipeline import Outcome, Pipeline
-from cds_service.profiles import apply_profile
+from cds_service.profiles import profile_cards
 from cds_service.responses import error_response, outcome_response
 from cds_service.security.admin import admin_refusal, analytics_window
 from cds_service.security.dependency import authenticate
@@ -58,6 +58,13 @@ async def after_response(service_id: str, outcome: Outcome, parsed_request: obje
     del parsed_request  # freed with this task, after the response
     if release is not None:
         release()  # garbage of cut-off FHIR responses, collected after the send (fhir.client)
+
+
+async def release_after_error(release: Callable[[], None]) -> None:
+    """After an error answer (a 412 after a hostile FHIR server): the release runs on the event loop, where
+    the FHIR client schedules its collection (a sync background task would run it in a worker thread, racing
+    the loop that is still unwinding the request)."""
+    release()
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,20 +109,20 @@ def hook_routes(s: Services) -> APIRouter:
             outcome: Outcome = await pipeline.run(service_id, data)
         except ServiceError as err:  # a 412 after a hostile FHIR server: its garbage is released too
             response = error_response(err)
-            if s.release_fhir_garbage is not None:
-                response.background = BackgroundTask(s.release_fhir_garbage)
+            if s.release_fhir_garbage is not None:  # on the event loop (an async task), as after a 200
+                response.background = BackgroundTask(release_after_error, s.release_fhir_garbage)
             return response
-        # the ledger and the analytics key on the rule id, whatever topic code the profile shows the client
-        rule_ids = [c["source"]["topic"]["code"] for c in outcome.response["cards"]]
-        if profile != "generic" and rule_ids:
-            outcome = replace(outcome, response=apply_profile(profile, outcome.response))
-        cards = outcome.response["cards"]  # what the EHR sees (silent cards are not in it, in any profile)
+        if profile != "generic" and outcome.cards:
+            # reshaped for the client, with the suggestion uuids it receives (the ledger stores those)
+            outcome = replace(outcome, cards=tuple(profile_cards(profile, outcome.cards)))
+        body = outcome.response  # what the EHR sees (silent cards are not in it, in any profile)
+        cards = body["cards"]
         if outcome.evaluation is not None and outcome.call is not None:
             # durable before the EHR sees the cards: a card it received is in the ledger, or in the journal
             # (fsynced) while the database is down; either failing is logged, the cards are answered anyway.
             # Silent cards go there too (marked), and the call is counted: the denominator of "per 100 hook
-            # calls".
-            ledger_cards = issued_cards(cards, rule_ids) + issued_cards(outcome.silent, silent=True)
+            # calls". The rows come from the findings and the uuids sent, keyed on the rule id.
+            ledger_cards = issued_cards(outcome.cards) + issued_cards(outcome.silent, silent=True)
             write = partial(ledger.record_issued, service_id=service_id, hook=outcome.service.hook,
                             hook_instance=outcome.call.hook_instance, patient_id=outcome.call.patient_id,
                             cards=ledger_cards, issuer=client.iss if client else None,
@@ -126,7 +133,7 @@ def hook_routes(s: Services) -> APIRouter:
                 await run_in_threadpool(write)  # a network round trip must not stall the event loop
         note_hook_call(request, service_id, outcome.service.hook,
                        outcome.call.hook_instance if outcome.call is not None else None, cards)
-        response = _json(outcome.response)
+        response = _json(body)
         response.background = BackgroundTask(after_response, service_id, outcome, data, s.release_fhir_garbage)
         return response
 

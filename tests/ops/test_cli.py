@@ -10,8 +10,10 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from cds_service import __version__
@@ -114,10 +116,53 @@ def test_port_in_use_detected_before_migrations(tmp_path: Path) -> None:
 
 def test_unreachable_database_is_one_line() -> None:
     url = f"postgresql+psycopg://cds:secret-pw@127.0.0.1:{free_port()}/cds"
-    for command in (["report"], ["purge"], ["migrate"], ["serve", "--port", str(free_port())]):
+    for command in (["report"], ["purge"], ["migrate"]):
         done = run(*command, env={"CDS_DATABASE_URL": url})
         assert_one_line_error(done, 1, "database", "cannot be used", "Connection refused")
         assert "secret-pw" not in done.stderr
+
+
+def test_serve_starts_degraded_when_the_database_does_not_answer(tmp_path: Path) -> None:
+    """A pod restarted during a PostgreSQL outage gives guidance (cards journaled), not a crash loop."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CDS_")}
+    env.update({"CDS_PATIENT_HASH_KEY": "cli-test-key", "CDS_AUTH_MODE": "off", "CDS_TODAY": "2026-11-25",
+                "CDS_DATABASE_URL": f"postgresql+psycopg://cds:secret-pw@127.0.0.1:{free_port()}/cds",
+                "CDS_JOURNAL_DIR": str(tmp_path / "journal")})
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "cds_service", "serve", "--port", str(port)], cwd=ROOT,
+                                env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+            deadline = time.monotonic() + 120
+            while True:
+                assert proc.poll() is None, log.read_text()
+                try:
+                    ready = http.get("/readyz")
+                    break
+                except httpx.TransportError:
+                    assert time.monotonic() < deadline, log.read_text()
+                    time.sleep(0.2)
+            assert ready.status_code == 200 and ready.json()["status"] == "degraded", ready.text
+            assert ready.json()["checks"]["database"]["state"] == "degraded"
+            answer = http.post("/cds-services/naltrexone-order-sign", json=json.loads(REQUEST.read_text()))
+            assert answer.status_code == 200 and answer.json()["cards"], answer.text[:300]
+            assert http.get("/readyz").json()["checks"]["journal"]["pending"] == 1
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    said = log.read_text()
+    assert "Connection refused" in said and "Starting degraded" in said and "Traceback" not in said, said
+    assert "secret-pw" not in said
+
+
+@pytest.mark.postgres
+def test_serve_stops_on_a_database_set_up_error(postgres_url: str) -> None:
+    """An unknown role is a set-up error no wait will mend: one line, exit 1 (no degraded start)."""
+    url = postgres_url.replace("postgres@", "no_such_role@", 1)
+    done = run("serve", "--port", str(free_port()), env={"CDS_DATABASE_URL": url})
+    assert_one_line_error(done, 1, "database", "cannot be used", 'role "no_such_role" does not exist')
 
 
 def test_unmigrated_database_refused_when_migrations_are_a_job(tmp_path: Path) -> None:

@@ -8,10 +8,8 @@ import httpx
 import psycopg
 import pytest
 
+from fhir_builders.systems import LOINC
 from tests.support.servers import FhirServer, PostgresServer, collection_to_transaction
-
-LOINC = "http://loinc.org"
-
 
 # ------------------------------------------------------------------------------------------ PostgreSQL
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from cds_service.terminology import ATC, ICD10, ICD10CM, ICD10GM, LOINC, NDC, RXNORM, SNOMED, get_terminology
+from fhir_builders.systems import ATC_OID
 
 DATA = Path(__file__).resolve().parents[2] / "cds_service" / "terminology" / "data"
-ATC_OID = "urn:oid:2.16.840.1.113883.6.73"
 
 
 @pytest.fixture(scope="module")
@@ -153,6 +153,14 @@ def test_text_names(t, text, expected, mg):
     ("Opvee 2.7 mg nasal spray", {"nalmefene": {"nalmefene", "opioid-antagonist", "naloxone-rescue"}}),
     ("nalmefene injection", {"nalmefene": {"nalmefene", "opioid-antagonist", "naloxone-rescue"}}),
     ("Nyxoid 1.8 mg", {"naloxone": {"naloxone", "opioid-antagonist", "naloxone-rescue"}}),
+    ("naloxone 0.4 mg/mL injection", {"naloxone": {"naloxone", "opioid-antagonist", "naloxone-rescue"}}),
+    ("naloxone", {"naloxone": {"naloxone", "opioid-antagonist", "naloxone-rescue"}}),
+    # naloxone alone by mouth is gut-only, as ATC A06AH04: neither rescue nor antagonist therapy
+    ("Naloxon 3 mg Retardtabletten", {"naloxone": {"opioid-antagonist-peripheral"}}),
+    ("naloxone 5 mg prolonged-release oral tablet", {"naloxone": {"opioid-antagonist-peripheral"}}),
+    ("naloxone comprimé 3 mg", {"naloxone": {"opioid-antagonist-peripheral"}}),
+    ("Targin 10/5 Retardtabletten", {"oxycodone": FULL,
+                                     "naloxone": {"naloxone", "opioid-antagonist", "abuse-deterrent"}}),
     ("Relistor 12 mg s.c.", {"methylnaltrexone": {"opioid-antagonist-peripheral"}}),
     ("Moventig 25 mg", {"naloxegol": {"opioid-antagonist-peripheral"}}),
     ("Symproic", {"naldemedine": {"opioid-antagonist-peripheral"}}),

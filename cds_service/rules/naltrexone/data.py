@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from cds_service.fhir.read import OTHER_PATIENT
+from cds_service.record.model import SkipGroup
 from cds_service.rules.base import Finding, OverrideReasonSpec, Rule, rule
 from cds_service.rules.naltrexone import prefetch as k
 from cds_service.rules.naltrexone import wording as w
@@ -67,17 +68,13 @@ def data_incomplete(ctx: NaltrexoneContext) -> Finding | None:
         keys = TYPE_KEYS.get(group.resource_type, ())
         checks = tuple(dict.fromkeys(c for key in keys for c in checks_by_key.get(key, ())))
         affected += [c for c in checks if c not in affected]
-        refs = ", ".join(f"`{_code(r)}`" for r in group.first_refs)
-        more = f" and {group.count - len(group.first_refs)} more" if group.count > len(group.first_refs) else ""
-        plural = "s" if group.count > 1 else ""
-        lines.append(f"- Skipped: {group.count} {_code(group.resource_type)} record{plural} ({group.reason}): "
-                     f"{refs}{more}. Checks that may be affected: {_ids(checks)}")
+        lines.append(f"{skipped_line(group)} Checks that may be affected: {_ids(checks)}")
     for check in crashed:
         if check not in affected:
             affected.append(check)
         lines.append(f"- Not completed: check '{check}' could not be completed (internal error, logged)")
 
-    problems = [f"{_join([k.category(key) for key in record.unavailable])} could not be read"] \
+    problems = [f"{join_and([k.category(key) for key in record.unavailable])} could not be read"] \
         if record.unavailable else []
     foreign = sum(g.count for g in skipped.groups() if g.reason == OTHER_PATIENT)
     unreadable = skipped.total - foreign
@@ -110,6 +107,14 @@ def data_incomplete(ctx: NaltrexoneContext) -> Finding | None:
         order_ref=order.ref, override_reasons=(DATA_REVIEWED, w.ALREADY_DONE, w.BENEFIT),
         source_label=w.SOURCE_LABEL,
     )
+
+
+def skipped_line(group: SkipGroup) -> str:
+    """One evidence line for a group of skipped records: how many, of what type, why, the first few ids."""
+    refs = ", ".join(f"`{_code(r)}`" for r in group.first_refs)
+    more = f" and {group.count - len(group.first_refs)} more" if group.count > len(group.first_refs) else ""
+    plural = "s" if group.count > 1 else ""
+    return f"- Skipped: {group.count} {_code(group.resource_type)} record{plural} ({group.reason}): {refs}{more}."
 
 
 def _code(value: str) -> str:
@@ -145,7 +150,8 @@ def _ids(checks: Sequence[str]) -> str:
     return ", ".join(f"`{c}`" for c in checks) if checks else "none of this order's checks"
 
 
-def _join(items: list[str]) -> str:
+def join_and(items: list[str]) -> str:
+    """`a`, `a and b`, `a, b and c`."""
     if len(items) <= 1:
         return "".join(items)
     return ", ".join(items[:-1]) + " and " + items[-1]

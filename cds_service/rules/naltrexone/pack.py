@@ -17,6 +17,7 @@ from cds_service.rules.naltrexone import (
     data,
     indication,
     liver,
+    monitoring_unchecked,
     opioids,
     overdose,
     patient,
@@ -27,7 +28,7 @@ from cds_service.rules.naltrexone import (
 )
 from cds_service.rules.naltrexone.config import NaltrexoneConfig
 from cds_service.rules.naltrexone.prefetch import prefetch_templates
-from cds_service.rules.naltrexone.scopes import ORDER_SCOPES
+from cds_service.rules.naltrexone.scopes import ORDER_SCOPES, UNCHECKED_SCOPE
 from cds_service.rules.naltrexone.wording import SOURCE_LABEL
 from cds_service.terminology import Terminology, get_terminology
 
@@ -41,12 +42,13 @@ DESCRIPTION = (
 PATIENT_VIEW_DESCRIPTION = (
     "For a patient whose naltrexone therapy is current (any product, any record type): liver tests due or "
     "raised transaminases, the next extended-release injection due or overdue, rescue naloxone, and an opioid "
-    "on record. No cards, and no labs read, for a patient not on naltrexone."
+    "on record. No cards, and no labs read, for a patient not on naltrexone; one info card when whether "
+    "naltrexone is current could not be checked (part of the medication records could not be read)."
 )
 
 # The running order: `data` comes last, data-incomplete also reports checks that could not run.
 RULE_MODULES = (opioids, washout, urine, liver, patient, indication, overdose, antagonists, reverse, patient_view,
-                data)
+                monitoring_unchecked, data)
 RULES: tuple[Rule, ...] = tuple(r for m in RULE_MODULES for r in m.RULES)
 
 
@@ -59,7 +61,7 @@ class NaltrexonePack:
         self.config = config or NaltrexoneConfig()
         self.terminology = terminology or get_terminology()
         self.prefetch = prefetch_templates(self.terminology)
-        self.scopes = (*ORDER_SCOPES, patient_view.therapy_scope(self.config))
+        self.scopes = (*ORDER_SCOPES, patient_view.therapy_scope(self.config), UNCHECKED_SCOPE)
         c = self.config
         self.history_days = max(c.history_days, c.liver_test_lookback_days, c.urine_positive_lookback_days,
                                 c.urine_negative_lookback_days, c.opioid_history_lookback_days,

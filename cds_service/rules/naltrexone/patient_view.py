@@ -2,8 +2,9 @@
 current, with no order on the table.
 
 The scope's therapy (`current_therapy`) is decided from the medication keys alone: a patient not on naltrexone
-gets `{"cards": []}` without the labs, conditions or allergies ever being read. The rules here are about the
-therapy (`ctx.order` is the naltrexone record the cards are about), not about a draft:
+gets `{"cards": []}` without the labs, conditions or allergies ever being read. When part of those medication
+records could not be read and none read shows naltrexone, `monitoring_unchecked` says so instead. The rules
+here are about the therapy (`ctx.order` is the naltrexone record the cards are about), not about a draft:
 
 - liver-monitoring-due (info): no ALT/AST since the start and the first follow-up is due, or the last result is
   older than the monitoring interval;
@@ -31,7 +32,7 @@ from cds_service.rules.naltrexone.exposure import (
 from cds_service.rules.naltrexone.liver import LIVER_SOURCE, monitoring_schedule, repeat_liver_tests
 from cds_service.rules.naltrexone.orders import naloxone_request, urine_screen_request
 from cds_service.rules.naltrexone.overdose import opioid_use_disorders
-from cds_service.rules.naltrexone.scopes import ON_NALTREXONE
+from cds_service.rules.naltrexone.scopes import ON_NALTREXONE, THERAPY_UNCHECKED
 from cds_service.rules.naltrexone.washout import is_systemic_opioid
 
 
@@ -54,7 +55,8 @@ def current_therapy(record: PatientRecord, cfg: NaltrexoneConfig) -> list[Medica
 
 def therapy_scope(cfg: NaltrexoneConfig) -> Scope:
     return Scope(ON_NALTREXONE, "patient view (naltrexone current)", ("patient-view",),
-                 therapy=lambda record: current_therapy(record, cfg), therapy_needs=k.MEDICATION_KEYS)
+                 therapy=lambda record: current_therapy(record, cfg), therapy_needs=k.MEDICATION_KEYS,
+                 unchecked=THERAPY_UNCHECKED)
 
 
 def therapy_start(ctx: NaltrexoneContext) -> date | None:

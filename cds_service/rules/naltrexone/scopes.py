@@ -10,6 +10,8 @@ NALTREXONE_ORDERS = "naltrexone-orders"
 OPIOID_ORDERS = "opioid-orders"
 UNRESOLVED_ORDERS = "unresolved-orders"  # a draft whose Medication could not be read: it may be either
 ON_NALTREXONE = "patient-on-naltrexone"  # patient-view: naltrexone therapy current (scope in patient_view.py)
+# patient-view: whether naltrexone is current could not be checked (part of the medication records unread)
+THERAPY_UNCHECKED = "naltrexone-therapy-unchecked"
 ORDER_HOOKS = ("order-select", "order-sign")
 
 
@@ -26,6 +28,9 @@ def is_unresolved_order(order: MedicationUse) -> bool:
     so the order gets a card saying it could not be checked, never a silent all-clear."""
     return order.unresolved_reference is not None
 
+
+UNCHECKED_SCOPE = Scope(THERAPY_UNCHECKED, "patient view (naltrexone therapy could not be checked)",
+                        ("patient-view",))
 
 ORDER_SCOPES = (
     Scope(NALTREXONE_ORDERS, "naltrexone orders", ORDER_HOOKS, orders=is_antagonist_order),

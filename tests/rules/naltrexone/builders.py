@@ -4,150 +4,91 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import date, timedelta
 
-from tests.conftest import TODAY, Client
+from fhir_builders import resources as fb
+from fhir_builders.codes import COND, RX, UDS
+from fhir_builders.dates import day as ago
+from fhir_builders.resources import cc
+from fhir_builders.systems import ICD10CM, RXNORM, SNOMED
+from tests.conftest import Client
 
-RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
-SNOMED = "http://snomed.info/sct"
-ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
-LOINC = "http://loinc.org"
-INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+__all__ = ["ICD10CM", "SNOMED"]  # for the tests that write their own codings
+
 PATIENT = "pt-rules"
 ENCOUNTER = "enc-rules"
 
-# RxNorm products used in the tests
-NALTREXONE_50 = ("1483744", "naltrexone hydrochloride 50 MG Oral Tablet")
-VIVITROL = ("637213", "naltrexone 380 MG Injection")
-CONTRAVE = ("1551468", "12 HR bupropion hydrochloride 90 MG / naltrexone hydrochloride 8 MG Extended Release Oral "
-                       "Tablet")
-LYBALVI = ("2570399", "olanzapine 10 MG / samidorphan 10 MG Oral Tablet")
-OXYCODONE = ("1049621", "oxycodone hydrochloride 5 MG Oral Tablet")
-HYDROMORPHONE = ("897696", "hydromorphone hydrochloride 2 MG Oral Tablet")
-BUP_NALOXONE = ("1010604", "buprenorphine 8 MG / naloxone 2 MG Sublingual Film")
-METHADONE = ("864706", "methadone hydrochloride 10 MG Oral Tablet")
-LOPERAMIDE = ("6468", "Loperamide")
-EMBEDA = ("863845", "Abuse-Deterrent morphine sulfate 100 MG / naltrexone hydrochloride 4 MG Extended Release Oral "
-                    "Capsule")
-NALOXONE_SPRAY = ("1725059", "naloxone hydrochloride 40 MG/ML Nasal Spray")
-NALTREXONE_IN = ("7243", "Naltrexone")
-BUPROPION_IN = ("42347", "Bupropion")
+# RxNorm products used in the tests (fhir_builders/codes/products.csv)
+NALTREXONE_50 = RX["naltrexone-50"]
+VIVITROL = RX["vivitrol"]
+CONTRAVE = RX["contrave"]
+LYBALVI = RX["lybalvi"]
+OXYCODONE = RX["oxycodone-5"]
+HYDROMORPHONE = RX["hydromorphone-2"]
+BUP_NALOXONE = RX["bup-nal-film"]
+METHADONE = RX["methadone-10"]
+LOPERAMIDE = RX["loperamide-in"]
+EMBEDA = RX["embeda"]
+NALOXONE_SPRAY = RX["naloxone-nasal"]
+NALTREXONE_IN = RX["naltrexone-in"]
+BUPROPION_IN = RX["bupropion-in"]
 
 # conditions
-AUD = (ICD10, "F10.20", "Alcohol dependence, uncomplicated")
-OUD = (ICD10, "F11.20", "Opioid dependence, uncomplicated")
-OUD_REMISSION = (ICD10, "F11.21", "Opioid dependence, in remission")
+AUD = COND["aud-dependence"][0]
+OUD = COND["oud"][0]
+OUD_REMISSION = COND["oud-remission"][0]
 
 # urine screens
-OPIATES = ("19295-5", "Opiates [Presence] in Urine by Screen method")
-FENTANYL = ("58379-9", "fentaNYL+Norfentanyl [Presence] in Urine by Screen method")
-URINE_NALTREXONE = ("19609-7", "Naltrexone [Presence] in Urine")
-
-
-def today() -> date:
-    return date.fromisoformat(TODAY)
-
-
-def ago(days: int) -> str:
-    return (today() - timedelta(days=days)).isoformat()
-
-
-def _concept(system: str, code: str, display: str) -> dict:
-    return {"coding": [{"system": system, "code": code, "display": display}], "text": display}
+OPIATES = UDS["opiates"]
+FENTANYL = UDS["fentanyl"]
+URINE_NALTREXONE = UDS["naltrexone"]
 
 
 def _med(product: tuple[str, str]) -> dict:
-    return _concept(RXNORM, *product)
+    return cc([(RXNORM, *product)])
 
 
 def draft(rid: str = "nal-draft", product: tuple[str, str] = NALTREXONE_50, *, mg: float | None = 50,
           patient: str = PATIENT) -> dict:
-    """A draft MedicationRequest, as the EHR sends it in draftOrders (once daily)."""
-    dosage: dict = {"text": "once daily", "timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}}}
-    if mg is not None:
-        dosage["doseAndRate"] = [{"doseQuantity": {"value": mg, "unit": "mg", "system": "http://unitsofmeasure.org",
-                                                   "code": "mg"}}]
-    return {"resourceType": "MedicationRequest", "id": rid, "status": "draft", "intent": "order",
-            "medicationCodeableConcept": _med(product), "subject": {"reference": f"Patient/{patient}"},
-            "authoredOn": TODAY, "dosageInstruction": [dosage]}
+    """A draft MedicationRequest, as the EHR sends it in draftOrders (once daily; `mg` None: no dose given)."""
+    return fb.draft_order(patient, rid, _med(product), fb.dosage("once daily", mg, "mg", route=None))
 
 
 def med_request(rid: str, product: tuple[str, str], *, status: str = "active", authored: int = 10,
                 supply_days: int | None = 30) -> dict:
-    r: dict = {"resourceType": "MedicationRequest", "id": rid, "status": status, "intent": "order",
-               "medicationCodeableConcept": _med(product), "subject": {"reference": f"Patient/{PATIENT}"},
-               "authoredOn": ago(authored)}
-    if supply_days is not None:
-        r["dispenseRequest"] = {"expectedSupplyDuration": {"value": supply_days, "unit": "days",
-                                                           "system": "http://unitsofmeasure.org", "code": "d"}}
-    return r
+    return fb.med_request(PATIENT, rid, _med(product), status=status, authored=ago(authored),
+                          supply_days=supply_days)
 
 
 def med_statement(rid: str, product: tuple[str, str], *, status: str = "completed", start: int | None = 30,
                   end: int | None = None, on: int | None = None) -> dict:
     """A MedicationStatement: effectivePeriod start/end days ago, or a single effectiveDateTime `on` days ago."""
-    r: dict = {"resourceType": "MedicationStatement", "id": rid, "status": status,
-               "medicationCodeableConcept": _med(product), "subject": {"reference": f"Patient/{PATIENT}"}}
-    if on is not None:
-        r["effectiveDateTime"] = ago(on)
-    else:
-        period = {}
-        if start is not None:
-            period["start"] = ago(start)
-        if end is not None:
-            period["end"] = ago(end)
-        r["effectivePeriod"] = period
-    return r
+    return fb.med_statement(PATIENT, rid, _med(product), status=status,
+                            start=None if start is None else ago(start), end=None if end is None else ago(end),
+                            effective=None if on is None else ago(on))
 
 
 def dispense(rid: str, product: tuple[str, str], *, handed: int, days_supply: int) -> dict:
-    return {"resourceType": "MedicationDispense", "id": rid, "status": "completed",
-            "medicationCodeableConcept": _med(product), "subject": {"reference": f"Patient/{PATIENT}"},
-            "whenHandedOver": ago(handed),
-            "daysSupply": {"value": days_supply, "unit": "day", "system": "http://unitsofmeasure.org", "code": "d"}}
+    return fb.dispense(PATIENT, rid, _med(product), handed_over=ago(handed), days_supply=days_supply)
 
 
 def condition(rid: str, concept: tuple[str, str, str] = AUD, *, clinical: str = "active",
               verification: str = "confirmed") -> dict:
-    return {"resourceType": "Condition", "id": rid,
-            "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
-                                           "code": clinical}]},
-            "verificationStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status",
-                                               "code": verification}]},
-            "code": _concept(*concept), "subject": {"reference": f"Patient/{PATIENT}"}}
+    return fb.condition(PATIENT, rid, [concept], clinical=clinical, verification=verification)
 
 
 def urine(rid: str, test: tuple[str, str] = OPIATES, *, days: int = 1, positive: bool | None = False,
           value_string: str | None = None, status: str = "final") -> dict:
-    r: dict = {"resourceType": "Observation", "id": rid, "status": status, "code": _concept(LOINC, *test),
-               "subject": {"reference": f"Patient/{PATIENT}"}, "effectiveDateTime": ago(days)}
-    if value_string is not None:
-        r["valueString"] = value_string
-    elif positive is not None:
-        code = "POS" if positive else "NEG"
-        r["valueCodeableConcept"] = {"text": "Positive" if positive else "Negative"}
-        r["interpretation"] = [{"coding": [{"system": INTERPRETATION, "code": code}]}]
-    return r
+    result = None if positive is None else "POS" if positive else "NEG"
+    return fb.uds(PATIENT, rid, test, result, when=ago(days), value_string=value_string, status=status)
 
 
 def liver_test(rid: str = "alt-normal", *, value: float = 20, days: int = 20) -> dict:
-    return {"resourceType": "Observation", "id": rid, "status": "final",
-            "code": _concept(LOINC, "1742-6", "Alanine aminotransferase [Enzymatic activity/volume] in Serum or "
-                                               "Plasma"),
-            "subject": {"reference": f"Patient/{PATIENT}"}, "effectiveDateTime": ago(days),
-            "valueQuantity": {"value": value, "unit": "U/L", "system": "http://unitsofmeasure.org", "code": "U/L"},
-            "referenceRange": [{"low": {"value": 7, "unit": "U/L"}, "high": {"value": 40, "unit": "U/L"}}]}
+    return fb.lab(PATIENT, rid, "alt", value, "U/L", when=ago(days), low=7, high=40)
 
 
 def allergy(rid: str, product: tuple[str, str] = NALTREXONE_IN, *, clinical: str = "active",
             verification: str = "confirmed") -> dict:
-    return {"resourceType": "AllergyIntolerance", "id": rid,
-            "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical",
-                                           "code": clinical}]},
-            "verificationStatus": {"coding": [{
-                "system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification",
-                "code": verification}]},
-            "code": _med(product), "patient": {"reference": f"Patient/{PATIENT}"}}
+    return fb.allergy(PATIENT, rid, clinical=clinical, verification=verification, substance=_med(product))
 
 
 def _bundle(resources: Iterable[dict]) -> dict:

@@ -12,14 +12,16 @@ from cds_service.record.model import ConditionEntry, LabResult, MedicationUse, P
 from cds_service.rules.base import RuleContext
 from cds_service.rules.naltrexone.config import NaltrexoneConfig
 from cds_service.terminology import get_terminology
+from fhir_builders.codes import LAB, RX, UDS
+from fhir_builders.dates import TODAY
+from fhir_builders.systems import ICD10CM
 
-TODAY = date(2026, 11, 25)
-NALTREXONE_50 = "1483744"
-VIVITROL = "637213"
-OXYCODONE = "1049621"
-BUPRENORPHINE_NALOXONE = "1010604"
-NALOXONE_SPRAY = "1725059"
-LOPERAMIDE = "6468"
+NALTREXONE_50 = RX["naltrexone-50"][0]
+VIVITROL = RX["vivitrol"][0]
+OXYCODONE = RX["oxycodone-5"][0]
+BUPRENORPHINE_NALOXONE = RX["bup-nal-film"][0]
+NALOXONE_SPRAY = RX["naloxone-nasal"][0]
+LOPERAMIDE = RX["loperamide-in"][0]
 
 
 def ago(days: int, today: date = TODAY) -> date:
@@ -47,20 +49,21 @@ def naltrexone_draft(ref: str = "MedicationRequest/draft", rxcui: str = NALTREXO
 
 
 def condition(ref: str, *classes: str, status: str = "active", display: str = "Opioid dependence") -> ConditionEntry:
-    return ConditionEntry(ref=ref, display=display, codes=(("http://hl7.org/fhir/sid/icd-10-cm", "F11.20"),),
+    return ConditionEntry(ref=ref, display=display, codes=((ICD10CM, "F11.20"),),
                           classes=frozenset(classes), clinical_status=status, verification_status="confirmed")
 
 
 def liver_lab(ref: str, analyte: str, value: float, when: date, uln: float | None = 40.0) -> LabResult:
-    code, name = ("1742-6", "ALT") if analyte == "alt" else ("1920-8", "AST")
-    return LabResult(ref=ref, display=f"{name} [Enzymatic activity/volume] in Serum or Plasma", code=code,
+    code, display = LAB[analyte]
+    return LabResult(ref=ref, display=display, code=code,
                      classes=frozenset({analyte}), status="final", when=when, value=value, unit="U/L",
                      original=f"{value:g} U/L", uln=uln, uln_source="referenceRange" if uln else None,
                      reference_text=f"0-{uln:g} U/L" if uln else None)
 
 
 def urine_screen(ref: str, positive: bool, when: date) -> LabResult:
-    return LabResult(ref=ref, display="Opiates [Presence] in Urine by Screen method", code="19295-5",
+    code, display = UDS["opiates"]
+    return LabResult(ref=ref, display=display, code=code,
                      classes=frozenset({"urine-opioid-screen"}), status="final", when=when,
                      original="Positive" if positive else "Negative", positive=positive)
 

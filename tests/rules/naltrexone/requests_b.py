@@ -7,25 +7,21 @@ today (2026-11-25). A prefetch key can be replaced by an OperationOutcome (`fail
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
 from typing import Any
 
-RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
-SNOMED = "http://snomed.info/sct"
-ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
-LOINC = "http://loinc.org"
-UCUM = "http://unitsofmeasure.org"
-TODAY = date(2026, 11, 25)
+from fhir_builders import resources as fb
+from fhir_builders.codes import COND, LAB, RX, UDS_CODES
+from fhir_builders.dates import day
+from fhir_builders.systems import ICD10CM, RXNORM, SNOMED, UCUM
+
+__all__ = ["ICD10CM", "SNOMED", "UCUM"]  # for the tests that write their own codings
+
 PATIENT_ID = "pt-b"
 ORDER_ID = "nal-draft"
 
 KEYS = ("patient", "conditions", "medicationRequests", "medicationStatements", "medicationDispenses",
         "medicationAdministrations", "liverTests", "urineDrugScreens", "allergies")
-URINE_CODES = {"19295-5", "3879-4", "58379-9", "59673-4", "58359-1", "19550-3", "58430-0", "19642-8", "19321-9"}
-
-
-def day(days_ago: int) -> str:
-    return (TODAY - timedelta(days=days_ago)).isoformat()
+URINE_CODES = UDS_CODES
 
 
 def patient(birth_date: str = "1980-05-01") -> dict:
@@ -33,53 +29,35 @@ def patient(birth_date: str = "1980-05-01") -> dict:
 
 
 def condition(cid: str, system: str, code: str, display: str, status: str = "active") -> dict:
-    return {
-        "resourceType": "Condition", "id": cid,
-        "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
-                                       "code": status}]},
-        "verificationStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status",
-                                           "code": "confirmed"}]},
-        "code": {"coding": [{"system": system, "code": code, "display": display}], "text": display},
-        "subject": {"reference": f"Patient/{PATIENT_ID}"},
-    }
+    return fb.condition(PATIENT_ID, cid, [(system, code, display)], clinical=status)
 
 
 def aud(cid: str = "aud") -> dict:
-    return condition(cid, ICD10CM, "F10.20", "Alcohol dependence, uncomplicated")
+    return condition(cid, *COND["aud-dependence"][0])
 
 
 def ms(cid: str = "ms") -> dict:
-    return condition(cid, SNOMED, "24700007", "Multiple sclerosis (disorder)")
+    return condition(cid, *COND["ms"][0])
 
 
 def cirrhosis(cid: str = "cirrhosis") -> dict:
-    return condition(cid, SNOMED, "19943007", "Cirrhosis of liver")
+    return condition(cid, *COND["cirrhosis"][0])
 
 
 def lab(oid: str, code: str, display: str, value: float, days_ago: int, high: float | None = 40.0) -> dict:
-    obs: dict[str, Any] = {
-        "resourceType": "Observation", "id": oid, "status": "final",
-        "code": {"coding": [{"system": LOINC, "code": code, "display": display}]},
-        "subject": {"reference": f"Patient/{PATIENT_ID}"},
-        "effectiveDateTime": day(days_ago),
-        "valueQuantity": {"value": value, "unit": "U/L", "system": UCUM, "code": "U/L"},
-    }
-    if high is not None:
-        obs["referenceRange"] = [{"low": {"value": 7, "unit": "U/L"}, "high": {"value": high, "unit": "U/L"}}]
-    return obs
+    return fb.lab(PATIENT_ID, oid, (code, display), value, "U/L", when=day(days_ago),
+                  low=None if high is None else 7, high=high)
 
 
 def alt(oid: str = "alt", value: float = 22, days_ago: int = 20) -> dict:
-    return lab(oid, "1742-6", "Alanine aminotransferase [Enzymatic activity/volume] in Serum or Plasma", value,
-               days_ago)
+    return lab(oid, *LAB["alt"], value, days_ago)
 
 
 def ast(oid: str = "ast", value: float = 20, days_ago: int = 20) -> dict:
-    return lab(oid, "1920-8", "Aspartate aminotransferase [Enzymatic activity/volume] in Serum or Plasma", value,
-               days_ago)
+    return lab(oid, *LAB["ast"], value, days_ago)
 
 
-def medication(rxcui: str | None = "1483744", display: str = "naltrexone hydrochloride 50 MG Oral Tablet") -> dict:
+def medication(rxcui: str | None = RX["naltrexone-50"][0], display: str = RX["naltrexone-50"][1]) -> dict:
     concept: dict[str, Any] = {"text": display}
     if rxcui:
         concept["coding"] = [{"system": RXNORM, "code": rxcui, "display": display}]
@@ -88,26 +66,14 @@ def medication(rxcui: str | None = "1483744", display: str = "naltrexone hydroch
 
 def draft(dose: float | None = 50, unit: str = "mg", frequency: float = 1, period: float = 1,
           med: dict | None = None, rid: str = ORDER_ID, text: str | None = None) -> dict:
-    """A draft MedicationRequest (default: naltrexone 50 mg tablets, 50 mg once a day)."""
-    order: dict[str, Any] = {
-        "resourceType": "MedicationRequest", "id": rid, "status": "draft", "intent": "order",
-        "medicationCodeableConcept": med or medication(),
-        "subject": {"reference": f"Patient/{PATIENT_ID}"}, "authoredOn": TODAY.isoformat(),
-    }
-    if dose is not None:
-        dosage: dict[str, Any] = {
-            "timing": {"repeat": {"frequency": frequency, "period": period, "periodUnit": "d"}},
-            "doseAndRate": [{"doseQuantity": {"value": dose, "unit": unit.strip("{}"), "system": UCUM,
-                                              "code": unit}}],
-        }
-        if text:
-            dosage["text"] = text
-        order["dosageInstruction"] = [dosage]
-    return order
+    """A draft MedicationRequest (default: naltrexone 50 mg tablets, 50 mg once a day; `dose` None: no
+    dosageInstruction at all)."""
+    dosage = None if dose is None else fb.dosage(text, dose, unit, frequency=frequency, period=period, route=None)
+    return fb.draft_order(PATIENT_ID, rid, med or medication(), dosage)
 
 
 def oxycodone_draft(rid: str = "oxy-draft") -> dict:
-    return draft(5, "mg", 4, med=medication("1049621", "oxycodone hydrochloride 5 MG Oral Tablet"), rid=rid)
+    return draft(5, "mg", 4, med=medication(*RX["oxycodone-5"]), rid=rid)
 
 
 def _key_for(resource: dict) -> str:

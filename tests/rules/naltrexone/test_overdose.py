@@ -90,3 +90,16 @@ def test_silent_when_medications_unavailable(client: Client, key: str) -> None:
     body = post(client, hook_request(conditions=[condition("oud", OUD)], urine_screens=NEGATIVE_SCREEN,
                                      unavailable=[key]))
     assert cards(body, RULE) == []
+
+
+@pytest.mark.parametrize("text", ["Naloxon 3 mg Retardtabletten", "naloxone 5 mg prolonged-release oral tablet"])
+def test_oral_naloxone_is_no_rescue(client: Client, text: str) -> None:
+    """Naloxone by mouth (a laxative for opioid-induced constipation, ATC A06AH04; first-pass ~2 %) does not
+    reverse an overdose: the warning stays. A nasal spray on the same list silences it (the control)."""
+    oral = med_statement("nlx-oral", NALOXONE_SPRAY, status="active", start=30)
+    oral["medicationCodeableConcept"] = {"text": text}
+    base = {"conditions": [condition("oud", OUD)], "urine_screens": NEGATIVE_SCREEN}
+    body = post(client, hook_request(**base, statements=[oral]))
+    assert rule_ids(body) == [(RULE, "warning")]
+    spray = med_statement("nlx", NALOXONE_SPRAY, status="active", start=30)
+    assert cards(post(client, hook_request(**base, statements=[oral, spray])), RULE) == []

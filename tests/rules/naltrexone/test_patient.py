@@ -99,7 +99,7 @@ def test_low_dose_amount_times_frequency(client: Client) -> None:
 def test_low_dose_tablets_times_strength(client: Client) -> None:
     card = low_dose_card(client, b.draft(0.1, "{tbl}"))  # a tenth of a 50 mg tablet
     assert card is not None
-    assert "0.1 tbl × once a day = 0.1 per day × 50 mg naltrexone each = **5 mg/day**" in card["detail"]
+    assert "0.1 tablet × once a day = 0.1 per day × 50 mg naltrexone each = **5 mg/day**" in card["detail"]
 
 
 def test_sandbox_one_pill_of_50_mg_is_not_low_dose(client: Client) -> None:

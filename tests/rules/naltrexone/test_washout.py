@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -32,7 +31,6 @@ from tests.rules.naltrexone.builders import (
     med_statement,
     one,
     post,
-    today,
     urine,
 )
 
@@ -70,7 +68,7 @@ def test_critical_card_summary_and_postpone_update(client: Client) -> None:
     assert "naltrexone" in card["summary"] and len(card["summary"]) < 140
     [update] = actions(card, "update")
     resource = update["resource"]
-    start = (today() - timedelta(days=3) + timedelta(days=10)).isoformat()
+    start = ago(3 - 10)  # 3 days ago + 10 days
     assert resource["id"] == "nal-draft" and resource["status"] == "draft"
     assert resource["dispenseRequest"]["validityPeriod"]["start"] == start
     assert resource["dosageInstruction"][0]["timing"]["repeat"]["boundsPeriod"]["start"] == start

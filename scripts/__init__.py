@@ -1,0 +1,1 @@
+"""Developer tools: fixture generators (`scripts/fixtures/`), terminology builder, test-server installer."""
