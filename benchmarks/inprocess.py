@@ -7,8 +7,9 @@ count far less), the median of several rounds after a warm-up. The terminology's
 fresh interpreters (import + first `get_terminology()`), the median of several.
 
 Its use: comparing two commits on the same machine in the same minutes, e.g. before and after a change to the
-record or the terminology (`git worktree add /tmp/old <commit>` and run this file there too). It prints a
-table and, with `--json PATH`, writes the figures; nothing is asserted.
+record or the terminology. One run of each moves by ±20% on a shared machine: `benchmarks.compare` runs this
+file's measurements in two checkouts alternately, many times, and adds a deterministic count of function
+calls. It prints a table and, with `--json PATH`, writes the figures; nothing is asserted.
 """
 
 from __future__ import annotations
@@ -41,14 +42,21 @@ def _pipeline() -> Any:
     return Pipeline(Settings(), default_packs())
 
 
-def cpu_per_call(payload: str, calls: int, rounds: int) -> dict[str, float]:
-    """Median (and spread) over `rounds` of the mean CPU ms per call, `calls` calls a round."""
+SERVICE = "naltrexone-order-sign"
+
+
+def _request(payload: str) -> dict:
     from benchmarks import patients
 
-    pipeline = _pipeline()
     # "unrelated": the typical chart with an atorvastatin order (the pack decides from the draft alone)
-    request = patients.order_sign("typical", unrelated=True) if payload == "unrelated" else patients.order_sign(payload)
-    service = "naltrexone-order-sign"
+    return patients.order_sign("typical", unrelated=True) if payload == "unrelated" else patients.order_sign(payload)
+
+
+def cpu_per_call(payload: str, calls: int, rounds: int) -> dict[str, float]:
+    """Median (and spread) over `rounds` of the mean CPU ms per call, `calls` calls a round."""
+    pipeline = _pipeline()
+    request = _request(payload)
+    service = SERVICE
     loop = asyncio.new_event_loop()
     try:
         for _ in range(max(10, calls // 5)):  # warm-up: memos, imports, allocator
@@ -62,6 +70,42 @@ def cpu_per_call(payload: str, calls: int, rounds: int) -> dict[str, float]:
     finally:
         loop.close()
     return {"median_ms": statistics.median(per_round), "min_ms": min(per_round), "max_ms": max(per_round)}
+
+
+def run_calls(payload: str, calls: int) -> dict[str, float]:
+    """Just `calls` calls (for an instruction counter around the whole process: two counts' difference)."""
+    pipeline = _pipeline()
+    request = _request(payload)
+    loop = asyncio.new_event_loop()
+    try:
+        for _ in range(calls):
+            loop.run_until_complete(pipeline.run(SERVICE, request))
+    finally:
+        loop.close()
+    return {"calls": calls}
+
+
+def function_calls(payload: str, calls: int) -> dict[str, float]:
+    """Python function calls (cProfile's count, C functions included) per call after a warm-up: a figure other
+    processes on the machine cannot move, for comparing two commits' work."""
+    import cProfile
+    import pstats
+
+    pipeline = _pipeline()
+    request = _request(payload)
+    loop = asyncio.new_event_loop()
+    try:
+        for _ in range(10):
+            loop.run_until_complete(pipeline.run(SERVICE, request))
+        profile = cProfile.Profile()
+        profile.enable()
+        for _ in range(calls):
+            loop.run_until_complete(pipeline.run(SERVICE, request))
+        profile.disable()
+    finally:
+        loop.close()
+    total = pstats.Stats(profile).total_calls  # type: ignore[attr-defined]
+    return {"per_call": total / calls, "calls": calls}
 
 
 def terminology_load(times: int) -> dict[str, float]:

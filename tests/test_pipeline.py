@@ -80,8 +80,9 @@ def test_no_memo_keeps_a_string_of_the_request() -> None:
     request_strings: set[int] = set()
     _strings(data, request_strings)
     kept: set[int] = set()
-    for memo in (read._DATES, medications._identify_concept.memo, medications._from_text.memo,  # type: ignore[attr-defined]
-                 *(pack.terminology._memo for pack in packs)):
+    for memo in (read._DATES, read._SPANS, medications._identify_concept.memo,  # type: ignore[attr-defined]
+                 medications._from_text.memo, medications._BY_CODING,  # type: ignore[attr-defined]
+                 *(pack.terminology._memo for pack in packs), *(pack.terminology._answers for pack in packs)):
         _strings(list(memo), kept)
     assert len(kept) > 50  # the memos did remember things from this request...
     assert not kept & request_strings  # ...as copies

@@ -64,27 +64,36 @@ def merge(patient_id: str, groups: Sequence[list[dict]],
     Another patient's resources (a Patient whose id is not `context.patientId`, a Condition whose subject is
     someone else) are left out and appended to `dropped` as (ref, reason), so the card can say so; the log
     gets one line with their count."""
-    seen: set[tuple[str, str]] = set()
+    # profiled (every resource of every call): the ids seen are kept per resource type, and the type's set and
+    # patient element are looked up when the type changes (a Bundle holds one type), not per resource; a set
+    # of (type, id) tuples cost a tuple and its hash per resource
+    seen: dict[str, set[str]] = {}
     out: list[dict] = []
     own = f"Patient/{patient_id}"  # the usual spelling: accepted without parsing the reference (profiled)
     foreign = 0
+    last_type: str | None = None
+    ids: set[str] = set()
+    element: str | None = None
     for group in groups:
         for r in group:
             rtype = r.get("resourceType")
-            if not isinstance(rtype, str):
+            if rtype.__class__ is not str and not isinstance(rtype, str):
                 continue  # not a FHIR resource (e.g. `resourceType: ["Condition"]`): nothing can read it
-            rid = r.get("id")
-            if isinstance(rid, str) and rid:
-                if (rtype, rid) in seen:
-                    continue
-                seen.add((rtype, rid))
-            if rtype == "Patient":
-                mine = rid == patient_id
-            else:
+            if rtype != last_type:
+                last_type = rtype
+                ids = seen.setdefault(rtype, set())
                 element = PATIENT_ELEMENT.get(rtype)
-                owner = r.get(element) if element is not None else None
-                mine = owner is None or (isinstance(owner, dict) and owner.get("reference") == own) \
+            rid = r.get("id")
+            if rid and (rid.__class__ is str or isinstance(rid, str)):
+                if rid in ids:
+                    continue
+                ids.add(rid)
+            if element is not None:
+                owner = r.get(element)
+                mine = owner is None or (owner.__class__ is dict and owner.get("reference") == own) \
                     or _belongs_to(r, patient_id)
+            else:  # the Patient itself, or a type no patient owns (Medication)
+                mine = rtype != "Patient" or rid == patient_id
             if not mine:
                 foreign += 1
                 if dropped is not None:

@@ -31,18 +31,23 @@ ENZYME_UNITS = {"u/l": 1.0, "iu/l": 1.0, "[iu]/l": 1.0, "u/l.": 1.0, "units/l": 
                 "umol/(s.l)": 60.0, "µmol/(s.l)": 60.0, "μmol/(s.l)": 60.0, "umol/(s·l)": 60.0,
                 "µmol/(s·l)": 60.0, "μmol/(s·l)": 60.0, "umol/s/l": 60.0, "µmol/s/l": 60.0, "umol/l/s": 60.0,
                 "µmol/l/s": 60.0, "umol/(l.s)": 60.0, "µmol/(l.s)": 60.0, "µmol/(l·s)": 60.0}
+ENZYME_CLASSES = frozenset({"alt", "ast"})  # results whose values are enzyme activities (converted to U/L)
 POSITIVE_CODES = {"pos", "a", "det", "aa", "h", "10828004", "260373001", "52101004"}
 NEGATIVE_CODES = {"neg", "n", "nd", "260385009", "260415000", "2667000"}
 
 
 def condition_entry(resource: dict[str, Any], terminology: Terminology) -> ConditionEntry | None:
     coded = codings(resource.get("code"))
-    found = [terminology.condition_classes(s, c) for s, c, _d in coded]
-    classes = frozenset().union(*found) if found else frozenset()
+    classes: frozenset[str] = frozenset()
+    for s, c, _d in coded:  # (loops, not comprehensions: every condition of every call, profiled)
+        found = terminology.condition_classes(s, c)
+        if found:
+            classes = classes | found
     matched_by = "code"
     if not classes:
-        if any(terminology.classifies_whole_system(s) for s, _c, _d in coded):
-            return None  # an ICD-10 code outside every class: known not to be one (profiled: most problem lists)
+        for s, _c, _d in coded:
+            if terminology.classifies_whole_system(s):
+                return None  # an ICD-10 code outside every class: known not to be one (most problem lists)
         # no recognised code: the clinical term in the text or a coding's display ("Leberzirrhose")
         concept = resource.get("code")
         words = [concept.get("text")] + [d for _s, _c, d in coded] if isinstance(concept, dict) else []
@@ -133,12 +138,18 @@ def lab_result(resource: dict[str, Any], terminology: Terminology, not_before: d
     status = resource.get("status")
     if isinstance(status, str) and status not in COUNTED_OBSERVATION:
         return None
-    span, element, written = _effective(resource)
+    written = resource.get("effectiveDateTime")  # how nearly every result is dated: read here (profiled)
+    span = date_span(written)
+    element = "effectiveDateTime"
+    if span is None:
+        span, element, written = _effective(resource)
+    if span is not None and not_before is not None and span.latest < not_before:
+        return None  # history beyond every look-back: not read at all (most labs of a long chart)
     if span is not None and today is not None:
-        span = span.clipped(today)
+        span = span.clipped(today)  # (only ever moves the latest day to today)
     when = span.latest if span is not None else None
     if when is not None and not_before is not None and when < not_before:
-        return None  # history beyond every look-back: not read at all (most labs of a long chart)
+        return None
     classes: frozenset[str] = frozenset()
     code = ""
     for s, c, _d in codings(resource.get("code")):
@@ -157,29 +168,32 @@ def lab_result(resource: dict[str, Any], terminology: Terminology, not_before: d
     value = unit = original = uln = uln_source = reference_text = None
     if "valueQuantity" in resource:
         q = resource["valueQuantity"]
-        if not isinstance(q, dict) or number(q.get("value")) is None:
+        raw_value = number(q.get("value")) if isinstance(q, dict) else None
+        if raw_value is None:
             raise Unreadable(f"{ref}: valueQuantity is not a number with a unit")
-        raw_value = number(q.get("value"))
         raw_unit = text(q.get("code")) or text(q.get("unit")) or ""
         original = f"{q.get('value')} {raw_unit}".strip()[:80]
-        factor = ENZYME_UNITS.get(raw_unit.lower()) if classes & {"alt", "ast"} else None
-        if classes & {"alt", "ast"}:
+        enzyme = not classes.isdisjoint(ENZYME_CLASSES)
+        factor = ENZYME_UNITS.get(raw_unit.lower()) if enzyme else None
+        if enzyme:
             if factor is None:
                 raise Unreadable(f"{ref}: unit '{raw_unit[:20]}' is not an enzyme activity unit "
                                  "(U/L, IU/L, µkat/L, nkat/L, µmol/(s·L))")
-            value, unit = raw_value * factor, "U/L"  # type: ignore[operator]
+            value, unit = raw_value * factor, "U/L"
         else:
             value, unit = raw_value, raw_unit or None
         for rng in as_list(resource.get("referenceRange")):
             if not isinstance(rng, dict):
                 continue
-            high = rng.get("high") if isinstance(rng.get("high"), dict) else None
-            low = rng.get("low") if isinstance(rng.get("low"), dict) else None
-            if high and number(high.get("value")) is not None:
+            high_raw, low_raw = rng.get("high"), rng.get("low")
+            high: dict[str, Any] | None = high_raw if isinstance(high_raw, dict) else None
+            low: dict[str, Any] | None = low_raw if isinstance(low_raw, dict) else None
+            high_value = number(high.get("value")) if high else None
+            if high is not None and high_value is not None:
                 h_unit = text(high.get("unit")) or text(high.get("code")) or raw_unit
                 h_factor = ENZYME_UNITS.get(h_unit.lower()) if factor is not None else 1.0
                 if h_factor is not None:
-                    uln, uln_source = number(high.get("value")) * h_factor, "referenceRange"  # type: ignore[operator]
+                    uln, uln_source = high_value * h_factor, "referenceRange"
                     low_v = number(low.get("value")) if low else None
                     reference_text = (f"{low.get('value')}-{high.get('value')} {h_unit}"
                                       if low is not None and low_v is not None

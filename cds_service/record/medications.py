@@ -21,7 +21,7 @@ from cds_service.fhir.read import (
     resource_key,
     text,
 )
-from cds_service.memo import request_memo
+from cds_service.memo import remember, request_memo
 from cds_service.record.model import MedicationUse
 from cds_service.terminology import Ingredient, Product, Terminology
 from cds_service.terminology.systems import RXNORM, canonical
@@ -81,12 +81,20 @@ def identify(resource: dict[str, Any], index: MedicationIndex,
     if concept is None and resource.get("resourceType") == "AllergyIntolerance":
         concept = resource.get("code")
     if isinstance(concept, dict):
+        one = _one_coding(terminology, concept)
+        if one is not None:
+            known = _BY_CODING.get(one)
+            if known is not None:
+                return known
         words = concept.get("text")
         words = words if isinstance(words, str) else None
         coded = tuple(codings(concept))
-        if len(words or "") + sum(len(d or "") for _s, _c, d in coded) <= MEMO_TEXT_LIMIT:
-            return _identify_concept(terminology, words, coded)
-        return _identify_concept_uncached(terminology, words, coded)  # odd, huge names are not kept
+        if len(words or "") + sum(len(d or "") for _s, _c, d in coded) > MEMO_TEXT_LIMIT:
+            return _identify_concept_uncached(terminology, words, coded)  # odd, huge names are not kept
+        found = _identify_concept(terminology, words, coded)
+        if one is not None:
+            remember(_BY_CODING, one, found, 8192)
+        return found
     medication, ref = index.resolve(resource)
     if medication is not None:
         return _from_medication(medication, terminology)
@@ -119,6 +127,27 @@ def _identify_concept_uncached(terminology: Terminology, words: str | None,
 
 
 _identify_concept = request_memo(maxsize=8192)(_identify_concept_uncached)
+# (terminology, text, system, code, display) of a concept with one coding, all str or None, as sent -> `identify`
+_BY_CODING: dict[tuple[object, ...], tuple[Product | None, str, str]] = {}
+
+
+def _one_coding(terminology: Terminology, concept: dict[str, Any]) -> tuple[object, ...] | None:
+    """The memo key of a CodeableConcept as most EHRs send it (one coding, its elements strings), or None.
+
+    Profiled: every medicine of every call is identified, nearly all of them seen in earlier calls; reading the
+    five elements as sent is half the work of normalising the codings first. Only str and None go into the key
+    (1 == 1.0 == True would share a key, and `codings` reads them differently)."""
+    items = concept.get("coding")
+    if items.__class__ is not list or len(items) != 1:
+        return None
+    c = items[0]
+    if c.__class__ is not dict:
+        return None
+    words, system, code, display = concept.get("text"), c.get("system"), c.get("code"), c.get("display")
+    if (code.__class__ is str or code is None) and (system.__class__ is str or system is None) \
+            and (display.__class__ is str or display is None) and (words.__class__ is str or words is None):
+        return (terminology, words, system, code, display)
+    return None
 
 
 @request_memo(maxsize=8192)
@@ -251,13 +280,15 @@ class _Dates:
 
     def span(self, value: object) -> DateSpan | None:
         found = date_span(value)
-        return found.clipped(self.today) if found is not None else None
+        if found is None or found.latest <= self.today:
+            return found  # (what `clipped` returns then, without the call: profiled)
+        return found.clipped(self.today)
 
     def latest(self, value: object, element: str) -> date | None:
         found = self.span(value)
         if found is None:
             return None
-        if not found.precise:
+        if found.earliest != found.latest:  # not precise
             self.notes.append(imprecise_note(element, str(value), found, found.latest))
         return found.latest
 
@@ -278,6 +309,16 @@ def imprecise_note(element: str, written: str, span: DateSpan, used: date) -> st
 
 def exposure(resource: dict[str, Any], today: date | None = None) -> Exposure:
     """Start, last day of exposure and day of the recorded act, from whatever dates the resource carries."""
+    return Exposure(*_exposure(resource, today))
+
+
+_NO_EXPOSURE: tuple[None, None, None, tuple[str, ...]] = (None, None, None, ())
+
+
+def _exposure(resource: dict[str, Any], today: date | None
+              ) -> tuple[date | None, date | None, date | None, tuple[str, ...]]:
+    """`exposure` as (start, end, event, notes): what `medication_use` reads, without an Exposure (profiled:
+    a frozen dataclass costs as much to build as the dates to read)."""
     d = _Dates(today or date.max)
     rtype = resource.get("resourceType")
     if rtype == "MedicationRequest":
@@ -285,7 +326,7 @@ def exposure(resource: dict[str, Any], today: date | None = None) -> Exposure:
         dispense = resource.get("dispenseRequest")
         if not isinstance(dispense, dict):
             event = d.latest(authored, "authoredOn")
-            return Exposure(d.earliest(authored), None, event, tuple(d.notes))
+            return d.earliest(authored), None, event, tuple(d.notes)
         validity: dict[str, Any] = dispense["validityPeriod"] if isinstance(dispense.get("validityPeriod"), dict) \
             else {}
         start = d.earliest(authored) or d.earliest(validity.get("start"))
@@ -294,15 +335,15 @@ def exposure(resource: dict[str, Any], today: date | None = None) -> Exposure:
             last_authored = d.latest(authored, "authoredOn") or d.latest(validity.get("start"),
                                                                         "validityPeriod.start")
             end: date | None = add_days(last_authored or start, max(supply - 1, 0), "supply end")
-            return Exposure(start, end, last_authored, tuple(d.notes))
+            return start, end, last_authored, tuple(d.notes)
         end = d.latest(validity.get("end"), "validityPeriod.end")
         event = d.latest(authored, "authoredOn") if authored is not None else start
-        return Exposure(start, end, event, tuple(d.notes))
+        return start, end, event, tuple(d.notes)
     if rtype in ("MedicationStatement", "MedicationAdministration"):
         moment = resource.get("effectiveDateTime")
         if d.span(moment) is not None:
             last = d.latest(moment, "effectiveDateTime")
-            return Exposure(d.earliest(moment), last, last, tuple(d.notes))
+            return d.earliest(moment), last, last, tuple(d.notes)
         period: dict[str, Any] = resource["effectivePeriod"] if isinstance(resource.get("effectivePeriod"), dict) \
             else {}
         start = d.earliest(period.get("start"))
@@ -312,7 +353,7 @@ def exposure(resource: dict[str, Any], today: date | None = None) -> Exposure:
         elif end is None and start is None:
             end = d.latest(resource.get("dateAsserted"), "dateAsserted")
         event = end or (d.latest(period.get("start"), "effectivePeriod.start") if start else None)
-        return Exposure(start, end, event, tuple(dict.fromkeys(d.notes)))
+        return start, end, event, tuple(dict.fromkeys(d.notes))
     if rtype == "MedicationDispense":
         element = "whenHandedOver" if d.span(resource.get("whenHandedOver")) is not None else "whenPrepared"
         handed = d.latest(resource.get(element), element)
@@ -320,9 +361,9 @@ def exposure(resource: dict[str, Any], today: date | None = None) -> Exposure:
         days = number(supply.get("value")) if isinstance(supply, dict) else None
         if handed is not None:
             end = add_days(handed, max((days or 1) - 1, 0), "supply end")
-            return Exposure(d.earliest(resource.get(element)), end, handed, tuple(d.notes))
-        return Exposure()
-    return Exposure()
+            return d.earliest(resource.get(element)), end, handed, tuple(d.notes)
+        return _NO_EXPOSURE
+    return _NO_EXPOSURE
 
 
 def _check_medication_element(resource: dict[str, Any]) -> None:
@@ -345,7 +386,8 @@ def medication_use(resource: dict[str, Any], index: MedicationIndex, terminology
     rtype = resource.get("resourceType")
     raw_status = resource.get("status")
     status = raw_status if isinstance(raw_status, str) else "unknown"
-    _check_medication_element(resource)
+    if "medicationReference" in resource or resource.get("medicationCodeableConcept").__class__ is not dict:
+        _check_medication_element(resource)  # (profiled: the usual CodeableConcept needs no further look)
     # the status first, then the medicine, then the dates: most of a long chart is history of medicines no
     # rule reads (a statin, an inhaler), and its dates are never needed
     if draft:
@@ -363,13 +405,12 @@ def medication_use(resource: dict[str, Any], index: MedicationIndex, terminology
         return None  # a medicine no rule knows: nothing to compute for it
     problems: tuple[str, ...] = ()
     try:
-        seen = exposure(resource, today)
+        start, end, event, notes = _exposure(resource, today)
     except OutOfRange as err:
         if not draft:
             raise  # a record on file: unreadable, skipped and said so
         # a draft is still the order to check: its dates are unknown, and the card says so
-        seen, problems = Exposure(), (f"{err}: its dates were not used",)
-    start, end = seen.start, seen.end
+        (start, end, event, notes), problems = _NO_EXPOSURE, (f"{err}: its dates were not used",)
     current = kind == "current"
     if kind == "current" and rtype == "MedicationStatement" and end is not None and end < today:
         current = False  # an "active" statement whose period is over
@@ -399,8 +440,8 @@ def medication_use(resource: dict[str, Any], index: MedicationIndex, terminology
         is_draft=draft,
         start=start,
         end=None if current else end,
-        event=seen.event,
-        date_note="; ".join(seen.notes) if seen.notes else None,
+        event=event,
+        date_note="; ".join(notes) if notes else None,
         daily_amount=amount,
         daily_unit=unit,
         route=(product.dose_form if product else None),

@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from cds_service.record.frozen import quick_init
 from cds_service.terminology import Ingredient
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class MedicationUse:
     """A medication the patient takes, took, or is being ordered now (a draft)."""
@@ -40,7 +42,10 @@ class MedicationUse:
     problems: tuple[str, ...] = ()  # a draft's elements that were out of range and not used (data-incomplete)
 
     def has(self, ingredient_class: str) -> bool:
-        return any(ingredient_class in i.classes for i in self.ingredients)
+        for i in self.ingredients:  # noqa: SIM110  # a loop, not any(): every rule asks it of every medicine (profiled)
+            if ingredient_class in i.classes:
+                return True
+        return False
 
     @property
     def unresolved_reference(self) -> str | None:
@@ -62,6 +67,7 @@ class MedicationUse:
         return None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ConditionEntry:
     ref: str
@@ -84,6 +90,7 @@ class ConditionEntry:
         return self.clinical_status in {"active", "recurrence", "relapse", "inactive", "remission", "resolved"}
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class LabResult:
     ref: str
@@ -108,6 +115,7 @@ class LabResult:
         return self.earliest or self.when
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class AllergyEntry:
     ref: str

@@ -17,6 +17,7 @@ from typing import Any, Generic, Literal, Protocol, TypeVar
 from pydantic_settings import BaseSettings
 
 from cds_service.hooks.prefetch import PrefetchTemplate
+from cds_service.record.frozen import quick_init
 from cds_service.record.model import MedicationUse, PatientRecord
 from cds_service.terminology import Terminology
 
@@ -24,6 +25,7 @@ Indicator = Literal["info", "warning", "critical"]
 SEVERITY = {"info": 0, "warning": 1, "critical": 2}
 
 
+@quick_init  # built for every card, by the dozen a call (profiled)
 @dataclass(frozen=True, slots=True)
 class ActionSpec:
     type: Literal["create", "update", "delete"]
@@ -32,6 +34,7 @@ class ActionSpec:
     resource_id: str | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class SuggestionSpec:
     label: str
@@ -52,6 +55,7 @@ class LinkSpec:
     url: str
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Finding:
     """One rule's verdict about one draft order, with everything the card must show."""

@@ -122,8 +122,9 @@ def evaluate(pack: RulePack, record: PatientRecord, checks: Sequence[OrderCheck]
                                                encounter_id=encounter_id, config=pack.config,
                                                readers=readers(check.rules))
         best: dict[str, Finding] = {}
+        unavailable = record.unavailable
         for r in check.rules:
-            if any(key in record.unavailable for key in r.info.requires):
+            if unavailable and any(key in unavailable for key in r.info.requires):
                 continue
             try:
                 finding = r(ctx)

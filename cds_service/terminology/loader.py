@@ -20,12 +20,12 @@ own codes come from a FHIR ConceptMap (`site_map.py`), applied on top with `with
 from __future__ import annotations
 
 import copy
+import os
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 
 import orjson
 
@@ -275,6 +275,7 @@ class Terminology:
         self._prefix_lengths: dict[str, tuple[int, ...]] = {}
         self._class_codes: dict[str, dict[tuple[str, str], None]] = {}  # ordered sets
         self._memo: dict[tuple[str, str], frozenset[str]] = {}
+        self._answers: dict[tuple[str, str | None, str], frozenset[str]] = {}  # (kind, system, code) as sent
         self._terms: dict[str, frozenset[str]] = {}  # folded condition term -> classes
         self._salt_suffixes: list[str] = []
         self._negations: list[str] = []
@@ -314,6 +315,7 @@ class Terminology:
         other = copy.copy(self)
         other.site_map = site_map
         other._memo = {}
+        other._answers = {}
         other._atc_memo = {}
         other._text_memo = {}
         return other
@@ -622,7 +624,28 @@ class Terminology:
             return frozenset({t_code})
         return self._lookup(t_system, t_code) if t_system in allowed else _EMPTY
 
+    def _remembered(self, kind: str, system: str | None, code: str | None,
+                    classify: Callable[[str | None, str | None], frozenset[str]]) -> frozenset[str]:
+        """A coding's classes as `classify` finds them, remembered by the coding as sent.
+
+        Profiled: every condition and result of every call is classified, and the same few (system, code)
+        pairs recur; reading them once skips the system's canonical form and the code's normalisation."""
+        if code.__class__ is not str or (system is not None and system.__class__ is not str):
+            return classify(system, code)
+        key = (kind, system, code)
+        found = self._answers.get(key)
+        if found is None:
+            found = classify(system, code)
+            if len(code) <= 100 and (system is None or len(system) <= 200):
+                if len(self._answers) >= 100_000:
+                    self._answers.clear()
+                self._answers[detach(key)] = found  # a copy: the request's strings would pin its memory
+        return found
+
     def condition_classes(self, system: str | None, code: str | None) -> frozenset[str]:
+        return self._remembered("condition", system, code, self._condition_classes)
+
+    def _condition_classes(self, system: str | None, code: str | None) -> frozenset[str]:
         sys = _system(system)
         if not code:
             return _EMPTY
@@ -661,6 +684,9 @@ class Terminology:
         return classes
 
     def observation_classes(self, system: str | None, code: str | None) -> frozenset[str]:
+        return self._remembered("observation", system, code, self._observation_classes)
+
+    def _observation_classes(self, system: str | None, code: str | None) -> frozenset[str]:
         if not code:
             return _EMPTY
         if _system(system) == LOINC:
@@ -756,12 +782,18 @@ def _to_mg(value: float, unit: str) -> float:
     return value
 
 
+DATA_DIR = os.path.join(os.path.dirname(__file__), "data")
+
+
 def _read_data() -> dict[str, dict]:
+    """Every data file, by name. Read from the package's folder with `os` (the package is installed as files:
+    the wheel, the image and an editable install): measured, `importlib.resources` alone pulled `tempfile`,
+    `shutil` and the compression modules into every start-up, a quarter of the terminology's load time."""
     out: dict[str, dict] = {}
-    folder = resources.files("cds_service.terminology") / "data"
-    for entry in folder.iterdir():
-        if entry.name.endswith(".json"):
-            out[entry.name[: -len(".json")]] = orjson.loads(entry.read_bytes())
+    for name in os.listdir(DATA_DIR):  # (the order iterdir gave: the same directory listing)
+        if name.endswith(".json"):
+            with open(os.path.join(DATA_DIR, name), "rb") as f:
+                out[name[: -len(".json")]] = orjson.loads(f.read())
     return out
 
 
