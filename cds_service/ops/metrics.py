@@ -70,9 +70,10 @@ def multiprocess_dir() -> str | None:
     return os.environ.get(MULTIPROC_ENV) or None
 
 
-def observe_cards(service: str, cards: Iterable[dict]) -> None:
-    for card in cards:
-        CARDS.labels(service, card["source"]["topic"]["code"], card["indicator"]).inc()
+def observe_cards(service: str, cards: Iterable[tuple[str, str]]) -> None:
+    """Cards answered, as (rule id, indicator): the rule id, never the topic code a client profile shows."""
+    for rule_id, indicator in cards:
+        CARDS.labels(service, rule_id, indicator).inc()
 
 
 def observe_jwt_reject(kind: str) -> None:

@@ -40,8 +40,10 @@ def request_id_of(request: Request) -> str | None:
 
 
 def note_hook_call(request: Request, service: str, hook: str, hook_instance: str | None,
-                   cards: list[dict]) -> None:
-    """What a hook call answered, for its access line and metrics (read after the response is sent)."""
+                   cards: list[tuple[str, str]]) -> None:
+    """What a hook call answered, (rule id, indicator) per card, for its access line and metrics (read after
+    the response is sent). Rule ids, not the topic codes a client profile shows (Epic's `opioidwashout`):
+    one label value per rule whatever EHR called."""
     request.state.cds_call = (service, hook, hook_instance, cards)
 
 
@@ -105,8 +107,7 @@ class RequestTelemetryMiddleware:
             service, hook, hook_instance, cards = call
             metrics.observe_cards(service, cards)
             fields.update(service=service, hook=hook, hook_instance=(hook_instance or "")[:HOOK_INSTANCE_MAX],
-                          rule_ids=[c["source"]["topic"]["code"] for c in cards],
-                          indicators=[c["indicator"] for c in cards])
+                          rule_ids=[rule for rule, _ in cards], indicators=[indicator for _, indicator in cards])
         # probes and scrapes come every few seconds: DEBUG, unless they fail
         level = logging.DEBUG if route in QUIET_ROUTES and status < 400 else logging.INFO
         access_log.log(level, "%s %s %d %.1f ms", fields["method"], route, status, seconds * 1000,

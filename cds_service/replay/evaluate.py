@@ -286,18 +286,11 @@ def replay_patient(patient_id: str, resources: Sequence[dict], medications: Mapp
             continue
         by_order: dict[str, list[ReplayCard]] = {ref: [] for ref in refs}
         evidence: dict[str, list[str]] = {ref: [] for ref in refs}
-        findings = list(outcome.evaluation.findings) if outcome.evaluation else []
-        for card in outcome.response["cards"]:
-            rule, indicator = card["source"]["topic"]["code"], card["indicator"]
-            summary = card["summary"]
-            stem = summary[:-1] if summary.endswith("…") else summary
-            match = next((f for f in findings if f.rule_id == rule and f.indicator == indicator
-                          and f.summary.startswith(stem)), None)
-            if match is not None:
-                findings.remove(match)
-            ref = match.order_ref if match is not None and match.order_ref in by_order else refs[0]
-            by_order[ref].append(ReplayCard(ref, rule, indicator, summary, hashed))
-            evidence[ref].append(_evidence(match) if match is not None else f"{rule}: no record cited")
+        for rendered in outcome.cards:  # each card with the finding it was rendered from
+            finding, card = rendered.finding, rendered.card
+            ref = finding.order_ref if finding.order_ref in by_order else refs[0]
+            by_order[ref].append(ReplayCard(ref, finding.rule_id, card["indicator"], card["summary"], hashed))
+            evidence[ref].append(_evidence(finding))
         for ref in refs:
             cards = tuple(sorted(by_order[ref], key=ReplayCard.sort_key))
             results.append(OrderReplay(ref, authored, cards, tuple(sorted(evidence[ref])), tuple(unavailable),

@@ -116,7 +116,6 @@ def hook_routes(s: Services) -> APIRouter:
             # reshaped for the client, with the suggestion uuids it receives (the ledger stores those)
             outcome = replace(outcome, cards=tuple(profile_cards(profile, outcome.cards)))
         body = outcome.response  # what the EHR sees (silent cards are not in it, in any profile)
-        cards = body["cards"]
         if outcome.evaluation is not None and outcome.call is not None:
             # durable before the EHR sees the cards: a card it received is in the ledger, or in the journal
             # (fsynced) while the database is down; either failing is logged, the cards are answered anyway.
@@ -132,7 +131,8 @@ def hook_routes(s: Services) -> APIRouter:
             else:
                 await run_in_threadpool(write)  # a network round trip must not stall the event loop
         note_hook_call(request, service_id, outcome.service.hook,
-                       outcome.call.hook_instance if outcome.call is not None else None, cards)
+                       outcome.call.hook_instance if outcome.call is not None else None,
+                       [(c.rule_id, c.card["indicator"]) for c in outcome.cards])
         response = _json(body)
         response.background = BackgroundTask(after_response, service_id, outcome, data, s.release_fhir_garbage)
         return response

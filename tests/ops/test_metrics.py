@@ -55,6 +55,28 @@ def scrape(client: Client) -> dict:
     return samples(response.text)
 
 
+def test_cards_are_counted_and_logged_by_rule_id_under_a_client_profile(tmp_path: Path,
+                                                                        caplog: pytest.LogCaptureFixture) -> None:
+    """Epic sees `opioidwashout` as the topic code; the metric and the access line keep the rule id, so one rule
+    is one label value whatever EHR called."""
+    settings = make_settings(tmp_path, metrics_token=METRICS_TOKEN, log_level="INFO", client_profile="epic")
+    with TestClient(create_app(settings)) as http:
+        client = Client(http, "epic")
+        before = scrape(client)
+        with caplog.at_level("INFO", logger="cds_service.access"):
+            shown = client.hook(hook_request("opioid-stopped-3-days")).json()["cards"]
+        after = scrape(client)
+    assert "opioidwashout" in [c["source"]["topic"]["code"] for c in shown]
+    wanted = expected_cards("opioid-stopped-3-days")
+    for (rule, indicator), count in wanted.items():
+        got = value(after, "cds_cards_total", service=SIGN, rule_id=rule, indicator=indicator) - \
+            value(before, "cds_cards_total", service=SIGN, rule_id=rule, indicator=indicator)
+        assert got == count, rule
+    assert not [k for k in after if k[0] == "cds_cards_total" and dict(k[1])["rule_id"] == "opioidwashout"]
+    [line] = [r for r in caplog.records if getattr(r, "cds", {}).get("route") == "/cds-services/{service_id}"]
+    assert sorted(line.cds["rule_ids"]) == sorted(r for r, _i in wanted.elements())
+
+
 def test_metrics_need_the_token_when_set(metrics_client: Client) -> None:
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": METRICS_TOKEN}):
         response = metrics_client.get("/metrics", headers=headers)
