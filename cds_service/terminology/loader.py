@@ -295,7 +295,7 @@ class Terminology:
         self._name_sources: dict[str, tuple[str, ...]] = {}
         self._atc: dict[str, Product] = {}
         self._atc_levels: dict[str, _AtcLevel] = {}
-        self._atc_memo: dict[str, Product | None] = {}
+        self._atc_memo: dict[tuple[str, str | None], Product | None] = {}
         self._ndc: dict[str, tuple[str, tuple[str, ...]]] = {}  # 9-digit product NDC -> (rxcui, sources)
         self._snomed: dict[str, Product] = {}  # SNOMED CT substance / medicinal product -> product
         if bundle:
@@ -541,8 +541,9 @@ class Terminology:
         exact = self._atc.get(code)
         if exact is not None:
             return exact
-        if code in self._atc_memo:
-            return self._atc_memo[code]
+        key = (code, display)  # the product is named from the display: a memo on the code alone named every
+        if key in self._atc_memo:  # later product after the first one seen (order-dependent cards)
+            return self._atc_memo[key]
         level = self._atc_level(code)
         product = None
         if level is not None:
@@ -551,7 +552,8 @@ class Terminology:
                               contextualize([Ingredient(name[:80], None, level.classes)]), None, _EMPTY)
         if len(self._atc_memo) >= 10_000:
             self._atc_memo.clear()
-        self._atc_memo[detach(code)] = product
+        if display is None or len(display) <= 200:  # odd, huge displays are not kept
+            self._atc_memo[detach(key)] = product
         return product
 
     def product(self, rxcui: str | None) -> Product | None:

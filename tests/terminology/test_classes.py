@@ -67,6 +67,17 @@ def test_atc_hierarchy_classifies_codes_the_table_does_not_list(t):
     assert t.medication([(ATC, "N02BE01", "Paracetamol")]) is None  # N02B: non-opioid analgesics
 
 
+def test_an_unlisted_atc_code_is_named_from_its_own_display_every_time(t):
+    """The level's product is named from the coding's display: a memo on the code alone named every later
+    product after the first one seen (seen as a card text that depended on which chart came first)."""
+    first = t.medication([(ATC, "N02AX98", "Erstes Opioid 5 mg")])
+    second = t.medication([(ATC, "N02AX98", "Zweites Opioid 10 mg")])
+    again = t.medication([(ATC, "N02AX98", "Erstes Opioid 5 mg")])
+    assert (first.display, second.display, again.display) == ("Erstes Opioid 5 mg", "Zweites Opioid 10 mg",
+                                                              "Erstes Opioid 5 mg")
+    assert names_and_classes(second) == [("zweites opioid 10 mg", FULL)]
+
+
 def test_first_recognised_coding_wins_across_systems(t):
     p = t.medication([("http://local.example.org/formulary", "123", "x"), (ATC, "N02AA01", "Morphin")])
     assert names_and_classes(p) == [("morphine", FULL)]
